@@ -1,0 +1,104 @@
+"""The one subprocess helper, and the secret scrubber every printed string goes through."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tooling.errors import ToolingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+
+__all__ = ["Completed", "redact", "register_secret", "run", "secret_values"]
+
+# Environment variables whose values are secrets wherever they show up.
+_SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|SECRET|PASSWD|API_KEY|CREDENTIAL)", re.IGNORECASE)
+# user:password@ in any URL.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+_MIN_SECRET_LEN = 4
+_extra_secrets: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The outcome of one finished command."""
+
+    argv: tuple[str, ...]
+    """The command as run (already redacted when shown)."""
+    returncode: int
+    """Its exit status."""
+    stdout: str
+    """Everything it printed on standard output, decoded as UTF-8."""
+    stderr: str
+    """Everything it printed on standard error, decoded as UTF-8."""
+
+
+def register_secret(value: str) -> None:
+    """Treat ``value`` as a secret for the rest of this process, wherever it came from."""
+    if len(value) >= _MIN_SECRET_LEN:
+        _extra_secrets.add(value)
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> set[str]:
+    """All values that must never be printed: secret-named variables plus registered ones."""
+    source = os.environ if env is None else env
+    found = {v for k, v in source.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
+    return found | _extra_secrets
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Replace every known secret and every URL userinfo in ``text`` with ``***``."""
+    for secret in sorted(secret_values() | set(extra), key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input_text: str | None = None,
+    timeout: float | None = None,
+    what: str | None = None,
+) -> Completed:
+    """Run ``argv`` (never through a shell), capture its output, raise ToolingError on failure.
+
+    ``env`` replaces the environment when given.  The error message names ``what`` (or the
+    program), the exit status and the last line of its error output, all scrubbed of secrets.
+    """
+    args = [os.fspath(a) for a in argv]
+    try:
+        proc = subprocess.run(
+            args,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise ToolingError(
+            f"{args[0]}: command not found; install it or put it on PATH"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        label = what or args[0]
+        raise ToolingError(f"{label}: timed out after {timeout} s") from exc
+    done = Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        label = what or " ".join(args[:2])
+        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        tail = detail[-1] if detail else "no output"
+        raise ToolingError(redact(f"{label} failed (exit {proc.returncode}): {tail}"))
+    return done
