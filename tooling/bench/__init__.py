@@ -1,0 +1,1 @@
+"""Benchmarks, one module per stage; each prints its figures side by side in one run."""
