@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ class PackageIndex:
     packages: Path
     """The directory it serves and uploads into."""
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # a failing test's traceback must not show it
     process: subprocess.Popen[bytes]
 
     @property

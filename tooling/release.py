@@ -1,8 +1,31 @@
-"""The release, step by step, and the functions behind each invoke task."""
+"""The release, step by step, and the functions behind each invoke task.
+
+``release`` below is the table of contents: one progress line and one stage call per step.
+The steps themselves live in ``tooling.release_steps``; the journal that makes a crashed
+release resume where it stopped, and the lock that lets only one run at a time, in
+``tooling.journal``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from tooling import gitops
+from tooling import release_steps as steps
+from tooling.cli import guarded, step
+from tooling.config import load_config
+from tooling.errors import ToolingError
+from tooling.journal import JOURNAL_DIR, Journal, release_lock
+from tooling.plan import describe_plan, plan_to_json
+from tooling.proc import redact
+from tooling.publish import dist_files, publish_files, read_back
+
 __all__ = [
+    "main",
+    "release",
     "run_cascade",
     "run_compat",
     "run_converge",
@@ -64,6 +87,92 @@ def run_workflows(*, check: bool) -> int:
     return workflows.main(["--check"] if check else [])
 
 
+def _confirm(question: str, options: steps.ReleaseOptions) -> None:
+    if options.yes:
+        return
+    print(question + " [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
+        raise ToolingError("release cancelled at the prompt; nothing was changed")
+
+
+def _require_prompt(options: steps.ReleaseOptions) -> None:
+    # Decided before anything runs, so CI without --yes fails at once and changes nothing.
+    if not options.yes and not options.dry_run and not sys.stdin.isatty():
+        raise ToolingError("no terminal to confirm the release on; pass --yes (CI does)")
+
+
+def dry_run(options: steps.ReleaseOptions) -> int:
+    """Print what a release would do, changing nothing."""
+    config = load_config()
+    with step("preflight", quiet=options.json_output):
+        gitops.preflight(config, dry_run=True)
+    with step("plan", quiet=options.json_output):
+        plan = steps.plan_release(config, options)
+    unfinished = steps.journal_for(config)
+    if options.json_output:
+        report = plan_to_json(plan)
+        report["resume"] = unfinished.next_step() if unfinished else None
+        print(json.dumps(report, indent=2))
+    else:
+        print(describe_plan(plan))
+        if unfinished is not None:
+            print(f"unfinished release {unfinished.version}: a real run resumes it at "
+                  f"{unfinished.next_step()}")
+    return 0
+
+
+def release(options: steps.ReleaseOptions) -> int:
+    """Run the release: plan, act, verify; resume an unfinished one where it stopped."""
+    if options.dry_run:
+        return dry_run(options)
+    _require_prompt(options)
+    config = load_config()
+    with release_lock(config.root / JOURNAL_DIR):
+        journal = steps.open_journal(config)
+        with step("preflight"):
+            gitops.preflight(config, allow_dirty=steps.pending_files(journal))
+        if journal is None:
+            with step("plan"):
+                plan = steps.plan_release(config, options)
+            if plan.next is None:
+                print(plan.reason)
+                return 0
+            _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
+            journal = steps.start_journal(config, plan)
+        else:
+            _confirm(f"resume release {journal.version} at {journal.next_step()}?", options)
+        ctx = steps.ReleaseContext(config, journal, options)
+        steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version
+        steps.run_step(ctx, "smoke", steps.smoke)          # fresh venvs, the wheel works
+        steps.run_step(ctx, "commit", steps.commit)        # pyproject + CHANGELOG.md
+        steps.run_step(ctx, "tag", steps.tag)              # annotated tag at that commit
+        steps.run_step(ctx, "push", steps.push)            # atomic: branch + tag, read back
+        steps.run_step(ctx, "publish", steps.publish)      # twine, idempotent by sha256
+        steps.run_step(ctx, "read-back", steps.read_back_files)  # the index serves our bytes
+        steps.run_step(ctx, "cascade", steps.cascade)      # bump every consumer's pin
+        steps.run_step(ctx, "converge", steps.converge)    # read every pin back
+        _report(ctx.journal, ctx.timings, options)
+    return 0
+
+
+def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseOptions) -> None:
+    files = journal.result("read-back").get("files")
+    if options.json_output:
+        report = {
+            "version": journal.version, "tag": journal.tag,
+            "commit": journal.result("commit").get("commit"),
+            "files": files, "cascade": journal.result("cascade").get("consumers"),
+            "converge": journal.result("converge").get("consumers"),
+            "seconds": timings, "journal": str(journal.path),
+        }
+        print(redact(json.dumps(report, indent=2)))
+        return
+    print(f"released {journal.version} as {journal.tag}")
+    for entry in files if isinstance(files, list) else []:
+        if isinstance(entry, dict):
+            print(f"  {entry.get('filename')}  sha256 {entry.get('sha256')}")
+
+
 def run_release(
     *,
     dry_run: bool,
@@ -75,14 +184,69 @@ def run_release(
     jobs: int | None,
 ) -> int:
     """`invoke release`: the whole release, resumable."""
-    raise NotImplementedError
+    options = steps.ReleaseOptions(dry_run, bump, prerelease, yes, json_output, consumers, jobs)
+    return guarded(lambda: release(options))
 
 
 def run_tag(*, json_output: bool) -> int:
-    """`invoke tag`: create and push the release tag."""
-    raise NotImplementedError
+    """`invoke tag`: create and push the release tag for pyproject's version at HEAD."""
+
+    def work() -> int:
+        config = load_config()
+        with step("preflight", quiet=json_output):
+            state = gitops.preflight(config, dry_run=True)
+        tag = config.tag_for(config.version)
+        with step(f"tag {tag}", quiet=json_output):
+            made = gitops.create_tag(config.root, tag, state.head,
+                                     f"{config.name} {config.version}")
+        with step(f"push {tag}", quiet=json_output):
+            pushed = gitops.push_release(config.root, state.remote, state.branch, tag,
+                                         made.commit)
+        if json_output:
+            print(json.dumps({"tag": asdict(made), "push": asdict(pushed)}, indent=2))
+        else:
+            print(f"{tag} at {made.commit[:12]} on {pushed.remote}")
+        return 0
+
+    return guarded(work)
 
 
 def run_publish(*, json_output: bool) -> int:
-    """`invoke publish`: upload and read back."""
-    raise NotImplementedError
+    """`invoke publish`: upload dist/ for pyproject's version and read every file back."""
+
+    def work() -> int:
+        config = load_config()
+        files = dist_files(config.root / "dist", config.version)
+        with step("publish", quiet=json_output):
+            report = publish_files(files)
+        with step("read back", quiet=json_output):
+            back = read_back(files)
+        if json_output:
+            print(json.dumps({"publish": asdict(report), "read_back": asdict(back)}, indent=2))
+        else:
+            for published, verified in zip(report.files, back.files, strict=True):
+                print(f"{published.filename}  {published.action}  sha256 {verified.sha256}")
+        return 0
+
+    return guarded(work)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tooling.release``: the same as ``invoke release``."""
+    parser = argparse.ArgumentParser(prog="python -m tooling.release", description=__doc__)
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--bump", help="raise the bump to major, minor or patch")
+    parser.add_argument("--prerelease", help="cut a prerelease: a, b or rc")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable report")
+    parser.add_argument("--consumers", default="consumers.toml", help="the consumer list")
+    parser.add_argument("--jobs", type=int, help="parallel workers for the cascade")
+    args = parser.parse_args(argv)
+    return run_release(
+        dry_run=args.dry_run, bump=args.bump, prerelease=args.prerelease, yes=args.yes,
+        json_output=args.json, consumers=args.consumers, jobs=args.jobs,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The CI workflows: generated for both forges from one definition, and kept in step."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tooling import release, workflows
+from tooling.errors import ToolingError
+
+REPO = Path(__file__).resolve().parents[1]
+STEMS = ("ci", "release", "drift")
+_PINNED_USES = re.compile(r"^\s*(?:- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(?:\.\d+)*$")
+
+
+@pytest.fixture(scope="module")
+def settings() -> workflows.Settings:
+    return workflows.settings_from_project(REPO)
+
+
+@pytest.fixture(scope="module")
+def files(settings: workflows.Settings) -> tuple[workflows.GeneratedFile, ...]:
+    return workflows.expected_files(settings)
+
+
+def _load(files: tuple[workflows.GeneratedFile, ...], forge: str, stem: str) -> dict:
+    path = workflows.WORKFLOW_DIRS[forge] / f"{stem}.yml"
+    text = next(f.text for f in files if f.path == path)
+    data = workflows.load_workflow(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def _jobs(files: tuple[workflows.GeneratedFile, ...]):
+    for forge in workflows.FORGES:
+        for stem in STEMS:
+            for name, job in _load(files, forge, stem)["jobs"].items():
+                yield f"{forge}/{stem}/{name}", job
+
+
+def _secret(name: str) -> str:
+    return "${{ secrets.%s }}" % name  # noqa: UP031 - braces would need doubling in an f-string
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy2(REPO / "pyproject.toml", root / "pyproject.toml")
+    (root / "workspace").mkdir()
+    return root
+
+
+def test_generation_is_deterministic_and_matches_the_committed_files(settings, files):
+    assert workflows.expected_files(settings) == files
+    assert workflows.find_stale(REPO, files) == ()
+
+
+def test_both_forges_get_the_same_three_workflows(files):
+    assert sorted(str(f.path) for f in files) == sorted(
+        f"{folder}/{stem}.yml" for folder in (".github/workflows", ".gitea/workflows")
+        for stem in STEMS
+    )
+
+
+def test_every_generated_file_says_it_is_generated_and_how_to_regenerate(files):
+    for generated in files:
+        head = generated.text.splitlines()[:3]
+        assert head[0] == workflows.GENERATED_MARKER
+        assert any("`invoke workflows`" in line for line in head)
+
+
+def test_every_job_sets_up_the_project_the_readme_way(files):
+    for where, job in _jobs(files):
+        checkout, setup, install = job["steps"][:3]
+        sha = workflows.CHECKOUT.sha
+        assert checkout["uses"] == f"actions/checkout@{sha}", where
+        assert checkout["with"]["persist-credentials"] is False, where
+        assert setup["uses"] == f"actions/setup-python@{workflows.SETUP_PYTHON.sha}", where
+        assert install["run"] == (
+            "python -m pip install -U pip && python -m pip install --group dev"
+        ), where
+
+
+def test_every_action_is_pinned_by_full_sha_with_its_version_in_a_comment(files):
+    for generated in files:
+        uses = [line for line in generated.text.splitlines() if "uses:" in line]
+        assert uses, generated.path
+        for line in uses:
+            assert _PINNED_USES.match(line), f"{generated.path}: {line}"
+
+
+def test_no_expression_is_expanded_inside_a_run_script(files):
+    for where, job in _jobs(files):
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), where
+
+
+def test_every_job_asks_for_no_more_than_it_needs(files):
+    for forge in workflows.FORGES:
+        for stem in STEMS:
+            assert _load(files, forge, stem)["permissions"] == {}
+    for where, job in _jobs(files):
+        if where.endswith("/release/release"):
+            continue
+        assert job["permissions"] == {"contents": "read"}, where
+
+
+def test_ci_lints_tests_and_builds_on_every_supported_python(files, settings):
+    for forge in workflows.FORGES:
+        ci = _load(files, forge, "ci")
+        assert set(ci["on"]) == {"push", "pull_request"}
+        jobs = ci["jobs"]
+        assert jobs["lint-tests"]["steps"][-1]["run"] == "nox -s lint tests"
+        matrix = jobs["build-smoke"]["strategy"]["matrix"]["python"]
+        assert matrix == list(settings.pythons) == ["3.11", "3.12", "3.13"]
+        assert jobs["build-smoke"]["steps"][1]["with"]["python-version"] == "${{ matrix.python }}"
+        assert jobs["build-smoke"]["steps"][-1]["run"] == "nox -s build smoke"
+
+
+def test_api_diff_runs_on_pull_requests_with_the_full_history(files):
+    for forge in workflows.FORGES:
+        job = _load(files, forge, "ci")["jobs"]["api-diff"]
+        assert job["if"] == "github.event_name == 'pull_request'"
+        assert job["steps"][0]["with"]["fetch-depth"] == 0
+        assert job["steps"][-1]["run"] == "nox -s api-diff -- --format github"
+
+
+def test_release_runs_on_tag_or_dispatch_one_at_a_time_never_cancelled(files):
+    for forge in workflows.FORGES:
+        flow = _load(files, forge, "release")
+        assert flow["on"] == {"push": {"tags": ["runtime-v*"]}, "workflow_dispatch": {}}
+        assert flow["concurrency"] == {"group": "release", "cancel-in-progress": False}
+        step = flow["jobs"]["release"]["steps"][-1]
+        assert step["run"] == "invoke release --yes"
+        assert step["env"]["CASCADE_TOKEN"] == _secret("CASCADE_TOKEN")
+        assert step["env"]["RUNTIME_INDEX_URL"] == _secret("RUNTIME_INDEX_URL")
+        assert flow["jobs"]["release"]["steps"][0]["with"]["fetch-depth"] == 0
+
+
+def test_release_publishes_by_oidc_on_github_and_by_token_on_gitea(files):
+    github = _load(files, "github", "release")["jobs"]["release"]
+    assert github["permissions"] == {"contents": "write", "id-token": "write"}
+    assert github["environment"] == "release"
+    env = github["steps"][-1]["env"]
+    # twine mints a trusted-publishing token only for __token__ with no password set.
+    assert env["TWINE_USERNAME"] == "__token__"
+    assert "TWINE_PASSWORD" not in env
+
+    gitea = _load(files, "gitea", "release")["jobs"]["release"]
+    assert gitea["permissions"] == {"contents": "write"}
+    assert "environment" not in gitea
+    assert gitea["steps"][-1]["env"]["TWINE_PASSWORD"] == _secret("TWINE_PASSWORD")
+
+
+def test_drift_runs_daily_and_on_demand(files):
+    for forge in workflows.FORGES:
+        flow = _load(files, forge, "drift")
+        assert len(flow["on"]["schedule"][0]["cron"].split()) == 5
+        assert "workflow_dispatch" in flow["on"]
+        assert flow["jobs"]["drift"]["steps"][-1]["run"] == "invoke drift"
+
+
+def test_tag_prefix_and_python_matrix_follow_the_project_configuration():
+    custom = workflows.Settings(tag_prefix="rt-", pythons=("3.12", "3.14"))
+    generated = workflows.expected_files(custom)
+    assert _load(generated, "gitea", "release")["on"]["push"]["tags"] == ["rt-*"]
+    ci = _load(generated, "github", "ci")["jobs"]
+    assert ci["build-smoke"]["strategy"]["matrix"]["python"] == ["3.12", "3.14"]
+    assert ci["lint-tests"]["steps"][1]["with"]["python-version"] == "3.12"
+
+
+TRICKY = [
+    "3.10", "**", "yes", "on", "no", "null", "~", "true", "0x1F", "1e3", "", "a: b", "x #y",
+    "#x", "*alias", "&anchor", "- dash", " lead", "trail ", "'q'", '"dq"', "{a}", "[a]", "@at",
+    "%p", "`tick`", "${{ matrix.python }}", "multi\nline\n", "multi\nline", "tab\there",
+]
+
+
+def test_the_emitter_writes_every_scalar_so_the_forges_read_it_back_unchanged():
+    flow = {"name": "x", "on": {"push": {}}, "jobs": {"j": {
+        "runs-on": "ubuntu-latest", "steps": [{"run": value} for value in TRICKY]}}}
+    text = workflows.render(flow, "github")
+    loaded = workflows.load_workflow(text)
+    assert [step["run"] for step in loaded["jobs"]["j"]["steps"]] == TRICKY
+    assert loaded["on"] == {"push": {}}
+
+
+def test_a_scalar_the_emitter_cannot_write_faithfully_is_refused():
+    flow = {"name": "x", "on": {"push": {}}, "jobs": {"j": {"steps": [{"run": "a\n\n"}]}}}
+    with pytest.raises(ToolingError, match="does not parse back"):
+        workflows.render(flow, "gitea")
+
+
+def test_check_fails_on_an_edited_file_and_writing_restores_it(tmp_path, capsys):
+    root = _project_copy(tmp_path)
+    assert workflows.main(["--root", str(root)]) == 0
+    edited = root / ".gitea/workflows/release.yml"
+    edited.write_text(edited.read_text() + "# a hand edit\n")
+    capsys.readouterr()
+
+    assert workflows.main(["--check", "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert ".gitea/workflows/release.yml: differs" in err
+    assert "run `invoke workflows`" in err
+
+    assert workflows.main(["--root", str(root)]) == 0
+    assert "updated .gitea/workflows/release.yml" in capsys.readouterr().out
+    assert workflows.main(["--check", "--root", str(root)]) == 0
+
+
+def test_writing_creates_missing_files_removes_orphans_and_keeps_hand_written_ones(tmp_path):
+    root = _project_copy(tmp_path)
+    folder = root / ".github/workflows"
+    folder.mkdir(parents=True)
+    orphan = folder / "old.yml"
+    orphan.write_text(f"{workflows.GENERATED_MARKER}\nname: old\n")
+    custom = folder / "custom.yml"
+    custom.write_text("name: custom\n")
+
+    assert workflows.main(["--root", str(root)]) == 0
+    for stem in STEMS:
+        assert (root / ".github/workflows" / f"{stem}.yml").is_file()
+        assert (root / ".gitea/workflows" / f"{stem}.yml").is_file()
+    assert not orphan.exists()
+    assert custom.read_text() == "name: custom\n"
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_invoke_workflows_check_passes_on_the_repository(monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert release.run_workflows(check=True) == 0
+
+
+def test_the_module_runs_as_a_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "tooling.workflows", "--check"], cwd=REPO,
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "6 workflow files up to date" in done.stdout

@@ -1,0 +1,449 @@
+"""The public API of a staged package, loaded statically with griffe, as a flat comparable model.
+
+Public means reachable without an underscore in the dotted path.  Where a module defines
+``__all__``, only the names listed there are public members of that module (submodules stay
+reachable by import whatever ``__all__`` says).  An imported name is public at the importing
+module's path when ``__all__`` lists it, when it is a redundant alias (``from x import Y as Y``,
+PEP 484), or when a package's ``__init__`` re-exports it from one of its own submodules.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import griffe
+
+from tooling.errors import ToolingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+__all__ = [
+    "ApiModel",
+    "ApiObject",
+    "ApiParameter",
+    "api_fingerprint",
+    "load_api",
+    "signature_of",
+]
+
+# Never part of the compared API: it changes with every release by design.
+VERSION_NAMES = frozenset({"__version__", "__version_info__"})
+_MAX_SHOWN = 60
+
+
+@dataclass(frozen=True)
+class ApiParameter:
+    """One parameter of a public callable, as a caller sees it."""
+
+    name: str
+    """The parameter's name."""
+    kind: str
+    """``positional-only``, ``positional or keyword``, ``keyword-only``, ``variadic positional``
+    or ``variadic keyword`` (griffe's ParameterKind values)."""
+    required: bool
+    """Whether a caller must pass it (no default, not variadic)."""
+    annotation: str | None
+    """Its annotation with names resolved to canonical paths, if any."""
+    default: str | None
+    """Its default as source text, if any."""
+
+
+@dataclass(frozen=True)
+class ApiObject:
+    """One public object at one public dotted path."""
+
+    path: str
+    """The public dotted path, e.g. ``molecule_runtime.adapters.BaseAdapter``."""
+    kind: str
+    """module, class, function, async function, method, async method, property, attribute,
+    type alias, or external (an exported name that resolves outside the package)."""
+    file: str
+    """Where the name is bound, relative to the repository (e.g. ``workspace/adapters/base.py``)."""
+    line: int
+    """The line it is bound on (1 for a module)."""
+    parameters: tuple[ApiParameter, ...] | None
+    """What a caller passes (``self``/``cls`` left out; a class shows its ``__init__``); None
+    when not callable or unknown (a class whose ``__init__`` comes from outside the package)."""
+    returns: str | None
+    """The return annotation of a callable, or the annotation of an attribute or property."""
+    value: str | None
+    """The value of a module or class constant, normalised by meaning (literal repr or AST)."""
+    shown_value: str | None
+    """The value as written, shortened, for reports."""
+    bases: tuple[str, ...]
+    """A class's direct bases, as canonical paths."""
+    ancestors: frozenset[str]
+    """Every class it inherits from that the loader could resolve, as canonical paths."""
+    target: str | None
+    """For a re-exported name, the path it points to."""
+    signature_file: str
+    """Where its signature is defined (the target's file for a re-export)."""
+    signature_line: int
+    """The line its signature is defined on."""
+
+
+@dataclass(frozen=True)
+class ApiModel:
+    """The whole public API of one staged package."""
+
+    package: str
+    """The import package, e.g. ``molecule_runtime``."""
+    objects: Mapping[str, ApiObject]
+    """Every public object by its public path, sorted by path."""
+
+
+@contextmanager
+def _quiet_griffe() -> Iterator[None]:
+    # griffe logs every unresolvable import as a warning; the unresolved ones we care about are
+    # reported as `external` objects instead.
+    logger = logging.getLogger("griffe")
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def _canonical_literal(value: object) -> str:
+    # A repr independent of dict/set ordering and hash seeds, so equal values compare equal.
+    if isinstance(value, dict):
+        items = sorted(f"{_canonical_literal(k)}: {_canonical_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (set, frozenset)):
+        inner = ", ".join(sorted(_canonical_literal(v) for v in value))
+        return f"{type(value).__name__}({{{inner}}})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_canonical_literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + "".join(f"{_canonical_literal(v)}, " for v in value) + ")"
+    return f"{type(value).__name__}:{value!r}"
+
+
+def normalize_value(text: str) -> str:
+    """A value's meaning: its literal if it is one, else its AST without positions."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return " ".join(text.split())
+    try:
+        return _canonical_literal(ast.literal_eval(tree))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return ast.dump(tree.body)
+
+
+class _Loader:
+    """Walks one griffe tree into ApiObjects; holds what the walk needs."""
+
+    def __init__(self, root: griffe.Module, package_dir: Path, source_prefix: str) -> None:
+        self.root = root
+        self.package_dir = package_dir
+        self.source_prefix = source_prefix.strip("/")
+        self.objects: dict[str, ApiObject] = {}
+        self._classes_seen: set[str] = set()
+
+    # -- locations ---------------------------------------------------------------------------
+
+    def rel_file(self, obj: griffe.Object | griffe.Alias) -> str:
+        filepath = obj.filepath
+        if isinstance(filepath, list):  # namespace packages have several directories
+            filepath = filepath[0]
+        try:
+            rel = Path(filepath).resolve().relative_to(self.package_dir).as_posix()
+        except ValueError:
+            rel = Path(filepath).name
+        return f"{self.source_prefix}/{rel}" if self.source_prefix else rel
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def final_path(self, path: str) -> str:
+        """Follow re-exports inside the package to the defining path."""
+        try:
+            found = self.root.modules_collection.get_member(path)
+        except (KeyError, ValueError, IndexError, griffe.AliasResolutionError):
+            return path
+        try:
+            return str(found.final_target.path) if found.is_alias else str(found.path)
+        except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+            return path
+
+    def render(self, expr: object) -> str:
+        """An annotation or base with every name replaced by its canonical path."""
+        if expr is None:
+            return ""
+        if isinstance(expr, str):
+            return expr
+        if isinstance(expr, (griffe.ExprName, griffe.ExprAttribute)):
+            return self.final_path(expr.canonical_path)
+        if isinstance(expr, griffe.Expr):
+            return "".join(self.render(part) for part in expr.iterate(flat=False))
+        return str(expr)
+
+    def base_identity(self, expr: object) -> str:
+        # Generic[T] and Generic[T, U] are the same base; compare the subscripted head only.
+        if isinstance(expr, griffe.ExprSubscript):
+            return self.base_identity(expr.left)
+        return self.render(expr)
+
+    # -- walking -----------------------------------------------------------------------------
+
+    def walk_module(self, module: griffe.Module, path: str) -> None:
+        self.add(path, module, kind="module", file=self.rel_file(module), line=1)
+        exports = _exports(module)
+        for name, member in module.members.items():
+            if name == "__all__":
+                continue
+            if not member.is_alias and member.is_module:
+                if not name.startswith("_"):
+                    self.walk_module(member, f"{path}.{name}")
+                continue
+            if exports is not None:
+                public = name in exports
+            elif name.startswith("_"):
+                public = False
+            elif member.is_alias:
+                public = _is_public_reexport(module, name, member)
+            else:
+                public = True
+            if public and name not in VERSION_NAMES:
+                self.add_member(f"{path}.{name}", member)
+
+    def add_member(self, path: str, member: griffe.Object | griffe.Alias) -> None:
+        if member.is_alias:
+            file, line = self.rel_file(member.parent), int(member.alias_lineno or 1)
+            try:
+                target = member.final_target
+            except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                self.add(path, None, kind="external", file=file, line=line, target=member.target_path)
+                return
+            if member.inherited:
+                # Inherited members are bound where the base class defines them.
+                file, line = self.rel_file(target), int(target.lineno or 1)
+            self.add_object(path, target, file=file, line=line, target=str(target.path))
+            return
+        self.add_object(path, member, file=self.rel_file(member), line=int(member.lineno or 1))
+
+    def add_object(
+        self, path: str, obj: griffe.Object, *, file: str, line: int, target: str | None = None
+    ) -> None:
+        if obj.is_module:
+            # A re-exported module: its contents are public at its own path already.
+            self.add(path, obj, kind="module", file=file, line=line, target=target)
+        elif obj.is_class:
+            self.add_class(path, obj, file=file, line=line, target=target)
+        elif obj.is_function:
+            self.add(path, obj, kind=_function_kind(obj), file=file, line=line, target=target)
+        elif obj.is_attribute:
+            kind = "property" if "property" in obj.labels else "attribute"
+            self.add(path, obj, kind=kind, file=file, line=line, target=target)
+        else:
+            self.add(path, obj, kind="type alias", file=file, line=line, target=target)
+
+    def add_class(
+        self, path: str, cls: griffe.Class, *, file: str, line: int, target: str | None
+    ) -> None:
+        self.add(path, cls, kind="class", file=file, line=line, target=target)
+        # A class re-exported at several paths is walked at each; the guard stops cycles only.
+        key = f"{path}->{cls.path}"
+        if key in self._classes_seen:
+            return
+        self._classes_seen.add(key)
+        for name, member in _class_members(cls).items():
+            if name.startswith("_") or name in VERSION_NAMES:
+                continue
+            self.add_member(f"{path}.{name}", member)
+
+    def add(
+        self,
+        path: str,
+        obj: griffe.Object | None,
+        *,
+        kind: str,
+        file: str,
+        line: int,
+        target: str | None = None,
+    ) -> None:
+        parameters: tuple[ApiParameter, ...] | None = None
+        returns = value = shown = None
+        bases: tuple[str, ...] = ()
+        ancestors: frozenset[str] = frozenset()
+        sig_file, sig_line = file, line
+        if obj is not None and not obj.is_module:
+            sig_file, sig_line = self.rel_file(obj), int(obj.lineno or 1)
+        if isinstance(obj, griffe.Function):
+            parameters = self.parameters(obj)
+            returns = self.render(obj.returns) or None
+        elif isinstance(obj, griffe.Class):
+            init = _class_members(obj).get("__init__")
+            if isinstance(init, griffe.Function):
+                parameters = self.parameters(init, bound=True)
+                if init.lineno:
+                    sig_file, sig_line = self.rel_file(init), int(init.lineno)
+            bases = tuple(self.base_identity(b) for b in obj.bases)
+            ancestors = frozenset(bases) | _resolved_ancestors(obj)
+        elif isinstance(obj, griffe.Attribute):
+            returns = self.render(obj.annotation) or None
+            if _compares_value(obj):
+                value = normalize_value(str(obj.value))
+                shown = _short(str(obj.value))
+        elif isinstance(obj, griffe.TypeAlias):
+            value = self.render(obj.value)
+            shown = _short(value)
+        self.objects[path] = ApiObject(
+            path=path,
+            kind=kind,
+            file=file,
+            line=line,
+            parameters=parameters,
+            returns=returns,
+            value=value,
+            shown_value=shown,
+            bases=bases,
+            ancestors=ancestors,
+            target=target,
+            signature_file=sig_file,
+            signature_line=sig_line,
+        )
+
+    def parameters(self, func: griffe.Function, *, bound: bool = False) -> tuple[ApiParameter, ...]:
+        params = list(func.parameters)
+        in_class = func.parent is not None and func.parent.is_class
+        if (bound or in_class) and "staticmethod" not in func.labels and params:
+            params = params[1:]  # self / cls: never passed by the caller
+        return tuple(
+            ApiParameter(
+                name=p.name,
+                kind=p.kind.value if p.kind else "positional or keyword",
+                required=p.default is None and not _variadic(p.kind),
+                annotation=self.render(p.annotation) or None,
+                default=None if p.default is None else str(p.default),
+            )
+            for p in params
+        )
+
+
+def _variadic(kind: griffe.ParameterKind | None) -> bool:
+    return kind in {griffe.ParameterKind.var_positional, griffe.ParameterKind.var_keyword}
+
+
+def _function_kind(func: griffe.Function) -> str:
+    base = "method" if func.parent is not None and func.parent.is_class else "function"
+    return f"async {base}" if "async" in func.labels else base
+
+
+def _compares_value(attr: griffe.Attribute) -> bool:
+    # Constants at module and class level have a value users read.  Instance attributes get
+    # theirs in a method body, dataclass fields' values are __init__ defaults, and a property
+    # has none: comparing those would flag body changes.
+    if attr.value is None or "instance-attribute" in attr.labels and "class-attribute" not in attr.labels:
+        return False
+    parent = attr.parent
+    return not (parent is not None and parent.is_class and "dataclass" in parent.labels)
+
+
+def _exports(module: griffe.Module) -> frozenset[str] | None:
+    exports = module.exports
+    if exports is None:
+        return None
+    names: set[str] = set()
+    for item in exports:
+        names.add(item if isinstance(item, str) else str(getattr(item, "name", item)))
+    return frozenset(names)
+
+
+_AS_SELF = re.compile(r"\b(\w+)\s+as\s+\1\b")
+
+
+def _is_public_reexport(module: griffe.Module, name: str, alias: griffe.Alias) -> bool:
+    target = str(alias.target_path)
+    if module.is_init_module and target.startswith(f"{module.path}."):
+        return True
+    start = int(alias.alias_lineno or 0)
+    end = int(alias.alias_endlineno or start)
+    text = "\n".join(module.lines[max(start - 1, 0) : end])
+    return any(m.group(1) == name for m in _AS_SELF.finditer(text))
+
+
+def _class_members(cls: griffe.Class) -> Mapping[str, griffe.Object | griffe.Alias]:
+    try:
+        return dict(cls.all_members)
+    except (griffe.AliasResolutionError, griffe.CyclicAliasError, ValueError):
+        return dict(cls.members)
+
+
+def _resolved_ancestors(cls: griffe.Class) -> frozenset[str]:
+    try:
+        return frozenset(str(c.path) for c in cls.mro())
+    except (griffe.AliasResolutionError, griffe.CyclicAliasError, ValueError):
+        return frozenset()
+
+
+def load_api(parent_dir: Path, package: str, *, source_prefix: str = "") -> ApiModel:
+    """Load ``parent_dir/package`` statically and return its public API.
+
+    ``source_prefix`` is prepended to every file path so locations point into the repository's
+    source tree (``workspace``) rather than the temporary staged copy.
+    """
+    package_dir = (parent_dir / package).resolve()
+    if not package_dir.is_dir():
+        raise ToolingError(f"{package_dir}: no such package directory; stage the package first")
+    with _quiet_griffe():
+        try:
+            loaded = griffe.load(
+                package,
+                search_paths=[str(parent_dir)],
+                try_relative_path=False,
+                allow_inspection=False,
+                resolve_aliases=True,
+                resolve_external=False,
+                store_source=True,
+            )
+        except (ImportError, griffe.LoadingError, OSError) as exc:
+            raise ToolingError(f"{package_dir}: griffe could not load it: {exc}") from exc
+        if not isinstance(loaded, griffe.Module):
+            raise ToolingError(f"{package_dir}: {package} did not load as a module")
+        walker = _Loader(loaded, package_dir, source_prefix)
+        walker.walk_module(loaded, package)
+    objects = {path: walker.objects[path] for path in sorted(walker.objects)}
+    return ApiModel(package=package, objects=objects)
+
+
+def signature_of(obj: ApiObject) -> str:
+    """One line describing everything a user relies on about ``obj`` (no file, line or docs)."""
+    parts = [obj.path, obj.kind]
+    if obj.parameters is not None:
+        params = ", ".join(
+            f"{p.name}:{p.kind}:{'required' if p.required else 'optional'}"
+            f":{p.annotation or ''}={p.default or ''}"
+            for p in obj.parameters
+        )
+        parts.append(f"({params})")
+    if obj.returns:
+        parts.append(f"-> {obj.returns}")
+    if obj.value is not None:
+        parts.append(f"= {obj.value}")
+    if obj.bases:
+        parts.append(f"bases {', '.join(obj.bases)}")
+    if obj.kind == "external" and obj.target:
+        parts.append(f"-> {obj.target}")
+    return " ".join(parts)
+
+
+def api_fingerprint(model: ApiModel) -> str:
+    """``sha256:<hex>`` of the sorted public signatures: equal for builds exposing the same API."""
+    lines = sorted(signature_of(obj) for obj in model.objects.values())
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return f"sha256:{digest}"

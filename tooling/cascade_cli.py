@@ -1,0 +1,200 @@
+"""What `python -m tooling.cascade` prints and which exit code it returns, per command.
+
+cascade: the table, one warning when `CASCADE_TOKEN` is missing, 1 if any consumer failed.
+converge: the table, `::error msg=cascade-divergence ...::` per divergent pin under Actions,
+1 on any divergence.  drift: the table and blind spots, 1 if a pin lags, 2 on real errors.
+The table goes to stdout, or to stderr when `--json` puts the report on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.parse
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from tooling.cascade import cascade_all
+from tooling.config import load_config
+from tooling.consumer_git import cascade_token
+from tooling.consumers import ConsumerList, load_consumers
+from tooling.converge import converge_all, divergence_line
+from tooling.drift import drift_all, latest_release
+from tooling.errors import ToolingError, annotate
+from tooling.fanout import render_table
+from tooling.forge import ForgeClient
+from tooling.index import index_url_from_env
+from tooling.proc import redact
+from tooling.version import validate_version
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+__all__ = ["run"]
+
+_HEADERS = ("consumer", "action", "result", "reason")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; return its exit code."""
+    if args.command == "cascade":
+        return _cascade(args)
+    if args.command == "converge":
+        return _converge(args)
+    return _drift(args)
+
+
+def _version(value: str | None) -> str:
+    if value:
+        return validate_version(value, where="--version")
+    return load_config().version
+
+
+def _print_table(
+    rows: Sequence[Sequence[str]], *, to_stderr: bool, headers: Sequence[str] = _HEADERS
+) -> None:
+    print(render_table(headers, rows), file=sys.stderr if to_stderr else sys.stdout, flush=True)
+
+
+def _print_json(data: dict[str, object]) -> None:
+    print(redact(json.dumps(data, indent=2, sort_keys=True)), flush=True)
+
+
+def _warn(message: str) -> None:
+    message = redact(message)
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    annotate("warning", message)
+
+
+def _line_of(consumers: ConsumerList, name: str) -> int | None:
+    return next((c.line for c in consumers.consumers if c.name == name), None)
+
+
+def _warn_no_token(names: Sequence[str], what: str) -> None:
+    if names:
+        _warn(
+            f"CASCADE_TOKEN is not set; {what} skipped {len(names)} consumer(s) whose remote or "
+            f"mode needs it: {', '.join(names)} (set CASCADE_TOKEN and re-run)"
+        )
+
+
+def _cascade(args: argparse.Namespace) -> int:
+    version = _version(args.version)  # refused here, before any consumer is touched
+    consumers = load_consumers(args.consumers)
+    cascade_token()
+    report = cascade_all(consumers, version, jobs=args.jobs, attempts=args.attempts, progress=True)
+    rows = [(r.consumer, r.action, r.result, r.reason) for r in report.rows]
+    _print_table(rows, to_stderr=args.json)
+    _warn_no_token(report.credentials_missing, "the cascade")
+    for row in report.failed:
+        annotate(
+            "error", f"cascade {row.consumer}: {redact(row.reason)}",
+            path=str(consumers.path), line=_line_of(consumers, row.consumer),
+        )
+    kinds = ("updated", "current", "skipped", "failed")
+    counts = {k: sum(r.result == k for r in report.rows) for k in kinds}
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    print(f"cascade {version}: {summary} in {report.seconds:.1f}s", file=sys.stderr, flush=True)
+    if args.json:
+        _print_json({**asdict(report), "ok": report.ok})
+    return 0 if report.ok else 1
+
+
+def _converge(args: argparse.Namespace) -> int:
+    version = _version(args.version)
+    consumers = load_consumers(args.consumers)
+    cascade_token()
+    report = converge_all(consumers, version, jobs=args.jobs, wait=args.wait, progress=True)
+    rows = [(r.consumer, r.action, r.result, r.reason) for r in report.rows]
+    _print_table(rows, to_stderr=args.json)
+    if report.credentials_missing:
+        _warn_no_token(report.credentials_missing, "converge (like the cascade)")
+    if os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("GITEA_ACTIONS") == "true":
+        for row in report.rows:
+            if row.result in {"diverged", "missing"}:
+                print(redact(divergence_line(row)), flush=True)
+    for row in report.failed:
+        if row.result == "error":
+            annotate("error", f"converge {row.consumer}: {redact(row.reason)}")
+    read = [r for r in report.rows if r.action == "read"]
+    if not read and report.credentials_missing:
+        print("converge skipped: the cascade was skipped (no CASCADE_TOKEN)", file=sys.stderr)
+    good = sum(r.result in {"converged", "pending"} for r in report.rows)
+    print(
+        f"converge {version}: {good} at {version}, {len(report.failed)} diverged or unreadable"
+        f" in {report.seconds:.1f}s",
+        file=sys.stderr, flush=True,
+    )
+    if args.json:
+        _print_json({**asdict(report), "ok": report.ok})
+    return 0 if report.ok else 1
+
+
+def _drift(args: argparse.Namespace) -> int:
+    try:
+        return _drift_checked(args)
+    except ToolingError as exc:
+        if exc.exit_code == 1:
+            exc.exit_code = 2  # drift: 1 means "a pin lags", so every real error is 2
+        raise
+
+
+def _drift_checked(args: argparse.Namespace) -> int:
+    consumers = load_consumers(args.consumers)
+    index_url = args.index_url or index_url_from_env()
+    if not index_url:
+        raise ToolingError("drift needs the index: set RUNTIME_INDEX_URL or pass --index-url")
+    latest, published = latest_release(index_url)
+    token = cascade_token()
+    forge = _org_forge(args, consumers, token) if args.org else None
+    try:
+        report = drift_all(
+            consumers, latest, published, jobs=args.jobs, org=args.org, forge=forge, progress=True
+        )
+    finally:
+        if forge is not None:
+            forge.close()
+    rows = [(r.consumer, r.result, r.pin or "-", r.reason) for r in report.rows]
+    _print_table(rows, to_stderr=args.json, headers=("consumer", "result", "pin", "reason"))
+    if report.blind_spots:
+        spots = [(s.repository, s.branch, s.pin) for s in report.blind_spots]
+        print("\nblind spots (pinned, missing from the consumer list):", file=sys.stderr)
+        _print_table(spots, to_stderr=args.json, headers=("repository", "branch", "pin"))
+    for warning in report.warnings:
+        _warn(warning)
+    for error in report.errors:
+        print(f"error: {redact(error)}", file=sys.stderr)
+        annotate("error", redact(error))
+    for row in report.rows:
+        if row.result in {"lagging", "missing", "invalid", "unpublished", "error"}:
+            annotate(
+                "error", f"drift {row.consumer}: {redact(row.reason)}",
+                path=str(consumers.path), line=_line_of(consumers, row.consumer),
+            )
+    lagging = sum(r.result in {"lagging", "missing", "invalid", "unpublished"} for r in report.rows)
+    print(
+        f"drift against {latest}: {lagging} lagging, {len(report.blind_spots)} blind spot(s)",
+        file=sys.stderr, flush=True,
+    )
+    if args.json:
+        _print_json({**asdict(report), "exit_code": report.exit_code})
+    return report.exit_code
+
+
+def _org_forge(args: argparse.Namespace, consumers: ConsumerList, token: str | None) -> ForgeClient:
+    api_url = args.forge_url or consumers.api_url
+    kind = args.forge_kind or consumers.forge
+    if not api_url:
+        found = {c.api_url for c in consumers.active if c.api_url}
+        if len(found) != 1:
+            raise ToolingError(
+                f"{consumers.path}: cannot tell which forge lists --org {args.org}; pass "
+                "--forge-url (and --forge-kind) or set [defaults] api-url"
+            )
+        api_url = found.pop()
+    if not kind:
+        host = urllib.parse.urlsplit(api_url).hostname or ""
+        kind = "github" if host in {"api.github.com", "github.com"} else "gitea"
+    return ForgeClient(kind, api_url, token)

@@ -1,0 +1,423 @@
+"""``compat.json``: what a runtime release offers its consumers, and checking their needs.
+
+Every wheel ships ``<package>/compat.json`` (written by the build while staging):
+
+- ``runtime_version``, ``requires_python``, ``distribution``, ``package``;
+- ``adapter_protocol_version`` and ``plugin_api_version``: module-level literals
+  (``ADAPTER_PROTOCOL_VERSION``, ``PLUGIN_API_VERSION``) found by searching the package, so
+  they are read, never hard-coded (``[tool.runtime-build.compat]`` renames or drops them);
+- ``api_fingerprint``: sha256 of the sorted public signatures, equal for two builds that
+  expose the same API.
+
+A consumer declares what it needs in ``runtime-needs.toml`` or in ``[tool.runtime]`` of its
+pyproject.toml, e.g. ``adapter-protocol = ">=1,<2"``, and ``--check`` says whether a release
+satisfies each need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from tooling.apimodel import api_fingerprint, load_api
+from tooling.cli import guarded
+from tooling.config import Config, load_config, read_pyproject
+from tooling.errors import ToolingError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "COMPAT_FILE",
+    "COMPAT_FORMAT",
+    "CompatCheck",
+    "ConstantValue",
+    "NeedResult",
+    "build_compat",
+    "check_needs",
+    "compat_constants",
+    "find_constant",
+    "main",
+    "read_compat",
+    "read_needs",
+    "write_compat",
+]
+
+COMPAT_FILE = "compat.json"
+COMPAT_FORMAT = 1
+"""Bumped when a field changes meaning; consumers refuse formats they do not know."""
+DEFAULT_CONSTANTS: Mapping[str, str] = {
+    "adapter_protocol_version": "ADAPTER_PROTOCOL_VERSION",
+    "plugin_api_version": "PLUGIN_API_VERSION",
+}
+NEEDS_FILE = "runtime-needs.toml"
+# Needs whose compat.json field is not simply the need's name in snake case.
+_NEED_FIELDS = {
+    "runtime": "runtime_version",
+    "python": "requires_python",
+    "api-fingerprint": "api_fingerprint",
+}
+
+
+@dataclass(frozen=True)
+class ConstantValue:
+    """A module-level literal found in the package."""
+
+    name: str
+    """The constant's name, e.g. ``ADAPTER_PROTOCOL_VERSION``."""
+    value: int | float | str | tuple[int, ...]
+    """Its literal value."""
+    file: Path
+    """The module assigning it."""
+    line: int
+    """The line of the assignment."""
+
+
+def compat_constants(config: Config) -> tuple[Mapping[str, str], bool]:
+    """compat.json field -> constant name, and whether a missing constant is an error.
+
+    From ``[tool.runtime-build.compat]``: ``constants`` (a table; default the adapter protocol
+    and plugin API versions) and ``required`` (default true).
+    """
+    data = read_pyproject(config.pyproject)
+    tool = data.get("tool", {})
+    build = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
+    table = build.get("compat", {}) if isinstance(build, dict) else {}
+    where = f"{config.pyproject} [tool.runtime-build.compat]"
+    if not isinstance(table, dict):
+        raise ToolingError(f"{where}: must be a table")
+    constants = table.get("constants", DEFAULT_CONSTANTS)
+    if not isinstance(constants, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.isidentifier() for k, v in constants.items()
+    ):
+        raise ToolingError(f"{where}: `constants` must map compat.json fields to constant names")
+    required = table.get("required", True)
+    if not isinstance(required, bool):
+        raise ToolingError(f"{where}: `required` must be true or false")
+    return dict(constants), required
+
+
+def _literal(node: ast.expr, name: str, file: Path) -> int | float | str | tuple[int, ...]:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError) as exc:
+        raise ToolingError(
+            f"{file}:{node.lineno}: {name} must be a literal (int, str or tuple of ints) so it "
+            "can be read without importing the package",
+            path=file, line=node.lineno,
+        ) from exc
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, tuple)):
+        raise ToolingError(f"{file}:{node.lineno}: {name} must be an int, str or tuple of ints",
+                           path=file, line=node.lineno)
+    return value
+
+
+def _assignments(file: Path, name: str) -> list[ConstantValue]:
+    code = file.read_bytes()
+    if name.encode() not in code:
+        return []
+    try:
+        tree = ast.parse(code, filename=str(file))
+    except SyntaxError as exc:
+        raise ToolingError(f"{file}:{exc.lineno}: syntax error: {exc.msg}", path=file,
+                           line=exc.lineno) from exc
+    found: list[ConstantValue] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in stmt.targets
+        ):
+            found.append(ConstantValue(name, _literal(stmt.value, name, file), file, stmt.lineno))
+        elif (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+              and stmt.target.id == name and stmt.value is not None):
+            found.append(ConstantValue(name, _literal(stmt.value, name, file), file, stmt.lineno))
+    return found
+
+
+def find_constant(package_dir: Path, name: str) -> ConstantValue | None:
+    """The module-level literal ``name = ...`` in the package, searched for, not assumed.
+
+    Two modules assigning different values is an error naming both; None if no module does.
+    """
+    found: list[ConstantValue] = []
+    for file in sorted(package_dir.rglob("*.py")):
+        if "__pycache__" not in file.parts:
+            found += _assignments(file, name)
+    if not found:
+        return None
+    first = found[0]
+    for other in found[1:]:
+        if other.value != first.value:
+            raise ToolingError(
+                f"{other.file}:{other.line}: {name} = {other.value!r} disagrees with "
+                f"{first.file}:{first.line} ({first.value!r}); define it once and import it",
+                path=other.file, line=other.line,
+            )
+    return first
+
+
+def build_compat(config: Config, package_dir: Path) -> dict[str, object]:
+    """compat.json's content for the staged package at ``package_dir`` (OUT/PKG)."""
+    constants, required = compat_constants(config)
+    data: dict[str, object] = {
+        "compat_format": COMPAT_FORMAT,
+        "distribution": config.name,
+        "package": package_dir.name,
+        "runtime_version": config.version,
+        "requires_python": config.requires_python,
+    }
+    for field, name in sorted(constants.items()):
+        found = find_constant(package_dir, name)
+        if found is None and required:
+            raise ToolingError(
+                f"{package_dir}: no module-level `{name} = <literal>` in the package; define it, "
+                f"or change [tool.runtime-build.compat] constants / required in {config.pyproject}"
+            )
+        value = found.value if found else None
+        data[field] = list(value) if isinstance(value, tuple) else value
+    model = load_api(package_dir.parent, package_dir.name)
+    data["api_fingerprint"] = api_fingerprint(model)
+    data["api_objects"] = len(model.objects)
+    return data
+
+
+def dumps_compat(data: Mapping[str, object]) -> str:
+    """The one serialisation: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def write_compat(config: Config, package_dir: Path) -> Path:
+    """Write ``package_dir/compat.json`` (atomically) and return its path."""
+    text = dumps_compat(build_compat(config, package_dir))
+    target = package_dir / COMPAT_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".compat-", suffix=".json", dir=package_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_compat(path: Path, package: str | None = None) -> dict[str, object]:
+    """A compat.json from a file, or from inside a wheel (``<package>/compat.json``)."""
+    try:
+        if path.suffix == ".whl":
+            with zipfile.ZipFile(path) as wheel:
+                names = [n for n in wheel.namelist() if n.endswith(f"/{COMPAT_FILE}")
+                         and n.count("/") == 1 and (package is None or n.startswith(f"{package}/"))]
+                if not names:
+                    raise ToolingError(f"{path}: no <package>/{COMPAT_FILE} inside; rebuild it")
+                text = wheel.read(names[0]).decode("utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ToolingError(f"{path}: cannot read compat data: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ToolingError(f"{path}: compat data must be a JSON object")
+    if data.get("compat_format") != COMPAT_FORMAT:
+        raise ToolingError(f"{path}: compat_format {data.get('compat_format')!r} is not "
+                           f"{COMPAT_FORMAT}; use a matching tooling version")
+    return data
+
+
+@dataclass(frozen=True)
+class NeedResult:
+    """One declared need checked against one release."""
+
+    need: str
+    """The need's key, e.g. ``adapter-protocol``."""
+    wanted: str
+    """What the consumer declared (a specifier, a Python version, or a fingerprint)."""
+    provided: str
+    """What the release offers."""
+    satisfied: bool
+    """Whether the release meets it."""
+    reason: str
+    """One sentence explaining the verdict."""
+
+
+@dataclass(frozen=True)
+class CompatCheck:
+    """A consumer's needs checked against a release."""
+
+    needs_file: Path
+    """Where the needs were read from."""
+    results: tuple[NeedResult, ...]
+    """One per declared need, in key order."""
+
+    @property
+    def satisfied(self) -> bool:
+        """Whether every need is met."""
+        return all(r.satisfied for r in self.results)
+
+
+def read_needs(path: Path) -> tuple[Path, dict[str, str]]:
+    """The needs declared by the consumer at ``path`` (a directory or one of the two files).
+
+    ``runtime-needs.toml`` (keys at the top level) wins over ``[tool.runtime]`` in
+    pyproject.toml.
+    """
+    if path.is_dir():
+        candidates = [path / NEEDS_FILE, path / "pyproject.toml"]
+        file = next((c for c in candidates if c.is_file() and _needs_table(c) is not None), None)
+        if file is None:
+            raise ToolingError(f"{path}: no {NEEDS_FILE} and no [tool.runtime] in pyproject.toml; "
+                               "declare the consumer's needs in one of them")
+    else:
+        file = path
+    table = _needs_table(file)
+    if table is None:
+        raise ToolingError(f"{file}: no [tool.runtime] table; declare the consumer's needs there")
+    needs: dict[str, str] = {}
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ToolingError(f"{file}: need {key!r} must be a string, e.g. \">=1,<2\"")
+        needs[str(key)] = value
+    return file, needs
+
+
+def _needs_table(file: Path) -> dict[str, object] | None:
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ToolingError(f"{file}: cannot read it: {exc}") from exc
+    if file.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("runtime") if isinstance(tool, dict) else None
+        return table if isinstance(table, dict) else None
+    return data
+
+
+def _as_version(value: object) -> Version | None:
+    text = ".".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _check_one(need: str, wanted: str, compat: Mapping[str, object], file: Path) -> NeedResult:
+    field = _NEED_FIELDS.get(need, need.replace("-", "_"))
+    if field not in compat and f"{field}_version" in compat:
+        field = f"{field}_version"
+    if field not in compat:
+        known = sorted([*_NEED_FIELDS, *(k.replace("_", "-") for k in compat)])
+        raise ToolingError(f"{file}: unknown need {need!r}; known needs: {', '.join(known)}")
+    offered = compat[field]
+    if field == "api_fingerprint":
+        ok = wanted == offered
+        return NeedResult(need, wanted, str(offered), ok,
+                          "same public API" if ok else "the public API differs")
+    if field == "requires_python":
+        # The consumer's Python must be one the release supports.
+        ok = _spec(str(offered), file, need).contains(wanted, prereleases=True)
+        return NeedResult(need, wanted, str(offered), ok,
+                          f"Python {wanted} {'is' if ok else 'is not'} in {offered}")
+    if offered is None:
+        return NeedResult(need, wanted, "none", False, f"the release does not declare {field}")
+    version = _as_version(offered)
+    if version is None:
+        return NeedResult(need, wanted, str(offered), False, f"{offered!r} is not a version")
+    ok = _spec(wanted, file, need).contains(version, prereleases=True)
+    shown = str(version)
+    return NeedResult(need, wanted, shown, ok,
+                      f"{shown} {'satisfies' if ok else 'does not satisfy'} {wanted}")
+
+
+def _spec(text: str, file: Path, need: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise ToolingError(f"{file}: need {need!r} = {text!r} is not a version specifier "
+                           "(e.g. \">=1,<2\" or \"~=1.1\")") from exc
+
+
+def check_needs(needs_file: Path, needs: Mapping[str, str],
+                compat: Mapping[str, object]) -> CompatCheck:
+    """Check each declared need against a release's compat data."""
+    results = tuple(_check_one(k, needs[k], compat, needs_file) for k in sorted(needs))
+    return CompatCheck(needs_file, results)
+
+
+def _current_compat(config: Config) -> dict[str, object]:
+    # Imported here: staging needs the rewriter (libcst), reading a compat.json does not.
+    from tooling.rewrite import rewrite_tree  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="compat-") as tmp:
+        rewrite_tree(config.source, config.package, Path(tmp), exclude=config.exclude)
+        return build_compat(config, Path(tmp) / config.package)
+
+
+def _print_check(check: CompatCheck, compat: Mapping[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "needs_file": str(check.needs_file),
+            "runtime_version": compat.get("runtime_version"),
+            "satisfied": check.satisfied,
+            "needs": [r.__dict__ for r in check.results],
+        }, indent=2, sort_keys=True))
+        return
+    rows = [("NEED", "WANTED", "PROVIDED", "OK")]
+    rows += [(r.need, r.wanted, r.provided, "yes" if r.satisfied else "NO") for r in check.results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print(f"{check.needs_file} vs runtime {compat.get('runtime_version')}")
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for r in check.results:
+        if not r.satisfied:
+            print(f"unsatisfied: {r.need}: {r.reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print this tree's compat.json, or check a consumer's declared needs against it."""
+    parser = argparse.ArgumentParser(prog="python -m tooling.compat", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", metavar="PATH", type=Path,
+                        help="consumer directory, runtime-needs.toml or pyproject.toml to check")
+    parser.add_argument("--compat", metavar="FILE", type=Path,
+                        help="check against this compat.json or wheel instead of the current tree")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--root", type=Path, default=None, help="project root (default: here)")
+    args = parser.parse_args(argv)
+
+    def work() -> int:
+        if args.compat is not None:
+            compat = read_compat(args.compat)
+        else:
+            compat = _current_compat(load_config(args.root))
+        if args.check is None:
+            if args.json:
+                print(dumps_compat(compat), end="")
+            else:
+                for key in sorted(compat):
+                    print(f"{key}: {compat[key]}")
+            return 0
+        needs_file, needs = read_needs(args.check)
+        check = check_needs(needs_file, needs, compat)
+        _print_check(check, compat, args.json)
+        if not check.satisfied:
+            failed = ", ".join(r.need for r in check.results if not r.satisfied)
+            raise ToolingError(f"{needs_file}: runtime {compat.get('runtime_version')} does not "
+                               f"satisfy: {failed}; pick a runtime release that does")
+        return 0
+
+    return guarded(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The exact import rewriter: bare workspace modules -> one namespaced package (issue 2).
+
+``rewrite_source`` is the pure core (bytes in, result out); ``rewrite_tree`` walks a tree,
+caches, parses in parallel, runs the closure check and writes the output all or nothing;
+``main`` is ``python -m tooling.rewrite``.  docs/rewrite.md documents the rules.
+"""
+
+from __future__ import annotations
+
+from tooling.rewrite._cli import main
+from tooling.rewrite._source import ImportRef, Problem, SourceResult, rewrite_source
+from tooling.rewrite._tree import TreeResult, discover_names, rewrite_tree
+
+__all__ = [
+    "ImportRef",
+    "Problem",
+    "SourceResult",
+    "TreeResult",
+    "discover_names",
+    "main",
+    "rewrite_source",
+    "rewrite_tree",
+]

@@ -1,0 +1,1 @@
+"""Tools every workspace has: a persistent memory store and an audit log."""
