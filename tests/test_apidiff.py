@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, write_files
@@ -17,6 +18,9 @@ from tooling.apicompare import ApiDiff, Change, underbump_message
 from tooling.apidiff import api_floor, last_release_tag, main
 from tooling.apireport import render
 from tooling.config import load_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 BASE = FIXTURES / "apidiff" / "base"
 CHANGED = FIXTURES / "apidiff" / "changed"
@@ -77,7 +81,10 @@ def _find(changes: tuple[Change, ...], path: str, kind: str) -> list[Change]:
         ("tinyrt.api.param_renamed", "parameter-renamed", "b", "c"),
         ("tinyrt.api.param_reordered", "parameter-moved", "a at 1|b at 2", "a at 2|b at 1"),
         ("tinyrt.api.made_required", "parameter-required", "b=1", "b"),
-        ("tinyrt.api.kind_changed", "parameter-kind", "b: positional or keyword", "b: keyword-only"),
+        (
+            "tinyrt.api.kind_changed", "parameter-kind",
+            "b: positional or keyword", "b: keyword-only",
+        ),
         ("tinyrt.api.required_added", "required-parameter-added", None, "b"),
         ("tinyrt.api.returns_changed", "return-annotation", "int", "str"),
         ("tinyrt.api.LIMIT", "attribute-annotation", "int", "str"),
@@ -253,7 +260,7 @@ def test_ignore_entry_reports_the_break_with_its_reason_and_keeps_the_floor_down
     })
     assert main(["--root", str(repo), "--declared", "patch"]) == 0
     captured = capsys.readouterr()
-    assert "ignored   removed" in captured.out
+    assert re.search(r"^ignored +removed +tinyrt\.mod\.drop ", captured.out, re.MULTILINE)
     assert "ignored tinyrt.mod.drop: nobody calls it, see #42" in captured.out
     assert "required bump: patch (0 breaking, 0 added, 1 ignored)" in captured.out
     assert "'tinyrt.mod.never' matched no breaking change" in captured.err
@@ -313,7 +320,9 @@ def test_public_reexport_from_a_private_module_counts_at_its_public_path(tmp_pat
     }
     repo = _make_release(tmp_path / "repo", files)
     commit(repo, "feat!: start needs a mode", {
-        "src/_impl.py": "class Engine:\n    def start(self, mode, fast=False):\n        return fast\n",
+        "src/_impl.py": (
+            "class Engine:\n    def start(self, mode, fast=False):\n        return fast\n"
+        ),
     })
     diff = api_floor(load_config(repo), None)
     # Engine lives in a private module; its public path is the re-export.

@@ -39,9 +39,7 @@ def plan_after(repo, *messages, current="1.2.3", **options):
     for message in messages:
         helpers.commit(repo, message)
     tag = last_release_tag(repo, PREFIX)
-    return plan_version(
-        current, commits_since(repo, tag), tag_prefix=PREFIX, since=tag, **options
-    )
+    return plan_version(current, commits_since(repo, tag), tag_prefix=PREFIX, since=tag, **options)
 
 
 @pytest.mark.parametrize(
@@ -278,8 +276,13 @@ def test_the_plan_as_json_and_text(released):
     assert data["commits"][0]["scope"] == "tools"
     json.dumps(data)
     text = describe_plan(plan)
-    expected = ("current version: 1.2.3", "API floor: minor", "next version: 1.3.0",
-                f"tag: {PREFIX}1.3.0", "files that would change: pyproject.toml, CHANGELOG.md")
+    expected = (
+        "current version: 1.2.3",
+        "API floor: minor",
+        "next version: 1.3.0",
+        f"tag: {PREFIX}1.3.0",
+        "files that would change: pyproject.toml, CHANGELOG.md",
+    )
     for line in expected:
         assert line in text
     assert f"{plan.commits[0].short}  minor  feat(tools): a" in text

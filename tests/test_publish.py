@@ -178,7 +178,7 @@ def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
     flaky_proxy.failures = 7
     files = build_dists(tmp_path / "p", "2.0.0")
     report = publish_files(files, policy=FAST)
-    assert [f.attempts for f in report.files] == [2, 1]
+    assert [f.attempts for f in report.files] == [2, 2]
     read_back(files, policy=FAST)
 
 

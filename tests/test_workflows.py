@@ -133,10 +133,15 @@ def test_api_diff_runs_on_pull_requests_with_the_full_history(files):
 def test_release_runs_on_tag_or_dispatch_one_at_a_time_never_cancelled(files):
     for forge in workflows.FORGES:
         flow = _load(files, forge, "release")
-        assert flow["on"] == {"push": {"tags": ["runtime-v*"]}, "workflow_dispatch": {}}
+        assert flow["on"]["push"] == {"tags": ["runtime-v*"]}
+        bump = flow["on"]["workflow_dispatch"]["inputs"]["bump"]
+        assert bump["options"] == ["", "patch", "minor", "major"]
+        assert bump["default"] == ""
         assert flow["concurrency"] == {"group": "release", "cancel-in-progress": False}
         step = flow["jobs"]["release"]["steps"][-1]
         assert step["run"] == "invoke release --yes"
+        # The dispatch input reaches the release as RELEASE_BUMP, never inside the script.
+        assert step["env"]["RELEASE_BUMP"] == "${{ inputs.bump }}"
         assert step["env"]["CASCADE_TOKEN"] == _secret("CASCADE_TOKEN")
         assert step["env"]["RUNTIME_INDEX_URL"] == _secret("RUNTIME_INDEX_URL")
         assert flow["jobs"]["release"]["steps"][0]["with"]["fetch-depth"] == 0

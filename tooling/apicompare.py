@@ -164,75 +164,92 @@ def _covered(path: str, roots: set[str]) -> bool:
     return False
 
 
-def _param_changes(path: str, old: Sequence[ApiParameter], new: Sequence[ApiParameter]) -> list[
-    tuple[str, str | None, str | None, str]
-]:
-    out: list[tuple[str, str | None, str | None, str]] = []
-    old_named = {p.name: p for p in old if p.kind not in {_VAR_POSITIONAL, _VAR_KEYWORD}}
-    new_named = {p.name: p for p in new if p.kind not in {_VAR_POSITIONAL, _VAR_KEYWORD}}
-    old_pos = [p.name for p in old if p.kind in _POSITIONAL]
-    new_pos = [p.name for p in new if p.kind in _POSITIONAL]
-    new_kinds = {p.kind for p in new}
-    renamed_to: set[str] = set()
-    for p in old:
-        if p.kind in {_VAR_POSITIONAL, _VAR_KEYWORD}:
-            if p.kind not in new_kinds:
-                star = "*" if p.kind == _VAR_POSITIONAL else "**"
-                out.append(("parameter-removed", f"{star}{p.name}", None,
-                            f"parameter `{star}{p.name}` of {path} was removed"))
-            continue
-        q = new_named.get(p.name)
-        if q is None:
-            index = old_pos.index(p.name) if p.name in old_pos else -1
-            other = new_pos[index] if 0 <= index < len(new_pos) else None
-            if other is not None and other not in old_named:
-                renamed_to.add(other)
-                # Callers cannot name a positional-only parameter: renaming it breaks nobody.
-                if p.kind != "positional-only" or new_named[other].kind != "positional-only":
-                    out.append(("parameter-renamed", p.name, other,
-                                f"parameter `{p.name}` of {path} was renamed to `{other}`"))
+# (change kind, old, new, message) before a location is attached.
+_Finding = tuple[str, str | None, str | None, str]
+_VARIADIC = frozenset({_VAR_POSITIONAL, _VAR_KEYWORD})
+
+
+def _star(param: ApiParameter) -> str:
+    return {_VAR_POSITIONAL: "*", _VAR_KEYWORD: "**"}.get(param.kind, "") + param.name
+
+
+class _ParamDiff:
+    """The parameter changes of one callable, old signature against new."""
+
+    def __init__(self, path: str, old: Sequence[ApiParameter], new: Sequence[ApiParameter]) -> None:
+        self.path = path
+        self.old, self.new = old, new
+        self.old_named = {p.name: p for p in old if p.kind not in _VARIADIC}
+        self.new_named = {p.name: p for p in new if p.kind not in _VARIADIC}
+        self.old_pos = [p.name for p in old if p.kind in _POSITIONAL]
+        self.new_pos = [p.name for p in new if p.kind in _POSITIONAL]
+        self.new_kinds = {p.kind for p in new}
+        self.renamed_to: set[str] = set()
+
+    def findings(self) -> list[_Finding]:
+        out: list[_Finding] = []
+        for p in self.old:
+            q = self.new_named.get(p.name)
+            if p.kind in _VARIADIC:
+                if p.kind not in self.new_kinds:
+                    out.append(("parameter-removed", _star(p), None,
+                                f"parameter `{_star(p)}` of {self.path} was removed"))
+            elif q is None:
+                out += self.missing(p)
+            else:
+                out += self.changed(p, q)
+        old_kinds = {p.kind for p in self.old}
+        for q in self.new:
+            if q.name in self.old_named or q.name in self.renamed_to:
                 continue
-            if p.kind == "keyword-only" and _VAR_KEYWORD in new_kinds:
-                continue  # still accepted through **kwargs
-            out.append(("parameter-removed", p.name, None,
-                        f"parameter `{p.name}` of {path} was removed"))
-            continue
+            if q.kind in _VARIADIC and q.kind in old_kinds:
+                continue
+            if q.required:
+                out.append(("required-parameter-added", None, q.name,
+                            f"required parameter `{q.name}` added to {self.path}"))
+            else:
+                shown = _star(q) if q.kind in _VARIADIC else f"{q.name}={q.default}"
+                out.append(("optional-parameter-added", None, shown,
+                            f"optional parameter `{_star(q)}` added to {self.path}"))
+        return out
+
+    def missing(self, p: ApiParameter) -> list[_Finding]:
+        index = self.old_pos.index(p.name) if p.name in self.old_pos else -1
+        other = self.new_pos[index] if 0 <= index < len(self.new_pos) else None
+        if other is not None and other not in self.old_named:
+            self.renamed_to.add(other)
+            # Callers cannot name a positional-only parameter: renaming it breaks nobody.
+            if p.kind == "positional-only" and self.new_named[other].kind == "positional-only":
+                return []
+            return [("parameter-renamed", p.name, other,
+                     f"parameter `{p.name}` of {self.path} was renamed to `{other}`")]
+        if p.kind == "keyword-only" and _VAR_KEYWORD in self.new_kinds:
+            return []  # still accepted through **kwargs
+        message = f"parameter `{p.name}` of {self.path} was removed"
+        return [("parameter-removed", p.name, None, message)]
+
+    def changed(self, p: ApiParameter, q: ApiParameter) -> list[_Finding]:
+        out: list[_Finding] = []
         if not _ACCEPTS[p.kind] <= _ACCEPTS[q.kind]:
             out.append(("parameter-kind", f"{p.name}: {p.kind}", f"{q.name}: {q.kind}",
-                        f"parameter `{p.name}` of {path} changed from {p.kind} to {q.kind}"))
+                        f"parameter `{p.name}` of {self.path} changed from {p.kind} to {q.kind}"))
         elif p.kind in _POSITIONAL and q.kind in _POSITIONAL:
-            was, now = old_pos.index(p.name), new_pos.index(q.name)
+            was, now = self.old_pos.index(p.name) + 1, self.new_pos.index(q.name) + 1
             if was != now:
-                out.append(("parameter-moved", f"{p.name} at {was + 1}", f"{q.name} at {now + 1}",
-                            f"parameter `{p.name}` of {path} moved from position "
-                            f"{was + 1} to {now + 1}"))
+                message = f"parameter `{p.name}` of {self.path} moved from position {was} to {now}"
+                out.append(("parameter-moved", f"{p.name} at {was}", f"{q.name} at {now}", message))
         if not p.required and q.required:
             out.append(("parameter-required", f"{p.name}={p.default}", q.name,
-                        f"parameter `{p.name}` of {path} is now required"))
-    for q in new:
-        if q.name in old_named or q.name in renamed_to:
-            continue
-        if q.kind in {_VAR_POSITIONAL, _VAR_KEYWORD}:
-            if q.kind not in {p.kind for p in old}:
-                star = "*" if q.kind == _VAR_POSITIONAL else "**"
-                out.append(("optional-parameter-added", None, f"{star}{q.name}",
-                            f"optional parameter `{star}{q.name}` added to {path}"))
-            continue
-        if q.required:
-            out.append(("required-parameter-added", None, q.name,
-                        f"required parameter `{q.name}` added to {path}"))
-        else:
-            out.append(("optional-parameter-added", None, f"{q.name}={q.default}",
-                        f"optional parameter `{q.name}` added to {path}"))
-    return out
+                        f"parameter `{p.name}` of {self.path} is now required"))
+        return out
 
 
 def _object_changes(old: ApiObject, new: ApiObject) -> list[Change]:
     path = new.path
     where = (new.signature_file, new.signature_line)
-    found: list[tuple[str, str | None, str | None, str]] = []
+    found: list[_Finding] = []
     if old.parameters is not None and new.parameters is not None:
-        found += _param_changes(path, old.parameters, new.parameters)
+        found += _ParamDiff(path, old.parameters, new.parameters).findings()
     if old.returns and new.returns and old.returns != new.returns:
         kind = "return-annotation" if new.kind in _CALLABLE else "attribute-annotation"
         what = "return annotation" if kind == "return-annotation" else "annotation"
@@ -332,7 +349,7 @@ def underbump_message(diff: ApiDiff, declared: Bump) -> str | None:
     """Why ``declared`` is too low for ``diff`` (one line naming the changes), or None if fine."""
     if bump_rank(declared) >= bump_rank(diff.required_bump):
         return None
-    reasons = diff.breaking if diff.breaking else diff.added
+    reasons = diff.breaking or diff.added
     named = "; ".join(f"{c.path} ({c.kind})" for c in reasons[:_MAX_NAMED])
     more = f"; and {len(reasons) - _MAX_NAMED} more" if len(reasons) > _MAX_NAMED else ""
     what = "breaking change" if diff.breaking else "addition"

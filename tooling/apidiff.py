@@ -15,13 +15,19 @@ import sys
 import tarfile
 import tempfile
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import Version
 
-from tooling.apicompare import ApiDiff, Change, IgnoredChange, classify, compare_api, underbump_message
+from tooling.apicompare import (
+    ApiDiff,
+    Change,
+    IgnoredChange,
+    classify,
+    compare_api,
+    underbump_message,
+)
 from tooling.apimodel import ApiModel, api_fingerprint, load_api
 from tooling.apireport import FORMATS, render
 from tooling.cli import guarded, step
@@ -144,14 +150,14 @@ def api_floor(config: Config, against: str | None) -> ApiDiff:
     ref = against or last_release_tag(config.root, config.tag_prefix)
     with tempfile.TemporaryDirectory(prefix="apidiff-") as tmp:
         work = Path(tmp)
-        # The two sides are independent; staging one overlaps with loading the other.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            new_future = pool.submit(load_worktree_api, config, work / "new")
-            old_future = pool.submit(load_ref_api, config.root, ref, work / "old") if ref else None
-            new = new_future.result()
-            old_model = (
-                old_future.result().model if old_future else ApiModel(config.package, {})
-            )
+        # One after the other: the rewriter forks a process pool only while this process has
+        # no other threads, which beats overlapping the two sides in threads.
+        new = load_worktree_api(config, work / "new")
+        old_model = (
+            load_ref_api(config.root, ref, work / "old").model
+            if ref
+            else ApiModel(config.package, {})
+        )
     return classify(
         compare_api(old_model, new.model),
         package=config.package,

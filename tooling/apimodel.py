@@ -13,6 +13,7 @@ import ast
 import hashlib
 import logging
 import re
+import textwrap
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,23 @@ class ApiModel:
     """Every public object by its public path, sorted by path."""
 
 
+@dataclass(frozen=True)
+class _Signature:
+    """The path-independent part of an ApiObject (shared by every path reaching one object)."""
+
+    parameters: tuple[ApiParameter, ...] | None = None
+    returns: str | None = None
+    value: str | None = None
+    shown_value: str | None = None
+    bases: tuple[str, ...] = ()
+    ancestors: frozenset[str] = frozenset()
+    file: str = ""
+    line: int = 0
+
+
+_NO_SIGNATURE = _Signature()
+
+
 @contextmanager
 def _quiet_griffe() -> Iterator[None]:
     # griffe logs every unresolvable import as a warning; the unresolved ones we care about are
@@ -121,8 +139,8 @@ def _short(text: str) -> str:
 def _canonical_literal(value: object) -> str:
     # A repr independent of dict/set ordering and hash seeds, so equal values compare equal.
     if isinstance(value, dict):
-        items = sorted(f"{_canonical_literal(k)}: {_canonical_literal(v)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
+        pairs = (f"{_canonical_literal(k)}: {_canonical_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(sorted(pairs)) + "}"
     if isinstance(value, (set, frozenset)):
         inner = ", ".join(sorted(_canonical_literal(v) for v in value))
         return f"{type(value).__name__}({{{inner}}})"
@@ -133,16 +151,43 @@ def _canonical_literal(value: object) -> str:
     return f"{type(value).__name__}:{value!r}"
 
 
+def _node_meaning(node: ast.expr) -> str:
+    try:
+        return _canonical_literal(ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return ast.dump(node)
+
+
 def normalize_value(text: str) -> str:
-    """A value's meaning: its literal if it is one, else its AST without positions."""
+    """Return a value's meaning: its literal if it is one, else its AST without positions."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         return " ".join(text.split())
+    return _node_meaning(tree.body)
+
+
+def _attribute_value(attr: griffe.Attribute) -> tuple[str, str]:
+    """The meaning of an attribute's value and its shortened text, from the source itself.
+
+    Parsing the assignment's own lines is much faster than rendering griffe's expression for
+    big values (lexer token tables); griffe's text is the fallback.
+    """
+    text = textwrap.dedent("\n".join(attr.lines))
     try:
-        return _canonical_literal(ast.literal_eval(tree))
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return ast.dump(tree.body)
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    for stmt in tree.body if tree is not None else ():
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else (
+            [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        )
+        node = getattr(stmt, "value", None)
+        if node is not None and any(isinstance(t, ast.Name) and t.id == attr.name for t in targets):
+            segment = ast.get_source_segment(text, node) or ""
+            return _node_meaning(node), _short(segment)
+    raw = str(attr.value)
+    return normalize_value(raw), _short(raw)
 
 
 class _Loader:
@@ -154,6 +199,8 @@ class _Loader:
         self.source_prefix = source_prefix.strip("/")
         self.objects: dict[str, ApiObject] = {}
         self._classes_seen: set[str] = set()
+        self._files: dict[str, str] = {}
+        self._signatures: dict[str, _Signature] = {}
 
     # -- locations ---------------------------------------------------------------------------
 
@@ -161,11 +208,15 @@ class _Loader:
         filepath = obj.filepath
         if isinstance(filepath, list):  # namespace packages have several directories
             filepath = filepath[0]
-        try:
-            rel = Path(filepath).resolve().relative_to(self.package_dir).as_posix()
-        except ValueError:
-            rel = Path(filepath).name
-        return f"{self.source_prefix}/{rel}" if self.source_prefix else rel
+        key = str(filepath)
+        if key not in self._files:
+            # griffe found the files under the resolved search path: no resolve() per object.
+            try:
+                rel = Path(filepath).relative_to(self.package_dir).as_posix()
+            except ValueError:
+                rel = Path(filepath).name
+            self._files[key] = f"{self.source_prefix}/{rel}" if self.source_prefix else rel
+        return self._files[key]
 
     # -- expressions -------------------------------------------------------------------------
 
@@ -206,7 +257,7 @@ class _Loader:
         for name, member in module.members.items():
             if name == "__all__":
                 continue
-            if not member.is_alias and member.is_module:
+            if isinstance(member, griffe.Module):
                 if not name.startswith("_"):
                     self.walk_module(member, f"{path}.{name}")
                 continue
@@ -214,7 +265,7 @@ class _Loader:
                 public = name in exports
             elif name.startswith("_"):
                 public = False
-            elif member.is_alias:
+            elif isinstance(member, griffe.Alias):
                 public = _is_public_reexport(module, name, member)
             else:
                 public = True
@@ -222,12 +273,14 @@ class _Loader:
                 self.add_member(f"{path}.{name}", member)
 
     def add_member(self, path: str, member: griffe.Object | griffe.Alias) -> None:
-        if member.is_alias:
-            file, line = self.rel_file(member.parent), int(member.alias_lineno or 1)
+        if isinstance(member, griffe.Alias):
+            where = member.parent if member.parent is not None else self.root
+            file, line = self.rel_file(where), int(member.alias_lineno or 1)
             try:
                 target = member.final_target
             except (griffe.AliasResolutionError, griffe.CyclicAliasError):
-                self.add(path, None, kind="external", file=file, line=line, target=member.target_path)
+                self.add(path, None, kind="external", file=file, line=line,
+                         target=member.target_path)
                 return
             if member.inherited:
                 # Inherited members are bound where the base class defines them.
@@ -239,14 +292,14 @@ class _Loader:
     def add_object(
         self, path: str, obj: griffe.Object, *, file: str, line: int, target: str | None = None
     ) -> None:
-        if obj.is_module:
+        if isinstance(obj, griffe.Module):
             # A re-exported module: its contents are public at its own path already.
             self.add(path, obj, kind="module", file=file, line=line, target=target)
-        elif obj.is_class:
+        elif isinstance(obj, griffe.Class):
             self.add_class(path, obj, file=file, line=line, target=target)
-        elif obj.is_function:
+        elif isinstance(obj, griffe.Function):
             self.add(path, obj, kind=_function_kind(obj), file=file, line=line, target=target)
-        elif obj.is_attribute:
+        elif isinstance(obj, griffe.Attribute):
             kind = "property" if "property" in obj.labels else "attribute"
             self.add(path, obj, kind=kind, file=file, line=line, target=target)
         else:
@@ -276,47 +329,58 @@ class _Loader:
         line: int,
         target: str | None = None,
     ) -> None:
-        parameters: tuple[ApiParameter, ...] | None = None
-        returns = value = shown = None
-        bases: tuple[str, ...] = ()
-        ancestors: frozenset[str] = frozenset()
-        sig_file, sig_line = file, line
-        if obj is not None and not obj.is_module:
-            sig_file, sig_line = self.rel_file(obj), int(obj.lineno or 1)
-        if isinstance(obj, griffe.Function):
-            parameters = self.parameters(obj)
-            returns = self.render(obj.returns) or None
-        elif isinstance(obj, griffe.Class):
-            init = _class_members(obj).get("__init__")
-            if isinstance(init, griffe.Function):
-                parameters = self.parameters(init, bound=True)
-                if init.lineno:
-                    sig_file, sig_line = self.rel_file(init), int(init.lineno)
-            bases = tuple(self.base_identity(b) for b in obj.bases)
-            ancestors = frozenset(bases) | _resolved_ancestors(obj)
-        elif isinstance(obj, griffe.Attribute):
-            returns = self.render(obj.annotation) or None
-            if _compares_value(obj):
-                value = normalize_value(str(obj.value))
-                shown = _short(str(obj.value))
-        elif isinstance(obj, griffe.TypeAlias):
-            value = self.render(obj.value)
-            shown = _short(value)
+        sig = self.signature(obj) if obj is not None else _NO_SIGNATURE
         self.objects[path] = ApiObject(
             path=path,
             kind=kind,
             file=file,
             line=line,
-            parameters=parameters,
-            returns=returns,
-            value=value,
-            shown_value=shown,
-            bases=bases,
-            ancestors=ancestors,
+            parameters=sig.parameters,
+            returns=sig.returns,
+            value=sig.value,
+            shown_value=sig.shown_value,
+            bases=sig.bases,
+            ancestors=sig.ancestors,
             target=target,
-            signature_file=sig_file,
-            signature_line=sig_line,
+            signature_file=sig.file or file,
+            signature_line=sig.line or line,
         )
+
+    def signature(self, obj: griffe.Object) -> _Signature:
+        """What callers rely on about ``obj``, computed once per object whatever its paths."""
+        key = str(obj.path)
+        if key not in self._signatures:
+            self._signatures[key] = self._signature(obj)
+        return self._signatures[key]
+
+    def _signature(self, obj: griffe.Object) -> _Signature:
+        if isinstance(obj, griffe.Module):
+            return _NO_SIGNATURE
+        file, line = self.rel_file(obj), int(obj.lineno or 1)
+        if isinstance(obj, griffe.Function):
+            return _Signature(parameters=self.parameters(obj),
+                              returns=self.render(obj.returns) or None, file=file, line=line)
+        if isinstance(obj, griffe.Class):
+            parameters = None
+            init = _class_members(obj).get("__init__")
+            if isinstance(init, griffe.Function):
+                parameters = self.parameters(init, bound=True)
+                if init.lineno:  # a dataclass's generated __init__ has no line
+                    file, line = self.rel_file(init), int(init.lineno)
+            bases = tuple(self.base_identity(b) for b in obj.bases)
+            return _Signature(parameters=parameters, bases=bases,
+                              ancestors=frozenset(bases) | _resolved_ancestors(obj),
+                              file=file, line=line)
+        if isinstance(obj, griffe.Attribute):
+            value = shown = None
+            if _compares_value(obj):
+                value, shown = _attribute_value(obj)
+            return _Signature(returns=self.render(obj.annotation) or None, value=value,
+                              shown_value=shown, file=file, line=line)
+        if isinstance(obj, griffe.TypeAlias):
+            rendered = self.render(obj.value)
+            return _Signature(value=rendered, shown_value=_short(rendered), file=file, line=line)
+        return _Signature(file=file, line=line)
 
     def parameters(self, func: griffe.Function, *, bound: bool = False) -> tuple[ApiParameter, ...]:
         params = list(func.parameters)
@@ -348,7 +412,8 @@ def _compares_value(attr: griffe.Attribute) -> bool:
     # Constants at module and class level have a value users read.  Instance attributes get
     # theirs in a method body, dataclass fields' values are __init__ defaults, and a property
     # has none: comparing those would flag body changes.
-    if attr.value is None or "instance-attribute" in attr.labels and "class-attribute" not in attr.labels:
+    labels = attr.labels
+    if attr.value is None or ("instance-attribute" in labels and "class-attribute" not in labels):
         return False
     parent = attr.parent
     return not (parent is not None and parent.is_class and "dataclass" in parent.labels)
@@ -397,7 +462,8 @@ def load_api(parent_dir: Path, package: str, *, source_prefix: str = "") -> ApiM
     ``source_prefix`` is prepended to every file path so locations point into the repository's
     source tree (``workspace``) rather than the temporary staged copy.
     """
-    package_dir = (parent_dir / package).resolve()
+    parent_dir = parent_dir.resolve()
+    package_dir = parent_dir / package
     if not package_dir.is_dir():
         raise ToolingError(f"{package_dir}: no such package directory; stage the package first")
     with _quiet_griffe():

@@ -49,7 +49,9 @@ def render_text(diff: ApiDiff) -> str:
     if note:
         lines.append(note)
     rows = [("", "CHANGE", "PATH", "OLD", "NEW", "WHERE")]
-    rows += [("breaking", c.kind, c.path, _cell(c.old), _cell(c.new), _where(c)) for c in diff.breaking]
+    rows += [
+        ("breaking", c.kind, c.path, _cell(c.old), _cell(c.new), _where(c)) for c in diff.breaking
+    ]
     rows += [
         ("ignored", i.change.kind, i.change.path, _cell(i.change.old), _cell(i.change.new),
          _where(i.change))
@@ -150,7 +152,8 @@ def _escape_property(text: str) -> str:
 
 def annotation(level: str, change: Change, title: str) -> str:
     """One workflow command, ``::error file=...,line=...,title=...::message``."""
-    props = f"file={_escape_property(change.file)},line={change.line},title={_escape_property(title)}"
+    file, shown = _escape_property(change.file), _escape_property(title)
+    props = f"file={file},line={change.line},title={shown}"
     return f"::{level} {props}::{_escape_data(change.message)}"
 
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flit_core import buildapi
+from flit_core import buildapi  # type: ignore[import-untyped]
 
 from tooling.config import load_config
 from tooling.stage import source_date_epoch, stage
@@ -36,10 +36,9 @@ __all__ = [
 ]
 
 EDITABLE_REFUSAL = (
-    "molecule-ai-workspace-runtime cannot be installed editable: workspace/ imports its "
-    "modules by bare names and only the staged, rewritten copy is the molecule_runtime "
-    "package. Run `nox -s build` and `pip install dist/*.whl`, or `nox -s workspace` to "
-    "work on the source layout."
+    "{name} cannot be installed editable: {source}/ imports its modules by bare names and only "
+    "the staged, rewritten copy is the {package} package. Run `nox -s build` and "
+    "`pip install dist/*.whl`, or `nox -s workspace` to work on the source layout."
 )
 """Why ``pip install -e .`` is refused: an editable install cannot serve the rewritten tree."""
 
@@ -118,4 +117,9 @@ def build_editable(
 ) -> str:
     """Refuse: see `EDITABLE_REFUSAL`."""
     del wheel_directory, config_settings, metadata_directory
-    raise RuntimeError(EDITABLE_REFUSAL)
+    config = load_config(Path.cwd())
+    raise RuntimeError(
+        EDITABLE_REFUSAL.format(
+            name=config.name, source=config.source.name, package=config.package
+        )
+    )

@@ -22,7 +22,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from build import ProjectBuilder
 from pyproject_hooks import quiet_subprocess_runner
@@ -86,7 +86,16 @@ class BuildResult:
         return (self.wheel, self.sdist)
 
 
-def _runner(epoch: int):  # noqa: ANN202 - pyproject_hooks' runner protocol is untyped
+class _Runner(Protocol):
+    def __call__(
+        self,
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
+def _runner(epoch: int) -> _Runner:
     def runner(
         cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
     ) -> None:
@@ -105,7 +114,9 @@ def _require_backend() -> None:
         )
 
 
-def build_project(project: Path, outdir: Path, distribution: str, *, epoch: int) -> Path:
+def build_project(
+    project: Path, outdir: Path, distribution: Literal["sdist", "wheel"], *, epoch: int
+) -> Path:
     """Build one distribution (``"wheel"`` or ``"sdist"``) of ``project`` without isolation."""
     builder = ProjectBuilder(project, python_executable=sys.executable, runner=_runner(epoch))
     try:

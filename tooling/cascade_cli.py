@@ -8,12 +8,13 @@ The table goes to stdout, or to stderr when `--json` puts the report on stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import urllib.parse
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from tooling.cascade import cascade_all
 from tooling.config import load_config
@@ -38,12 +39,17 @@ _HEADERS = ("consumer", "action", "result", "reason")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the parsed command; return its exit code."""
-    if args.command == "cascade":
-        return _cascade(args)
-    if args.command == "converge":
-        return _converge(args)
-    return _drift(args)
+    """Run the parsed command; return its exit code.
+
+    With `--json` the report is the only thing on stdout: the table, progress and Actions
+    annotations go to stderr (the runner reads workflow commands from both).
+    """
+    command = {"cascade": _cascade, "converge": _converge, "drift": _drift}[args.command]
+    stdout = sys.stdout
+    if not args.json:
+        return command(args, stdout)
+    with contextlib.redirect_stdout(sys.stderr):
+        return command(args, stdout)
 
 
 def _version(value: str | None) -> str:
@@ -58,8 +64,8 @@ def _print_table(
     print(render_table(headers, rows), file=sys.stderr if to_stderr else sys.stdout, flush=True)
 
 
-def _print_json(data: dict[str, object]) -> None:
-    print(redact(json.dumps(data, indent=2, sort_keys=True)), flush=True)
+def _print_json(data: dict[str, object], stdout: TextIO) -> None:
+    print(redact(json.dumps(data, indent=2, sort_keys=True)), file=stdout, flush=True)
 
 
 def _warn(message: str) -> None:
@@ -80,7 +86,7 @@ def _warn_no_token(names: Sequence[str], what: str) -> None:
         )
 
 
-def _cascade(args: argparse.Namespace) -> int:
+def _cascade(args: argparse.Namespace, stdout: TextIO) -> int:
     version = _version(args.version)  # refused here, before any consumer is touched
     consumers = load_consumers(args.consumers)
     cascade_token()
@@ -98,11 +104,11 @@ def _cascade(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     print(f"cascade {version}: {summary} in {report.seconds:.1f}s", file=sys.stderr, flush=True)
     if args.json:
-        _print_json({**asdict(report), "ok": report.ok})
+        _print_json({**asdict(report), "ok": report.ok}, stdout)
     return 0 if report.ok else 1
 
 
-def _converge(args: argparse.Namespace) -> int:
+def _converge(args: argparse.Namespace, stdout: TextIO) -> int:
     version = _version(args.version)
     consumers = load_consumers(args.consumers)
     cascade_token()
@@ -128,20 +134,20 @@ def _converge(args: argparse.Namespace) -> int:
         file=sys.stderr, flush=True,
     )
     if args.json:
-        _print_json({**asdict(report), "ok": report.ok})
+        _print_json({**asdict(report), "ok": report.ok}, stdout)
     return 0 if report.ok else 1
 
 
-def _drift(args: argparse.Namespace) -> int:
+def _drift(args: argparse.Namespace, stdout: TextIO) -> int:
     try:
-        return _drift_checked(args)
+        return _drift_checked(args, stdout)
     except ToolingError as exc:
         if exc.exit_code == 1:
             exc.exit_code = 2  # drift: 1 means "a pin lags", so every real error is 2
         raise
 
 
-def _drift_checked(args: argparse.Namespace) -> int:
+def _drift_checked(args: argparse.Namespace, stdout: TextIO) -> int:
     consumers = load_consumers(args.consumers)
     index_url = args.index_url or index_url_from_env()
     if not index_url:
@@ -179,7 +185,7 @@ def _drift_checked(args: argparse.Namespace) -> int:
         file=sys.stderr, flush=True,
     )
     if args.json:
-        _print_json({**asdict(report), "exit_code": report.exit_code})
+        _print_json({**asdict(report), "exit_code": report.exit_code}, stdout)
     return report.exit_code
 
 

@@ -66,7 +66,7 @@ def _entry(commit: Commit) -> list[str]:
 
 
 def render_section(version: str, commits: Sequence[Commit], *, date: str | None = None) -> str:
-    """The CHANGELOG.md section for ``version``: breaking, features, fixes, performance.
+    """Render the CHANGELOG.md section for ``version``: breaking, features, fixes, perf.
 
     Commits carrying ``[skip-release]`` and types that release nothing (docs, chore...) get
     no entry.  Each entry has its scope in bold and its short hash.
@@ -158,7 +158,7 @@ def update_changelog(
 
 
 def section_commits(root: Path, tag_prefix: str, plan: VersionPlan) -> tuple[Commit, ...]:
-    """The commits the section for ``plan.next`` lists.
+    """Return the commits the section for ``plan.next`` lists.
 
     A pre-release lists the commits since the previous tag; a final release lists everything
     since the previous FINAL release, so 1.3.0 after 1.3.0rc1 and rc2 tells the whole story.

@@ -135,14 +135,20 @@ def _assignments(file: Path, name: str) -> list[ConstantValue]:
                            line=exc.lineno) from exc
     found: list[ConstantValue] = []
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == name for t in stmt.targets
-        ):
-            found.append(ConstantValue(name, _literal(stmt.value, name, file), file, stmt.lineno))
-        elif (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-              and stmt.target.id == name and stmt.value is not None):
-            found.append(ConstantValue(name, _literal(stmt.value, name, file), file, stmt.lineno))
+        value = _assigned_value(stmt, name)
+        if value is not None:
+            found.append(ConstantValue(name, _literal(value, name, file), file, stmt.lineno))
     return found
+
+
+def _assigned_value(stmt: ast.stmt, name: str) -> ast.expr | None:
+    if isinstance(stmt, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == name for t in stmt.targets
+    ):
+        return stmt.value
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return stmt.value if stmt.target.id == name else None
+    return None
 
 
 def find_constant(package_dir: Path, name: str) -> ConstantValue | None:
@@ -286,7 +292,7 @@ def read_needs(path: Path) -> tuple[Path, dict[str, str]]:
     needs: dict[str, str] = {}
     for key, value in table.items():
         if not isinstance(value, str):
-            raise ToolingError(f"{file}: need {key!r} must be a string, e.g. \">=1,<2\"")
+            raise ToolingError(f'{file}: need {key!r} must be a string, e.g. ">=1,<2"')
         needs[str(key)] = value
     return file, needs
 
@@ -329,10 +335,12 @@ def _check_one(need: str, wanted: str, compat: Mapping[str, object], file: Path)
         return NeedResult(need, wanted, str(offered), ok,
                           f"Python {wanted} {'is' if ok else 'is not'} in {offered}")
     if offered is None:
-        return NeedResult(need, wanted, "none", False, f"the release does not declare {field}")
+        return NeedResult(need, wanted, "none", satisfied=False,
+                          reason=f"the release does not declare {field}")
     version = _as_version(offered)
     if version is None:
-        return NeedResult(need, wanted, str(offered), False, f"{offered!r} is not a version")
+        return NeedResult(need, wanted, str(offered), satisfied=False,
+                          reason=f"{offered!r} is not a version")
     ok = _spec(wanted, file, need).contains(version, prereleases=True)
     shown = str(version)
     return NeedResult(need, wanted, shown, ok,
@@ -344,7 +352,7 @@ def _spec(text: str, file: Path, need: str) -> SpecifierSet:
         return SpecifierSet(text)
     except InvalidSpecifier as exc:
         raise ToolingError(f"{file}: need {need!r} = {text!r} is not a version specifier "
-                           "(e.g. \">=1,<2\" or \"~=1.1\")") from exc
+                           '(e.g. ">=1,<2" or "~=1.1")') from exc
 
 
 def check_needs(needs_file: Path, needs: Mapping[str, str],

@@ -1,17 +1,18 @@
 """Git work on one consumer repository: shallow clone, read files, commit, push, read back.
 
-Each clone is bare and `--depth 1` on one branch: the cascade only reads a few blobs and writes
-one commit, so no work tree is checked out.  Objects are read and written in-process through
-GitPython's pure-Python object database, which leaves two git processes per consumer (clone and
-push).  `CASCADE_TOKEN` reaches git through a credential helper that reads it from the
-environment at the moment git asks: never an argument, never part of a URL, scrubbed from
-every message.
+Each clone is bare and `--depth 1` on one branch: the cascade reads a few blobs and writes one
+commit, so no work tree is checked out.  GitPython reads objects through one long-lived
+`git cat-file` and writes the new blobs, trees and commit in-process, so a consumer costs a
+clone, that reader and a push.  `CASCADE_TOKEN` reaches git through a credential helper that
+reads it from the environment at the moment git asks: never an argument, never part of a URL,
+scrubbed from every message.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from io import BytesIO
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from git import Actor, Commit, Git, Repo
-from git.db import GitDB
 from git.objects.fun import tree_entries_from_data, tree_to_stream
 from git.objects.tree import Tree
 from gitdb.base import IStream
@@ -29,6 +29,8 @@ from tooling.proc import redact, register_secret
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from git.db import GitCmdObjectDB
 
 __all__ = [
     "NO_TOKEN",
@@ -54,6 +56,10 @@ _TIMEOUT = 300.0
 _TREE_MODE = 0o040000
 _FILE_MODES = frozenset({0o100644, 0o100755})
 _WORKFLOW_DIRS = (".github/workflows", ".gitea/workflows")
+# GitPython's object layer shares process-wide state (`Repo.close` walks gitdb's global
+# memory-map manager while other threads may add to it), so every in-process object access
+# holds this lock; clone, fetch and push run outside it.
+_ODB_LOCK = threading.RLock()
 _RETRYABLE = re.compile(
     r"fetch first|non-fast-forward|stale info|failed to update ref|cannot lock ref|"
     r"incorrect old value"
@@ -142,37 +148,45 @@ class Checkout:
         self.url = url
         self.branch = branch
         self.env = dict(env)
-        self._repo = Repo(str(path), odbt=GitDB)
-        self.head: Commit = self._repo.commit(f"refs/heads/{branch}")
+        with _ODB_LOCK:
+            self._repo = Repo(str(path))
+            self.head: Commit = self._repo.commit(f"refs/heads/{branch}")
 
     def close(self) -> None:
         """Release the repository handle."""
-        self._repo.close()
+        with _ODB_LOCK:
+            self._repo.close()
 
     def read(self, path: str) -> bytes | None:
         """Return the bytes of ``path`` at the branch head, None when it is not a file there."""
-        try:
-            item = self.head.tree / path
-        except KeyError:
-            return None
-        if item.type != "blob" or item.mode not in _FILE_MODES:
-            return None
-        return bytes(item.data_stream.read())
+        with _ODB_LOCK:
+            try:
+                item = self.head.tree / path
+            except KeyError:
+                return None
+            if item.type != "blob" or item.mode not in _FILE_MODES:
+                return None
+            return bytes(item.data_stream.read())
 
     def workflows(self) -> tuple[str, ...]:
         """Return the workflow files under `.github/workflows/` and `.gitea/workflows/`."""
         found: list[str] = []
-        for directory in _WORKFLOW_DIRS:
-            try:
-                tree = self.head.tree / directory
-            except KeyError:
-                continue
-            if isinstance(tree, Tree):
-                found.extend(f"{directory}/{blob.name}" for blob in tree.blobs)
+        with _ODB_LOCK:
+            for directory in _WORKFLOW_DIRS:
+                try:
+                    tree = self.head.tree / directory
+                except KeyError:
+                    continue
+                if isinstance(tree, Tree):
+                    found.extend(f"{directory}/{blob.name}" for blob in tree.blobs)
         return tuple(found)
 
     def commit(self, files: Mapping[str, bytes], message: str) -> str:
         """Write a commit on top of the head replacing ``files``; return its sha (not pushed)."""
+        with _ODB_LOCK:
+            return self._commit(files, message)
+
+    def _commit(self, files: Mapping[str, bytes], message: str) -> str:
         odb = self._repo.odb
         changes = {tuple(p.split("/")): data for p, data in files.items()}
         tree_sha = _rewrite_tree(odb, self.head.tree.binsha, changes)
@@ -219,9 +233,10 @@ class Checkout:
         )
         if status:
             raise ToolingError(redact(f"fetch of {self.branch} failed: {_fail_line(err)}"))
-        self._repo.close()
-        self._repo = Repo(str(self.path), odbt=GitDB)
-        self.head = self._repo.commit(f"refs/heads/{self.branch}")
+        with _ODB_LOCK:
+            self._repo.close()
+            self._repo = Repo(str(self.path))
+            self.head = self._repo.commit(f"refs/heads/{self.branch}")
 
 
 def clone_branch(url: str, branch: str, dest: Path, *, env: Mapping[str, str]) -> Checkout:
@@ -259,7 +274,9 @@ def _actor(repo: Repo, role: str) -> Actor:
     return Actor.author(reader) if role == "author" else Actor.committer(reader)
 
 
-def _rewrite_tree(odb: GitDB, tree_sha: bytes, changes: Mapping[tuple[str, ...], bytes]) -> bytes:
+def _rewrite_tree(
+    odb: GitCmdObjectDB, tree_sha: bytes, changes: Mapping[tuple[str, ...], bytes]
+) -> bytes:
     """Store a copy of tree ``tree_sha`` with the blobs at ``changes`` replaced; return its sha.
 
     Only existing files are replaced, so entry order (git's sort) is unchanged.

@@ -185,7 +185,7 @@ def parse_consumers(text: str, path: Path) -> ConsumerList:
 
 
 def _header_lines(text: str) -> list[int]:
-    pattern = re.compile(r"^\s*\[\[\s*consumer\s*\]\]", re.MULTILINE)
+    pattern = re.compile(r"^[ \t]*\[\[[ \t]*consumer[ \t]*\]\]", re.MULTILINE)
     return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
 
 

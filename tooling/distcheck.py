@@ -89,7 +89,7 @@ def scan_source(code: bytes, names: frozenset[str], path: str) -> list[BareImpor
                 and _head(first.value) in names
             ):
                 found.append(BareImport(path, node.lineno, node.col_offset + 1, first.value))
-    return found
+    return sorted(found, key=lambda b: (b.line, b.col))
 
 
 def bare_imports(wheel: Path, names: frozenset[str]) -> list[BareImport]:

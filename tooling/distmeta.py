@@ -161,7 +161,7 @@ class BuiltVersions:
 
 
 def built_files(dist: Path, distribution: str) -> tuple[Path, ...]:
-    """The wheels, then the sdists, of ``distribution`` in ``dist`` (PEP 427/625 names)."""
+    """Return the wheels, then the sdists, of ``distribution`` in ``dist`` (PEP 427/625)."""
     if not dist.is_dir():
         return ()
     wanted = canonicalize_name(distribution)

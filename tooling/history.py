@@ -145,7 +145,7 @@ def _require_head(repo: Path) -> None:
 
 
 def last_release_tag(repo: Path, prefix: str, *, finals_only: bool = False) -> str | None:
-    """The tag of the highest valid version among ``prefix*`` tags reachable from HEAD.
+    """Return the tag of the highest valid version among ``prefix*`` tags reachable from HEAD.
 
     Tags whose rest is not a valid version (``runtime-vnext``, ``runtime-v1.2``) are not
     releases and are passed over.  With ``finals_only``, pre-release and dev tags are too
@@ -183,8 +183,16 @@ def commits_since(repo: Path, tag: str | None) -> tuple[Commit, ...]:
     revs = f"refs/tags/{tag}..HEAD" if tag is not None else "HEAD"
     # -z separates commits with NUL, which no commit message can contain.
     out = _git(
-        repo, "log", "-z", "--no-merges", "--reverse", "--topo-order", "--format=%H%n%B", revs,
-        "--", what="git log",
+        repo,
+        "log",
+        "-z",
+        "--no-merges",
+        "--reverse",
+        "--topo-order",
+        "--format=%H%n%B",
+        revs,
+        "--",
+        what="git log",
     )
     commits = []
     for record in out.split("\0"):

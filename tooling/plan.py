@@ -239,7 +239,7 @@ def _commit_line(commit: Commit, plan: VersionPlan) -> str:
 
 
 def describe_plan(plan: VersionPlan) -> str:
-    """The plan as the human reads it in ``invoke release --dry-run``."""
+    """Render the plan as the human reads it in ``invoke release --dry-run``."""
     lines = [f"current version: {plan.current}"]
     lines.append(f"commits since {plan.since or 'the first commit'}: {len(plan.commits)}")
     lines.extend(_commit_line(c, plan) for c in plan.commits)
@@ -264,7 +264,7 @@ def describe_plan(plan: VersionPlan) -> str:
 
 
 def plan_to_json(plan: VersionPlan) -> dict[str, object]:
-    """The plan as ``invoke release --dry-run --json`` prints it."""
+    """Return the plan as ``invoke release --dry-run --json`` prints it."""
     return {
         "release": plan.release,
         "current": plan.current,

@@ -232,13 +232,11 @@ def _served_sha256(entry: IndexFile, policy: RetryPolicy) -> str:
     return entry.sha256 or _download_sha256(entry.url, policy)
 
 
-def _on_index(
-    index_url: str, project: str, filename: str, policy: RetryPolicy
-) -> IndexFile | None:
+def _listing(index_url: str, project: str, policy: RetryPolicy) -> dict[str, IndexFile]:
     listing = read_project(
         index_url, project, attempts=policy.attempts, backoff=max(policy.backoff, 0.01)
     )
-    return next((f for f in listing.files if f.filename == filename), None)
+    return {f.filename: f for f in listing.files}
 
 
 def _already_published(
@@ -256,32 +254,42 @@ def _already_published(
     return True
 
 
-def _upload_one(
-    path: Path, version: str, project: str, index_url: str, *, env: Mapping[str, str],
-    policy: RetryPolicy,
-) -> PublishedFile:
-    sha = sha256_of(path)
+def _upload_all(
+    paths: Sequence[Path], version: str, project: str, index_url: str, *,
+    env: Mapping[str, str], policy: RetryPolicy,
+) -> tuple[PublishedFile, ...]:
+    shas = {p: sha256_of(p) for p in paths}
+    done: dict[Path, PublishedFile] = {}
     last = "no attempt made"
     for attempt in range(1, policy.attempts + 1):
         time.sleep(policy.delay(attempt))
-        # Looked up before every try: a try that failed late may have stored the file.
-        entry = _on_index(index_url, project, path.name, policy)
-        if _already_published(path, sha, version, entry, policy):
-            action = "already-present" if attempt == 1 else "uploaded"
-            return PublishedFile(path.name, sha, action, attempt - 1)
+        # Looked up before every try: a try that failed late may have stored some files.
+        served = _listing(index_url, project, policy)
+        for path in paths:
+            if path not in done and _already_published(
+                path, shas[path], version, served.get(path.name), policy
+            ):
+                action = "already-present" if attempt == 1 else "uploaded"
+                done[path] = PublishedFile(path.name, shas[path], action, attempt - 1)
+        pending = [p for p in paths if p not in done]
+        if not pending:
+            break
         failure = _twine(
-            ["upload", "--non-interactive", "--disable-progress-bar", path], env, "twine upload"
+            ["upload", "--non-interactive", "--disable-progress-bar", *pending], env,
+            "twine upload",
         )
         if not failure:
-            return PublishedFile(path.name, sha, "uploaded", attempt)
+            done.update({p: PublishedFile(p.name, shas[p], "uploaded", attempt) for p in pending})
+            break
         last = failure.splitlines()[-1]
-        if _CONFLICT.search(failure) or _TRANSIENT.search(failure):
-            continue
-        raise ToolingError(f"{path.name}: upload refused: {last}; check TWINE_* settings")
-    raise ToolingError(
-        f"{path.name}: upload failed after {policy.attempts} attempts ({last}); run the "
-        "publish again later: files already on the index are recognised by sha256"
-    )
+        if not (_CONFLICT.search(failure) or _TRANSIENT.search(failure)):
+            raise ToolingError(f"upload refused: {last}; check the TWINE_* settings")
+    else:
+        raise ToolingError(
+            f"upload failed after {policy.attempts} attempts ({last}); run the publish again "
+            "later: files already on the index are recognised by sha256"
+        )
+    return tuple(done[p] for p in paths)
 
 
 def publish_files(
@@ -303,9 +311,7 @@ def publish_files(
         raise ToolingError("RUNTIME_INDEX_URL is not set; set it to the index's simple API root")
     twine_env = _twine_env(os.environ if env is None else env)
     _check(paths, twine_env)
-    files = tuple(
-        _upload_one(p, version, project, index, env=twine_env, policy=policy) for p in paths
-    )
+    files = _upload_all(paths, version, project, index, env=twine_env, policy=policy)
     return PublishReport(project, version, files)
 
 

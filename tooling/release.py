@@ -50,11 +50,14 @@ def run_cascade(*, version: str | None, consumers: str, jobs: int | None, json_o
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
-def run_converge(*, version: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
+def run_converge(
+    *, version: str | None, consumers: str, jobs: int | None, json_output: bool
+) -> int:
     """`invoke converge`: read back every consumer's pin."""
     from tooling import cascade  # noqa: PLC0415
 
-    argv = ["converge", *_opt("--version", version), "--consumers", consumers, *_opt("--jobs", jobs)]
+    argv = ["converge", *_opt("--version", version), "--consumers", consumers,
+            *_opt("--jobs", jobs)]
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
@@ -135,7 +138,7 @@ def release(options: steps.ReleaseOptions) -> int:
             with step("plan"):
                 plan = steps.plan_release(config, options)
             if plan.next is None:
-                print(plan.reason)
+                print(json.dumps(plan_to_json(plan)) if options.json_output else plan.reason)
                 return 0
             _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
             journal = steps.start_journal(config, plan)

@@ -10,23 +10,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tooling import gitops
+from tooling.apidiff import api_floor
+from tooling.build import build_distributions
+from tooling.cascade import cascade_all
 from tooling.changelog import insert_section, release_date, render_section
 from tooling.cli import step
 from tooling.config import load_config
+from tooling.consumers import load_consumers
+from tooling.converge import converge_all
 from tooling.errors import ToolingError
+from tooling.history import last_release_tag
 from tooling.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
 from tooling.plan import plan_from_repo, plan_to_json
 from tooling.publish import publish_files, read_back, sha256_of
+from tooling.pythons import PYTHONS_ENV, find_pythons, parse_restriction
+from tooling.smoke import load_settings, run_smoke
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from tooling.config import Config
     from tooling.plan import VersionPlan
@@ -128,8 +138,8 @@ def run_step(
 ) -> None:
     """Run one step unless the journal has it done: intent first, result after it verified."""
     if ctx.journal.is_done(name):
-        with step(f"{name} (done in an earlier run)"):
-            return
+        print(f"--- {name}: done in an earlier run", file=sys.stderr, flush=True)
+        return
     start = time.perf_counter()
     with step(name):
         ctx.journal.begin(name)
@@ -157,33 +167,32 @@ def open_journal(config: Config) -> Journal | None:
     (no version commit): the release is planned afresh from the new HEAD.
     """
     journal = journal_for(config)
+    if journal is not None and not journal.is_done("plan"):
+        # Killed between creating the journal and recording its plan step: the plan is there.
+        journal.finish("plan", _plan_result(journal.version, journal.tag, journal.plan))
     if journal is None or journal.is_done("commit") or journal.was_started("commit"):
         return journal
     if _text(journal.plan, "base", str(journal.path)) == gitops.head_commit(config.root):
         return journal
     stale = journal.path.with_name(f"{journal.path.name}.stale-{int(time.time())}")
     journal.path.replace(stale)
-    print(f"note: HEAD moved since release {journal.version} was planned; planning again "
-          f"(old journal kept as {stale.name})")
+    print(f"note: HEAD moved since release {journal.version} was planned and nothing was "
+          f"committed yet; planning again (old journal kept as {stale.name})", file=sys.stderr)
     return None
 
 
 # -- plan -----------------------------------------------------------------------------------
 
 
-def _api_floor(config: Config, since: str | None) -> tuple[Bump | None, tuple[str, ...]]:
-    """Return the bump the public API diff against ``since`` requires, and the breaking changes.
-
-    The API gate arrives with tooling.apidiff (issue 6); until then there is no floor.
-    """
-    del config, since
-    return None, ()
+def _api_floor(config: Config, since: str | None) -> tuple[Bump, tuple[str, ...]]:
+    """Return the bump the public API diff against ``since`` requires, and the breaking changes."""
+    diff = api_floor(config, since)
+    return diff.required_bump, tuple(f"{c.path} ({c.kind}): {c.message}" for c in diff.breaking)
 
 
 def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:
     """Plan the next version from the commits, with the API diff's required bump as floor."""
-    first = plan_from_repo(config.root, bump=options.bump, prerelease=options.prerelease)
-    floor, breaking = _api_floor(config, first.since)
+    floor, breaking = _api_floor(config, last_release_tag(config.root, config.tag_prefix))
     return plan_from_repo(
         config.root, bump=options.bump, prerelease=options.prerelease, api_floor=floor,
         api_breaking=breaking,
@@ -200,8 +209,12 @@ def start_journal(config: Config, plan: VersionPlan) -> Journal:
     recorded["changelog"] = render_section(plan.next, plan.commits, date=release_date())
     journal = Journal.create(config.root / JOURNAL_DIR, plan.next, plan.tag, recorded)
     journal.begin("plan")
-    journal.finish("plan", {"version": plan.next, "tag": plan.tag, "base": recorded["base"]})
+    journal.finish("plan", _plan_result(plan.next, plan.tag, recorded))
     return journal
+
+
+def _plan_result(version: str, tag: str, plan: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    return {"version": version, "tag": tag, "base": plan.get("base"), "bump": plan.get("bump")}
 
 
 # -- build and smoke ------------------------------------------------------------------------
@@ -245,9 +258,7 @@ def _built_files(ctx: ReleaseContext) -> tuple[Path, ...]:
 
 
 def _build_distributions(config: Config, dist: Path) -> tuple[Path, ...]:
-    """Build wheel + sdist of ``config`` into ``dist`` (tooling.build, issue 4)."""
-    from tooling.build import build_distributions  # noqa: PLC0415 - heavy; only on release
-
+    """Build wheel + sdist of ``config`` into ``dist``, checked (twine, contents, rebuild)."""
     result = build_distributions(config, dist=dist, quiet=True)
     return tuple(f.path for f in result.files)
 
@@ -262,9 +273,18 @@ def build(ctx: ReleaseContext) -> dict[str, JsonValue]:
 
 
 def _run_smoke(config: Config, wheel: Path) -> str:
-    """Smoke-test ``wheel`` in fresh venvs (tooling.smoke, issue 4); return a summary."""
-    del config, wheel
-    return "smoke not wired yet"
+    """Smoke-test ``wheel`` in fresh venvs on every Python (or ``$RUNTIME_SMOKE_PYTHONS``)."""
+    settings = load_settings(config)
+    restrict = parse_restriction([os.environ.get(PYTHONS_ENV, "")]) or settings.pythons
+    pythons = find_pythons(restrict)
+    report = run_smoke(config, wheel.parent, pythons, settings=settings)
+    if not report.ok:
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        raise ToolingError(
+            f"smoke failed: {report.failures[0] if report.failures else 'see above'}{more}; "
+            "fix it and run the release again (nothing was committed, tagged or uploaded)"
+        )
+    return f"ok on {', '.join(p.version for p in pythons)}"
 
 
 def smoke(ctx: ReleaseContext) -> dict[str, JsonValue]:
@@ -338,23 +358,31 @@ def read_back_files(ctx: ReleaseContext) -> dict[str, JsonValue]:
 # -- consumers ------------------------------------------------------------------------------
 
 
-def _cascade_all(ctx: ReleaseContext) -> JsonValue:
-    """Bump every consumer's pin to the new version (tooling.cascade, issue 8)."""
-    del ctx
-    return "cascade not wired yet"
-
-
-def _converge_all(ctx: ReleaseContext) -> JsonValue:
-    """Read back every consumer's pin (tooling.cascade, issue 8)."""
-    del ctx
-    return "converge not wired yet"
+def _rows(rows: Sequence[object]) -> JsonValue:
+    return [_json(r) for r in rows]
 
 
 def cascade(ctx: ReleaseContext) -> dict[str, JsonValue]:
-    """Bump the pin in every non-exempt consumer repository."""
-    return {"consumers": _cascade_all(ctx)}
+    """Bump the pin in every non-exempt consumer repository; consumers already at it are kept."""
+    consumers = load_consumers(Path(ctx.options.consumers))
+    report = cascade_all(consumers, ctx.version, jobs=ctx.options.jobs)
+    if not report.ok:
+        named = ", ".join(f"{r.consumer} ({r.reason})" for r in report.failed)
+        raise ToolingError(
+            f"cascade failed for {named}; fix them and run the release again: it resumes at "
+            "the cascade, and consumers already at the version are left as they are"
+        )
+    if report.credentials_missing:
+        print(f"warning: CASCADE_TOKEN not set; skipped {', '.join(report.credentials_missing)}",
+              file=sys.stderr)
+    return {"consumers": _rows(report.rows)}
 
 
 def converge(ctx: ReleaseContext) -> dict[str, JsonValue]:
     """Read back every cascaded consumer's pin and fail on any divergence."""
-    return {"consumers": _converge_all(ctx)}
+    consumers = load_consumers(Path(ctx.options.consumers))
+    report = converge_all(consumers, ctx.version, jobs=ctx.options.jobs)
+    if not report.ok:
+        named = ", ".join(f"{r.consumer} (got {r.got}, {r.reason})" for r in report.failed)
+        raise ToolingError(f"consumers diverge from {ctx.version}: {named}; run the release again")
+    return {"consumers": _rows(report.rows)}

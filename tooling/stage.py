@@ -193,12 +193,12 @@ def _derived_pyproject(config: Config, staged_readme: str | None) -> str:
     build_system["requires"] = STAGE_BACKEND["requires"]
     build_system["build-backend"] = STAGE_BACKEND["build-backend"]
     derived["build-system"] = build_system
-    readme = project.get("readme")  # type: ignore[union-attr]
+    readme = project.get("readme")
     if isinstance(readme, str):
-        project["readme"] = staged_readme  # type: ignore[index]
+        project["readme"] = staged_readme
     elif readme is not None:
         readme["file"] = staged_readme
-    license_value = project.get("license")  # type: ignore[union-attr]
+    license_value = project.get("license")
     if isinstance(license_value, dict) and "file" in license_value:
         license_value["file"] = Path(str(license_value["file"])).name
     derived["project"] = project

@@ -183,12 +183,12 @@ def parse_version(value: str, *, where: str = "version") -> ParsedVersion:
 
 
 def bump_rank(bump: Bump | None) -> int:
-    """0 for no bump, then patch < minor < major."""
+    """Rank a bump: 0 for none, then patch < minor < major."""
     return 0 if bump is None else BUMPS.index(bump) + 1
 
 
 def higher_bump(*bumps: Bump | None) -> Bump | None:
-    """The highest of ``bumps`` (None when all are None)."""
+    """Return the highest of ``bumps`` (None when all are None)."""
     return max(bumps, key=bump_rank, default=None)
 
 
@@ -205,7 +205,7 @@ def parse_bump(value: str, *, where: str = "--bump") -> Bump:
 
 
 def parse_prerelease(value: str | None, *, where: str = "--prerelease") -> str | None:
-    """``a``, ``b`` or ``rc`` (None stays None: a final release); refuse the rest."""
+    """Return ``a``, ``b`` or ``rc`` (None stays None: a final release); refuse the rest."""
     if value is None:
         return None
     text = value.strip().lower() if isinstance(value, str) else ""
@@ -217,7 +217,7 @@ def parse_prerelease(value: str | None, *, where: str = "--prerelease") -> str |
 
 
 def base_level(version: ParsedVersion) -> Bump:
-    """The bump that led from the previous final release to ``version``'s ``X.Y.Z``.
+    """Return the bump that led from the previous final release to ``version``'s X.Y.Z.
 
     1.3.0 came from a minor bump, 2.0.0 from a major one, 1.2.4 from a patch.
     """
@@ -229,7 +229,7 @@ def base_level(version: ParsedVersion) -> Bump:
 
 
 def release_level(current: str, bump: Bump) -> Bump:
-    """The bump a release asking ``bump`` from ``current`` is, measured from the last final.
+    """Return the level of a release asking ``bump`` from ``current``, from the last final.
 
     From a final version that is ``bump`` itself.  From a pre-release of X.Y.Z, any bump up to
     the level X.Y.Z already stands for stays on X.Y.Z (1.3.0rc1 + patch is still a minor
@@ -246,7 +246,7 @@ def _order(kind: str) -> int:
 
 
 def bump_version(current: str, bump: Bump, *, prerelease: str | None = None) -> str:
-    """The version after ``current`` for ``bump``, optionally as a pre-release.
+    """Return the version after ``current`` for ``bump``, optionally as a pre-release.
 
     ``1.2.3`` + minor is ``1.3.0``; with ``prerelease="rc"`` it is ``1.3.0rc1``, then
     ``1.3.0rc2``, and without ``prerelease`` the final ``1.3.0``.  Pre-releases only move

@@ -286,7 +286,7 @@ def collect_versions(
 
 
 def render_table(report: VersionsReport) -> str:
-    """The report as an aligned text table, problems after it."""
+    """Render the report as an aligned text table, problems after it."""
     header = ("place", "version", "status", "detail", "where")
     body = [(s.place, s.version or "-", s.status, s.detail, s.where) for s in report.sources]
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(4)]
@@ -302,7 +302,7 @@ def render_table(report: VersionsReport) -> str:
 
 
 def report_to_json(report: VersionsReport) -> dict[str, object]:
-    """The report as ``invoke versions --json`` prints it."""
+    """Return the report as ``invoke versions --json`` prints it."""
     return {
         "ok": report.ok,
         "version": report.version,

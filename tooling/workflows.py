@@ -10,21 +10,31 @@ ran again.  So both sets are written from the one definition below: a forge diff
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal, TypeAlias
-
-import yaml
+from typing import TYPE_CHECKING, Literal
 
 from tooling.cli import guarded
 from tooling.config import load_config
 from tooling.errors import ToolingError
+from tooling.workflow_yaml import (
+    OMIT,
+    Commented,
+    Forge,
+    Node,
+    PerForge,
+    Pinned,
+    load_workflow,
+    resolve,
+    to_yaml,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "CHECKOUT",
@@ -35,22 +45,18 @@ __all__ = [
     "WORKFLOW_DIRS",
     "Forge",
     "GeneratedFile",
-    "Pinned",
     "Settings",
     "StaleFile",
-    "WorkflowLoader",
     "definitions",
     "expected_files",
     "find_stale",
     "load_workflow",
     "main",
     "render",
-    "resolve",
     "settings_from_project",
     "write_files",
 ]
 
-Forge: TypeAlias = Literal["github", "gitea"]
 FORGES: tuple[Forge, ...] = ("github", "gitea")
 WORKFLOW_DIRS: Mapping[Forge, PurePosixPath] = {
     "github": PurePosixPath(".github/workflows"),
@@ -66,60 +72,9 @@ _HEADER = (
 # The README's set-up, verbatim: CI installs the project exactly the way users do.
 SETUP_COMMAND = "python -m pip install -U pip && python -m pip install --group dev"
 
-
-@dataclass(frozen=True)
-class Pinned:
-    """A third-party action pinned by full commit SHA, rendered with its version as a comment."""
-
-    repo: str
-    """`owner/name` of the action."""
-    sha: str
-    """The full 40-hex commit the version tag points at (tags can be moved; commits cannot)."""
-    version: str
-    """The release tag that commit carries, shown in the comment for humans and Dependabot."""
-
-
 # Looked up from the actions' release tags; bump both fields together.
 CHECKOUT = Pinned("actions/checkout", "de0fac2e4500dabe0009e67214ff5f5447ce83dd", "v6.0.2")
 SETUP_PYTHON = Pinned("actions/setup-python", "a309ff8b426b58ec0e2a45f0f869d46889d02405", "v6.2.0")
-
-
-@dataclass(frozen=True)
-class Commented:
-    """A scalar rendered with a trailing comment saying why it is there."""
-
-    value: str
-    """The scalar itself."""
-    comment: str
-    """The reason, shown after `#` in the generated file."""
-
-
-@dataclass(frozen=True)
-class PerForge:
-    """A value that differs between the forges; `OMIT` drops the key on that forge."""
-
-    github: Node
-    """The value in `.github/workflows/`."""
-    gitea: Node
-    """The value in `.gitea/workflows/`."""
-
-
-class _Omit:
-    def __repr__(self) -> str:
-        return "OMIT"
-
-
-OMIT = _Omit()
-
-Node: TypeAlias = (
-    "str | int | bool | Pinned | Commented | PerForge | _Omit | Mapping[str, Node]"
-    " | Sequence[Node]"
-)
-Plain: TypeAlias = (
-    "str | int | bool | Pinned | Commented | Mapping[str, Plain] | Sequence[Plain]"
-)
-_Scalar: TypeAlias = "str | int | bool | Pinned | Commented"
-_SCALARS = (str, int, bool, Pinned, Commented)
 
 
 @dataclass(frozen=True)
@@ -249,18 +204,28 @@ def _release(settings: Settings) -> dict[str, Node]:
         "RUNTIME_INDEX_URL": "${{ secrets.RUNTIME_INDEX_URL }}",
         # Pushes the pin bumps to the consumer repositories.
         "CASCADE_TOKEN": "${{ secrets.CASCADE_TOKEN }}",
+        # The dispatch input (empty on a tag push: the commits decide), read by tooling/plan.py.
+        "RELEASE_BUMP": "${{ inputs.bump }}",
         # Pushes the version commit and tag to this repository: checkout keeps no credentials.
         "GITHUB_TOKEN": "${{ github.token }}",
         # GitHub: trusted publishing (OIDC).  twine mints a short-lived upload token itself
         # when the username is __token__ and no password is set, so none may be set here.
-        # Gitea has no OIDC issuer (see tooling/lint.py), so it uploads with a token.
+        # Gitea has no OIDC issuer (tooling/gitea_rules.py), so it uploads with a token.
         "TWINE_USERNAME": PerForge(github="__token__", gitea="${{ vars.TWINE_USERNAME }}"),
         "TWINE_PASSWORD": PerForge(github=OMIT, gitea="${{ secrets.TWINE_PASSWORD }}"),
         "TWINE_REPOSITORY_URL": PerForge(github=OMIT, gitea="${{ vars.TWINE_REPOSITORY_URL }}"),
     }
     return {
         "name": "release",
-        "on": {"push": {"tags": [f"{settings.tag_prefix}*"]}, "workflow_dispatch": {}},
+        "on": {
+            "push": {"tags": [f"{settings.tag_prefix}*"]},
+            "workflow_dispatch": {"inputs": {"bump": {
+                "description": "Raise the bump above what the commits ask for (never lowers it)",
+                "type": "choice",
+                "options": ["", "patch", "minor", "major"],
+                "default": "",
+            }}},
+        },
         "permissions": {},
         # Two releases never run at once, and a running one is never cancelled half-way.
         "concurrency": {"group": "release", "cancel-in-progress": False},
@@ -321,161 +286,12 @@ def definitions(settings: Settings) -> dict[str, Mapping[str, Node]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Rendering.
-
-
-def _pick(node: Node, forge: Forge) -> Node:
-    while isinstance(node, PerForge):
-        node = node.github if forge == "github" else node.gitea
-    return node
-
-
-def resolve(node: Node, forge: Forge) -> Plain:
-    """Resolve the definition for one forge: pick `PerForge` values, drop `OMIT` keys."""
-    node = _pick(node, forge)
-    if isinstance(node, _Omit):
-        raise ToolingError("tooling/workflows.py: OMIT is only allowed as a mapping value")
-    if isinstance(node, Mapping):
-        out: dict[str, Plain] = {}
-        for key, value in node.items():
-            picked = _pick(value, forge)
-            if not isinstance(picked, _Omit):
-                out[key] = resolve(picked, forge)
-        return out
-    if isinstance(node, _SCALARS):
-        return node
-    if isinstance(node, Sequence):
-        return [resolve(item, forge) for item in node]
-    raise ToolingError(f"tooling/workflows.py: cannot resolve {node!r}")
-
-
-_INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@` ")
-
-
-def _scalar(value: _Scalar) -> str:
-    if isinstance(value, Commented):
-        return f"{_scalar(value.value)} # {value.comment}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Pinned):
-        return f"{value.repo}@{value.sha} # {value.version}"
-    plain_ok = (
-        value
-        and not value.startswith(_INDICATORS)
-        and not value.endswith(" ")
-        and ": " not in value
-        and " #" not in value
-        and _reads_back(value)
-    )
-    # A JSON string is a valid YAML double-quoted scalar.
-    return value if plain_ok else json.dumps(value)
-
-
-def _reads_back(value: str) -> bool:
-    try:
-        return load_workflow(f"k: {value}") == {"k": value}
-    except yaml.YAMLError:
-        return False
-
-
-def _emit_entry(key: str, value: Plain, pad: str, lines: list[str]) -> None:
-    if isinstance(value, str) and "\n" in value:
-        # Literal block; `|-` strips the final newline when the value has none.
-        style = "|" if value.endswith("\n") else "|-"
-        lines.append(f"{pad}{key}: {style}")
-        lines.extend(f"{pad}  {line}" if line else "" for line in value.splitlines())
-    elif isinstance(value, _SCALARS):
-        lines.append(f"{pad}{key}: {_scalar(value)}")
-    elif value:
-        lines.append(f"{pad}{key}:")
-        _emit(value, len(pad) + 2, lines)
-    else:
-        lines.append(f"{pad}{key}: {'{}' if isinstance(value, Mapping) else '[]'}")
-
-
-def _emit(node: Plain, indent: int, lines: list[str]) -> None:
-    pad = " " * indent
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            _emit_entry(key, value, pad, lines)
-    elif isinstance(node, Sequence) and not isinstance(node, str):
-        for item in node:
-            if isinstance(item, Mapping) and item:
-                inner: list[str] = []
-                _emit(item, indent + 2, inner)
-                lines.append(f"{pad}- {inner[0].lstrip()}")
-                lines.extend(inner[1:])
-            elif isinstance(item, _SCALARS):
-                lines.append(f"{pad}- {_scalar(item)}")
-            else:
-                raise ToolingError("tooling/workflows.py: nested or empty list items unsupported")
-    else:
-        raise ToolingError(f"tooling/workflows.py: cannot emit a bare scalar {node!r} at the top")
-
-
-def _spaced(lines: list[str]) -> list[str]:
-    # A blank line before each top-level key and each job, for readers of the generated file.
-    out: list[str] = []
-    in_jobs = False
-    for line in lines:
-        top = not line.startswith(" ")
-        job = in_jobs and line.startswith("  ") and not line.startswith("   ")
-        if out and (top or job) and not out[-1].endswith(":"):
-            out.append("")
-        if top:
-            in_jobs = line == "jobs:"
-        out.append(line)
-    return out
-
-
-class WorkflowLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads `on:` as the string `on`, the way the forges do.
-
-    YAML 1.1 resolves `on`/`off`/`yes`/`no` to booleans; workflow keys are never booleans.
-    """
-
-
-WorkflowLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-WorkflowLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def load_workflow(text: str) -> object:
-    """Parse a workflow file's YAML the way the forges read it."""
-    return yaml.load(text, Loader=WorkflowLoader)  # noqa: S506 - WorkflowLoader is a SafeLoader
-
-
-def _as_data(node: Plain) -> object:
-    if isinstance(node, Pinned):
-        return f"{node.repo}@{node.sha}"
-    if isinstance(node, Commented):
-        return node.value
-    if isinstance(node, Mapping):
-        return {k: _as_data(v) for k, v in node.items()}
-    if isinstance(node, Sequence) and not isinstance(node, str):
-        return [_as_data(v) for v in node]
-    return node
+# Files.
 
 
 def render(workflow: Mapping[str, Node], forge: Forge) -> str:
-    """One workflow file's text for one forge: the header, then block-style YAML."""
-    plain = resolve(workflow, forge)
-    lines: list[str] = []
-    _emit(plain, 0, lines)
-    text = _HEADER + "\n" + "\n".join(_spaced(lines)) + "\n"
-    if load_workflow(text) != _as_data(plain):
-        # The emitter is ours; never write a file the forges would read differently.
-        raise ToolingError(
-            f"tooling/workflows.py: the {forge} rendering of {workflow.get('name')!r} does not"
-            " parse back to its definition; fix the emitter"
-        )
-    return text
+    """Render one workflow file for one forge: the header, then block-style YAML."""
+    return _HEADER + "\n" + to_yaml(resolve(workflow, forge))
 
 
 def expected_files(settings: Settings) -> tuple[GeneratedFile, ...]:

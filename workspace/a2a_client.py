@@ -84,7 +84,7 @@ class A2AReply:
 
 
 def _backoff(attempt: int) -> float:
-    return min(_BACKOFF_MAX, _BACKOFF_START * 2**attempt)
+    return min(_BACKOFF_MAX, _BACKOFF_START * 2.0**attempt)
 
 
 def _request(
@@ -137,9 +137,14 @@ def call(
     error = data.get("error")
     if isinstance(error, dict):
         code = error.get("code")
-        raise A2AError(f"{url}: {method}: {error.get('message', 'error')}", code if isinstance(code, int) else None)
+        raise A2AError(
+            f"{url}: {method}: {error.get('message', 'error')}",
+            code if isinstance(code, int) else None,
+        )
     if data.get("id") != request_id:
-        raise A2AError(f"{url}: answer id {data.get('id')!r} does not match request id {request_id}")
+        raise A2AError(
+            f"{url}: answer id {data.get('id')!r} does not match request id {request_id}"
+        )
     if "result" not in data:
         raise A2AError(f"{url}: answer has neither result nor error")
     return data["result"]
@@ -167,7 +172,11 @@ def send_message(
     result = call(url, "message/send", {"message": message}, timeout=timeout, retries=retries)
     if not isinstance(result, dict) or not isinstance(result.get("parts"), list):
         raise A2AError(f"{url}: message/send result is not a message")
-    texts = [p.get("text", "") for p in result["parts"] if isinstance(p, dict) and p.get("kind") == "text"]
+    texts = [
+        p.get("text", "")
+        for p in result["parts"]
+        if isinstance(p, dict) and p.get("kind") == "text"
+    ]
     return A2AReply(text="\n".join(texts), message=result)
 
 
@@ -205,7 +214,11 @@ def discover_peer(
         raise A2AError(f"{url}: agent card is not JSON") from None
     if not isinstance(card, dict) or not isinstance(card.get("name"), str):
         raise A2AError(f"{url}: agent card has no name")
-    skills = tuple(s["id"] for s in card.get("skills", []) if isinstance(s, dict) and isinstance(s.get("id"), str))
+    skills = tuple(
+        s["id"]
+        for s in card.get("skills", [])
+        if isinstance(s, dict) and isinstance(s.get("id"), str)
+    )
     return PeerInfo(
         url=str(card.get("url") or url).rstrip("/"),
         name=card["name"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from coordinator import Coordinator
 
-__all__ = ["A2AServer", "MAX_BODY_BYTES"]
+__all__ = ["MAX_BODY_BYTES", "A2AServer"]
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,15 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
-            self._send_json(HTTPStatus.LENGTH_REQUIRED, _error(None, INVALID_REQUEST, "Content-Length required"))
+            self._send_json(
+                HTTPStatus.LENGTH_REQUIRED, _error(None, INVALID_REQUEST, "Content-Length required")
+            )
             return
         if length > MAX_BODY_BYTES:
-            self._send_json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _error(None, INVALID_REQUEST, "request too large"))
+            self._send_json(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                _error(None, INVALID_REQUEST, "request too large"),
+            )
             return
         answer = self.server.a2a.dispatch(self.rfile.read(length))
         if answer is None:  # a notification: JSON-RPC sends nothing back
@@ -84,16 +90,27 @@ class _Server(ThreadingHTTPServer):
     a2a: A2AServer
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class A2AServer:
     """Serves one coordinator over HTTP until stopped."""
 
-    def __init__(self, coordinator: Coordinator, host: str = "127.0.0.1", port: int = 0, advertise_url: str | None = None) -> None:
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        advertise_url: str | None = None,
+    ) -> None:
         """Bind now (so the port is known), serve after `start`."""
         self.coordinator = coordinator
-        self._httpd = _Server((host, port), _Handler)
+        server_class = _Server6 if ":" in host else _Server
+        self._httpd = server_class((host, port), _Handler)
         self._httpd.a2a = self
-        bound_host, bound_port = self._httpd.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        bound_host, bound_port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}"
         self.advertise_url = advertise_url or self.url
         self._thread: threading.Thread | None = None
@@ -112,11 +129,21 @@ class A2AServer:
         except (UnicodeDecodeError, json.JSONDecodeError):
             return _error(None, PARSE_ERROR, "parse error: body is not JSON")
         if not isinstance(request, dict):
-            return _error(None, INVALID_REQUEST, "batch requests are not supported; send one object")
+            return _error(
+                None, INVALID_REQUEST, "batch requests are not supported; send one object"
+            )
         request_id = request.get("id")
         method, params = request.get("method"), request.get("params", {})
-        if request.get("jsonrpc") != "2.0" or not isinstance(method, str) or not isinstance(params, dict):
-            return _error(request_id, INVALID_REQUEST, "invalid request: need jsonrpc '2.0', method and object params")
+        if (
+            request.get("jsonrpc") != "2.0"
+            or not isinstance(method, str)
+            or not isinstance(params, dict)
+        ):
+            return _error(
+                request_id,
+                INVALID_REQUEST,
+                "invalid request: need jsonrpc '2.0', method and object params",
+            )
         handler = self._methods.get(method)
         if handler is None:
             answer = _error(request_id, METHOD_NOT_FOUND, f"method not found: {method}")

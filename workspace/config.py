@@ -6,6 +6,7 @@ here reads the environment at import time: `load_config` takes the environment i
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +155,9 @@ class RuntimeConfig:
         )
 
 
-def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> RuntimeConfig:
+def load_config(
+    path: Path | str | None = None, env: Mapping[str, str] | None = None
+) -> RuntimeConfig:
     """Read ``path`` (or `MOLECULE_CONFIG`), apply the environment, validate everything."""
     environ = dict(os.environ if env is None else env)
     if path is None and environ.get(CONFIG_ENV):
@@ -169,7 +172,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError("config", f"{path} does not exist; pass an existing file to --config") from exc
+        raise ConfigError(
+            "config", f"{path} does not exist; pass an existing file to --config"
+        ) from exc
     except OSError as exc:
         raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from exc
     try:
@@ -182,7 +187,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError("config", f"{path} must hold a mapping of keys, not {type(data).__name__}")
+        raise ConfigError(
+            "config", f"{path} must hold a mapping of keys, not {type(data).__name__}"
+        )
     return data
 
 
@@ -207,7 +214,7 @@ class _EnvValue(str):
 
     var: str
 
-    def __new__(cls, value: str, var: str) -> _EnvValue:  # noqa: D102 - str subclass
+    def __new__(cls, value: str, var: str) -> _EnvValue:
         obj = super().__new__(cls, value)
         obj.var = var
         return obj
@@ -233,7 +240,9 @@ def _mapping(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _text(data: Mapping[str, Any], key: str, *, required: bool = False, name: str | None = None) -> str | None:
+def _text(
+    data: Mapping[str, Any], key: str, *, required: bool = False, name: str | None = None
+) -> str | None:
     field_name = name or key
     value = data.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -261,13 +270,15 @@ def _number(
     field_name = _label(name or key, data.get(key))
     value = data.get(key, default)
     convert: Callable[[Any], float] = int if integer else float
+    # YAML `true` is an int to Python and 1.5 would silently truncate: neither is a number here.
+    wrong_type = isinstance(value, bool) or (integer and isinstance(value, float))
     try:
-        if isinstance(value, bool) or (integer and isinstance(value, float)):
-            raise TypeError
-        number = convert(value)
+        number = None if wrong_type else convert(value)
     except (TypeError, ValueError):
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(field_name, f"must be {kind}, got {value!r}") from None
+        number = None
+    if number is None or not math.isfinite(number):
+        kind = "an integer" if integer else "a finite number"
+        raise ConfigError(field_name, f"must be {kind}, got {value!r}")
     too_low = number <= minimum if exclusive_minimum else number < minimum
     if too_low or (maximum is not None and number > maximum):
         bound = f"greater than {minimum:g}" if exclusive_minimum else f"at least {minimum:g}"
@@ -323,10 +334,17 @@ def _policies(data: Mapping[str, Any]) -> PolicyConfig:
         per_second = _number(
             rate, "per_second", 0, name="policies.rate_limit.per_second", exclusive_minimum=True
         )
-        burst = _number(rate, "burst", 10, name="policies.rate_limit.burst", integer=True, minimum=1)
+        burst = _number(
+            rate, "burst", 10, name="policies.rate_limit.burst", integer=True, minimum=1
+        )
     return PolicyConfig(
         max_message_bytes=_number(
-            raw, "max_message_bytes", 1_000_000, name="policies.max_message_bytes", integer=True, minimum=1
+            raw,
+            "max_message_bytes",
+            1_000_000,
+            name="policies.max_message_bytes",
+            integer=True,
+            minimum=1,
         ),
         allowed_senders=tuple(senders) if senders is not None else None,
         rate_per_second=per_second,
@@ -334,11 +352,15 @@ def _policies(data: Mapping[str, Any]) -> PolicyConfig:
     )
 
 
-def _validate(data: dict[str, Any], env: Mapping[str, str], base: Path, source: Path | None) -> RuntimeConfig:
+def _validate(
+    data: dict[str, Any], env: Mapping[str, str], base: Path, source: Path | None
+) -> RuntimeConfig:
     _reject_unknown(data, _TOP_KEYS, "")
     workspace_id = _text(data, "workspace_id", required=True) or ""
     if any(ch.isspace() or ch == "/" for ch in workspace_id):
-        raise ConfigError(_label("workspace_id", data["workspace_id"]), "must not contain spaces or '/'")
+        raise ConfigError(
+            _label("workspace_id", data["workspace_id"]), "must not contain spaces or '/'"
+        )
     listen_raw = _mapping(data, "listen")
     _reject_unknown(listen_raw, _LISTEN_KEYS, "listen.")
     listen = ListenConfig(
@@ -347,7 +369,9 @@ def _validate(data: dict[str, Any], env: Mapping[str, str], base: Path, source: 
     )
     log_level = (_text(data, "log_level") or "INFO").upper()
     if log_level not in _LOG_LEVELS:
-        raise ConfigError(_label("log_level", data["log_level"]), f"must be one of {', '.join(_LOG_LEVELS)}")
+        raise ConfigError(
+            _label("log_level", data["log_level"]), f"must be one of {', '.join(_LOG_LEVELS)}"
+        )
     plugins = data.get("plugins")
     if plugins is not None and (
         not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins)

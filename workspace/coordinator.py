@@ -117,10 +117,14 @@ class Coordinator:
         builtin_tools.memory.configure(memory)
         audit = builtin_tools.audit.AuditLog(config.data_dir / "audit.jsonl")
         skills = load_skills(config.skills_dir) if config.skills_dir is not None else []
-        tools: dict[str, Callable[..., Any]] = {s.name: s.tool for s in skills if s.tool is not None}
+        tools: dict[str, Callable[..., Any]] = {
+            s.name: s.tool for s in skills if s.tool is not None
+        }
         context = PluginContext(config.workspace_id, events)
         for info in load_plugins(context, config.plugins):
-            events.publish("plugin.loaded" if info.error is None else "plugin.skipped", name=info.name)
+            events.publish(
+                "plugin.loaded" if info.error is None else "plugin.skipped", name=info.name
+            )
         for name, tool in context.tools.items():
             tools.setdefault(name, tool)
         policies = [*build_policies(config.policies), *context.policies]
@@ -176,7 +180,7 @@ class Coordinator:
         }
 
     def handle_message(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Handle an A2A `message/send`: return the agent's answer message, or raise TaskRejected."""
+        """Handle an A2A `message/send`: the agent's answer message, or TaskRejected."""
         request = _parse_request(params)
         try:
             enforce(self.policies, request)
@@ -227,7 +231,12 @@ class Coordinator:
         parts: list[dict[str, Any]] = [{"kind": "text", "text": result.text}]
         if result.data is not None:
             parts.append({"kind": "data", "data": dict(result.data)})
-        answer: dict[str, Any] = {"kind": "message", "role": "agent", "messageId": uuid.uuid4().hex, "parts": parts}
+        answer: dict[str, Any] = {
+            "kind": "message",
+            "role": "agent",
+            "messageId": uuid.uuid4().hex,
+            "parts": parts,
+        }
         if request.context_id is not None:
             answer["contextId"] = request.context_id
         return answer
@@ -235,7 +244,9 @@ class Coordinator:
     def _count_denied(self, request: TaskRequest, policy: str) -> None:
         with self._lock:
             self._denied += 1
-        self.audit.record("task", task_id=request.task_id, sender=request.sender, outcome="denied", policy=policy)
+        self.audit.record(
+            "task", task_id=request.task_id, sender=request.sender, outcome="denied", policy=policy
+        )
         self.events.publish("task.denied", task_id=request.task_id, policy=policy)
 
     def wait_idle(self, timeout: float) -> bool:
@@ -288,7 +299,9 @@ class Coordinator:
             **dict(extra or {}),
         }
 
-    def write_snapshot(self, directory: Path, reason: str, extra: Mapping[str, Any] | None = None) -> Path:
+    def write_snapshot(
+        self, directory: Path, reason: str, extra: Mapping[str, Any] | None = None
+    ) -> Path:
         """Write `pre-stop-<workspace_id>.json` into ``directory`` atomically; return its path."""
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"pre-stop-{self.config.workspace_id}.json"
@@ -319,10 +332,15 @@ def _parse_request(params: Mapping[str, Any]) -> TaskRequest:
         raise TaskRejected(INVALID_PARAMS, "params.message.parts must be a non-empty list")
     for index, part in enumerate(parts):
         if not isinstance(part, dict) or part.get("kind") not in _PART_KINDS:
-            raise TaskRejected(INVALID_PARAMS, f"params.message.parts[{index}].kind must be text, data or file")
+            raise TaskRejected(
+                INVALID_PARAMS, f"params.message.parts[{index}].kind must be text, data or file"
+            )
         if part["kind"] == "text" and not isinstance(part.get("text"), str):
-            raise TaskRejected(INVALID_PARAMS, f"params.message.parts[{index}].text must be a string")
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+            raise TaskRejected(
+                INVALID_PARAMS, f"params.message.parts[{index}].text must be a string"
+            )
+    raw_metadata = message.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     sender = metadata.get("sender")
     context_id = message.get("contextId")
     return TaskRequest(

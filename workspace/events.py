@@ -23,7 +23,6 @@ __all__ = ["Event", "EventBus", "Handler"]
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Event:
     """Something that happened in the runtime."""

@@ -48,7 +48,9 @@ class _Fatal(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Run a Molecule AI workspace agent.")
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: $MOLECULE_CONFIG)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="YAML configuration (default: $MOLECULE_CONFIG)"
+    )
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser
@@ -96,14 +98,6 @@ def check(config: RuntimeConfig) -> str:
 
 def run(config: RuntimeConfig) -> int:
     """Serve until SIGTERM or SIGINT, then snapshot and stop; returns the exit code."""
-    from a2a_server import A2AServer
-    from adapters import get_adapter
-    from adapters.base import AdapterConfig, AdapterError
-    from coordinator import Coordinator
-    from events import EventBus
-    from platform_auth import TokenError, install_redaction, load_token
-    from skill_loader import SkillError
-
     _configure_logging(config.log_level)
     stop = threading.Event()
     reason = ["stopped"]
@@ -117,24 +111,8 @@ def run(config: RuntimeConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    try:
-        token = load_token(config.token_file)
-        install_redaction(token)
-        adapter_cls = get_adapter(config.runtime)
-        adapter = adapter_cls(
-            AdapterConfig(config.workspace_id, adapter_cls.name(), config.adapter, config.data_dir)
-        )
-        adapter.setup()
-        events = EventBus()
-        coordinator = Coordinator.from_config(config, adapter, events, runtime_version())
-    except (AdapterError, TokenError, SkillError) as exc:
-        raise _Fatal(str(exc)) from exc
-    try:
-        server = A2AServer(coordinator, config.listen.host, config.listen.port, config.advertise_url)
-    except OSError as exc:
-        coordinator.close()
-        where = f"{config.listen.host}:{config.listen.port}"
-        raise _Fatal(f"listen: cannot listen on {where}: {exc.strerror}; pick another port") from exc
+    token, coordinator = _assemble(config)
+    server = _listen(config, coordinator)
     url = server.start()
     platform: PlatformClient | None = None
     heartbeat: Heartbeat | None = None
@@ -145,14 +123,59 @@ def run(config: RuntimeConfig) -> int:
             )
     except _Fatal:
         server.stop()
-        adapter.teardown()
+        coordinator.adapter.teardown()
         coordinator.close()
         raise
     print(f"{PROG}: serving A2A on {url}", flush=True)
-    events.publish("runtime.started", url=url)
+    coordinator.events.publish("runtime.started", url=url)
     while not stop.wait(1.0):
         pass
     return _shut_down(config, reason[0], server, coordinator, platform, heartbeat)
+
+
+def _assemble(config: RuntimeConfig) -> tuple[PlatformToken | None, Coordinator]:
+    """Read the token, load and set up the adapter, build the coordinator around it."""
+    from adapters import get_adapter
+    from adapters.base import AdapterConfig, AdapterError
+    from builtin_tools.memory import MemoryStoreError
+    from coordinator import Coordinator
+    from events import EventBus
+    from platform_auth import TokenError, install_redaction, load_token
+    from skill_loader import SkillError
+
+    try:
+        token = load_token(config.token_file)
+        install_redaction(token)
+        adapter_cls = get_adapter(config.runtime)
+    except (AdapterError, TokenError) as exc:
+        raise _Fatal(str(exc)) from exc
+    adapter = adapter_cls(
+        AdapterConfig(config.workspace_id, adapter_cls.name(), config.adapter, config.data_dir)
+    )
+    adapter.setup()
+    try:
+        return token, Coordinator.from_config(config, adapter, EventBus(), runtime_version())
+    except SkillError as exc:
+        adapter.teardown()
+        raise _Fatal(str(exc)) from exc
+    except (OSError, MemoryStoreError) as exc:
+        adapter.teardown()
+        raise _Fatal(f"data_dir: cannot use {config.data_dir}: {exc}") from exc
+
+
+def _listen(config: RuntimeConfig, coordinator: Coordinator) -> A2AServer:
+    """Bind the A2A server (not serving yet)."""
+    from a2a_server import A2AServer
+
+    try:
+        return A2AServer(coordinator, config.listen.host, config.listen.port, config.advertise_url)
+    except OSError as exc:
+        coordinator.adapter.teardown()
+        coordinator.close()
+        where = f"{config.listen.host}:{config.listen.port}"
+        raise _Fatal(
+            f"listen: cannot listen on {where}: {exc.strerror}; pick another port"
+        ) from exc
 
 
 def _shut_down(
@@ -177,7 +200,9 @@ def _shut_down(
     try:
         path = coordinator.write_snapshot(config.snapshot_dir, reason, extra)
     except OSError as exc:
-        raise _Fatal(f"snapshot_dir: cannot write the snapshot in {config.snapshot_dir}: {exc}") from exc
+        raise _Fatal(
+            f"snapshot_dir: cannot write the snapshot in {config.snapshot_dir}: {exc}"
+        ) from exc
     finally:
         _leave_platform(platform, reason)
         coordinator.adapter.teardown()
@@ -202,16 +227,20 @@ def _join_platform(
     card = coordinator.agent_card(url)
     for attempt in range(1, _REGISTER_ATTEMPTS + 1):
         try:
-            registration = platform.register(url, coordinator.adapter.name(), coordinator.version, card)
+            registration = platform.register(
+                url, coordinator.adapter.name(), coordinator.version, card
+            )
             break
         except PlatformError as exc:
-            if attempt == _REGISTER_ATTEMPTS or stop.is_set():
+            if not exc.retryable or attempt == _REGISTER_ATTEMPTS or stop.is_set():
                 platform.close()
                 raise _Fatal(f"platform_url: registration failed: {exc}") from exc
             log.warning("registration attempt %d failed: %s", attempt, exc)
             stop.wait(0.5 * 2**attempt)
     interval = registration.heartbeat_interval or config.heartbeat_interval
-    heartbeat = Heartbeat(platform.heartbeat, coordinator.heartbeat_payload, interval, coordinator.events)
+    heartbeat = Heartbeat(
+        platform.heartbeat, coordinator.heartbeat_payload, interval, coordinator.events
+    )
     heartbeat.start()
     log.info("registered with %s; heartbeat every %gs", platform_url, interval)
     return platform, heartbeat

@@ -52,7 +52,9 @@ class PlatformToken:
         return f"{_MASK} (from {self.origin})"
 
 
-def load_token(token_file: Path | None = None, env: Mapping[str, str] | None = None) -> PlatformToken | None:
+def load_token(
+    token_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> PlatformToken | None:
     """The platform token from `MOLECULE_PLATFORM_TOKEN`, else from ``token_file``; or None."""
     environ = os.environ if env is None else env
     value = environ.get(TOKEN_ENV, "").strip()
@@ -67,7 +69,9 @@ def load_token(token_file: Path | None = None, env: Mapping[str, str] | None = N
         raise TokenError(f"token_file: cannot read {token_file}: {exc.strerror}") from exc
     token = text.strip()
     if not token or "\n" in token:
-        raise TokenError(f"token_file: {token_file} must hold exactly one non-empty line, the token")
+        raise TokenError(
+            f"token_file: {token_file} must hold exactly one non-empty line, the token"
+        )
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("token file %s is readable by others; chmod 600 it", token_file)
     return PlatformToken(token, str(token_file))
@@ -104,12 +108,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_redaction(token: PlatformToken | None, logger: logging.Logger | None = None) -> RedactingFilter:
+def install_redaction(
+    token: PlatformToken | None, logger: logging.Logger | None = None
+) -> RedactingFilter:
     """Attach a filter masking ``token`` to every handler of ``logger`` (the root by default)."""
     target = logger or logging.getLogger()
-    redactor = next(
-        (f for h in target.handlers for f in h.filters if isinstance(f, RedactingFilter)), None
-    ) or RedactingFilter()
+    redactor = (
+        next(
+            (f for h in target.handlers for f in h.filters if isinstance(f, RedactingFilter)), None
+        )
+        or RedactingFilter()
+    )
     if token is not None:
         redactor.add(token.value)
     for handler in target.handlers:

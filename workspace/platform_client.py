@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-
 from platform_auth import auth_headers
 
 if TYPE_CHECKING:
@@ -34,6 +33,11 @@ log = logging.getLogger(__name__)
 class PlatformError(RuntimeError):
     """The platform refused a call or could not be reached; the message says which."""
 
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        """Say whether trying again could help (not for a refused token or unknown endpoint)."""
+        super().__init__(message)
+        self.retryable = retryable
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -48,28 +52,40 @@ class Registration:
 class PlatformClient:
     """Calls the platform registry on behalf of one workspace."""
 
-    def __init__(self, base_url: str, workspace_id: str, token: PlatformToken | None, timeout: float = 5.0) -> None:
+    def __init__(
+        self, base_url: str, workspace_id: str, token: PlatformToken | None, timeout: float = 5.0
+    ) -> None:
         """Prepare a connection pool to ``base_url``."""
         self.base_url = base_url.rstrip("/")
         self.workspace_id = workspace_id
-        self._client = httpx.Client(base_url=self.base_url, headers=auth_headers(token), timeout=timeout)
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=auth_headers(token), timeout=timeout
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
 
-    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _call(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         try:
             response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            raise PlatformError(f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc}") from exc
+            raise PlatformError(
+                f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc}"
+            ) from exc
         if response.status_code in (401, 403):
             raise PlatformError(
                 f"{method} {self.base_url}{path}: {response.status_code}; check the platform token "
-                "(MOLECULE_PLATFORM_TOKEN or token_file)"
+                "(MOLECULE_PLATFORM_TOKEN or token_file)",
+                retryable=False,
             )
         if response.is_error:
-            raise PlatformError(f"{method} {self.base_url}{path}: HTTP {response.status_code}")
+            raise PlatformError(
+                f"{method} {self.base_url}{path}: HTTP {response.status_code}",
+                retryable=response.status_code >= 500 or response.status_code == 429,
+            )
         if not response.content:
             return {}
         try:
@@ -78,7 +94,9 @@ class PlatformClient:
             raise PlatformError(f"{method} {self.base_url}{path}: answer is not JSON") from exc
         return data if isinstance(data, dict) else {"result": data}
 
-    def register(self, url: str, runtime: str, version: str, agent_card: Mapping[str, Any]) -> Registration:
+    def register(
+        self, url: str, runtime: str, version: str, agent_card: Mapping[str, Any]
+    ) -> Registration:
         """Announce this workspace and where peers reach it."""
         data = self._call(
             "POST",
@@ -92,8 +110,9 @@ class PlatformClient:
             },
         )
         interval = data.get("heartbeat_interval")
-        valid = isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval > 0
-        return Registration(float(interval) if valid else None, data)
+        if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval > 0:
+            return Registration(float(interval), data)
+        return Registration(None, data)
 
     def heartbeat(self, payload: Mapping[str, Any]) -> None:
         """Say this workspace is alive, with its current load."""
@@ -101,7 +120,9 @@ class PlatformClient:
 
     def deregister(self, reason: str) -> None:
         """Say this workspace is going away."""
-        self._call("POST", "/registry/deregister", {"workspace_id": self.workspace_id, "reason": reason})
+        self._call(
+            "POST", "/registry/deregister", {"workspace_id": self.workspace_id, "reason": reason}
+        )
 
     def peer_url(self, workspace_id: str) -> str:
         """The A2A URL of another workspace, as the platform knows it."""

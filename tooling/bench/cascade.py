@@ -80,7 +80,12 @@ def _consumers(root: Path, template: Path, count: int) -> Path:
     lines = ["[defaults]", 'branch = "main"', ""]
     for i in range(count):
         shutil.copytree(template, repos / f"c{i:04d}.git")
-        lines += ["[[consumer]]", f'name = "c{i:04d}"', f'url = "{(repos / f"c{i:04d}.git").as_uri()}"', ""]
+        lines += [
+            "[[consumer]]",
+            f'name = "c{i:04d}"',
+            f'url = "{(repos / f"c{i:04d}.git").as_uri()}"',
+            "",
+        ]
     path = root / f"consumers-{count}.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -138,8 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     headers = (
-        "consumers", "jobs", "cascade s", "converge s", "total s", "ms/consumer",
-        "serial total s", "speed-up",
+        "consumers",
+        "jobs",
+        "cascade s",
+        "converge s",
+        "total s",
+        "ms/consumer",
+        "serial total s",
+        "speed-up",
     )
     print(render_table(headers, rows))
     print(f"(cpus: {os.cpu_count()}; target: 200 consumers cascaded + converged < 30 s)")

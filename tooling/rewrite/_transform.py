@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
@@ -126,6 +126,16 @@ class ImportRewriter(cst.CSTTransformer):
         dotted = dotted_name(node)
         return None if dotted is None else dotted.split(".", 1)[0]
 
+    def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
+        """Nothing inside an import needs a visit: leave_Import does the work."""
+        del node
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
+        """As for visit_Import."""
+        del node
+        return False
+
     def leave_Import(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.Import, updated_node: cst.Import
     ) -> cst.Import:
@@ -201,6 +211,16 @@ def _arg(call: cst.Call, index: int, keywords: Sequence[str]) -> cst.Arg | None:
             return arg
         position += 1
     return None
+
+
+_Node = TypeVar("_Node", bound=cst.CSTNode)
+
+
+def _changed(node: _Node, **children: cst.CSTNode) -> _Node:
+    """``node`` with new children, or ``node`` itself when every child is unchanged."""
+    if all(getattr(node, key) is value for key, value in children.items()):
+        return node
+    return node.with_changes(**children)
 
 
 def _replace_arg(call: cst.Call, old: cst.Arg, new: cst.Arg) -> cst.Call:
@@ -283,29 +303,31 @@ class ModuleStringRewriter(cst.CSTTransformer):
                 if rewritten is not None:
                     return node.with_changes(left=rewritten)
             else:
-                return node.with_changes(left=self._name_expr(left, whole=whole))
+                return _changed(node, left=self._name_expr(left, whole=whole))
             return node
         elif isinstance(node, cst.IfExp):
-            return node.with_changes(
+            return _changed(
+                node,
                 body=self._name_expr(node.body, whole=whole),
                 orelse=self._name_expr(node.orelse, whole=whole),
             )
         elif isinstance(node, cst.BooleanOperation):
-            return node.with_changes(
+            return _changed(
+                node,
                 left=self._name_expr(node.left, whole=whole),
                 right=self._name_expr(node.right, whole=whole),
             )
         elif isinstance(node, cst.BinaryOperation) and isinstance(
             node.operator, (cst.Add, cst.Modulo)
         ):
-            return node.with_changes(left=self._name_expr(node.left, whole=False))
+            return _changed(node, left=self._name_expr(node.left, whole=False))
         elif (
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
             and node.func.attr.value == "format"
         ):
             value = self._name_expr(node.func.value, whole=False)
-            return node.with_changes(func=node.func.with_changes(value=value))
+            return _changed(node, func=_changed(node.func, value=value))
         return node if new is None else new
 
     def _rewrite_arg(self, call: cst.Call, arg: cst.Arg | None, kind: str) -> cst.Call:

@@ -22,7 +22,7 @@ class AuditLog:
     """Appends audit records to a JSON-lines file; in memory only when no path is given."""
 
     def __init__(self, path: Path | None = None, *, keep: int = 1000) -> None:
-        """Log to ``path`` (created with its directory); keep the last ``keep`` records in memory."""
+        """Log to ``path`` (created with its directory); keep the last ``keep`` records."""
         self.path = path
         self._keep = keep
         self._records: list[dict[str, Any]] = []

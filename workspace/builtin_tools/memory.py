@@ -20,6 +20,7 @@ __all__ = [
     "MEMORY_PATH_ENV",
     "MemoryItem",
     "MemoryStore",
+    "MemoryStoreError",
     "configure",
     "default_store",
     "forget",
@@ -42,6 +43,10 @@ CREATE TABLE IF NOT EXISTS memories (
 CREATE INDEX IF NOT EXISTS memories_updated ON memories (namespace, updated_at);
 """
 _COLUMNS = "namespace, key, value, created_at, updated_at"
+
+
+class MemoryStoreError(RuntimeError):
+    """The database cannot be opened or is from a newer runtime; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +75,30 @@ class MemoryStore:
         if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # One connection guarded by a lock: the HTTP server calls in from many threads.
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise MemoryStoreError(f"memory store {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+        try:
+            self._migrate(in_memory)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self, in_memory: bool) -> None:
         try:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 msg = f"memory store {self.path} has schema {version}, newer than {_SCHEMA_VERSION}"
-                raise RuntimeError(msg + "; upgrade the runtime or point data_dir elsewhere")
+                raise MemoryStoreError(msg + "; upgrade the runtime or point data_dir elsewhere")
             if not in_memory:
                 # WAL lets a second process (an operator's sqlite3 shell) read while we write.
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        except BaseException:
-            self._conn.close()
-            raise
+        except sqlite3.Error as exc:
+            raise MemoryStoreError(f"memory store {self.path}: {exc}") from exc
 
     def __enter__(self) -> MemoryStore:
         """Use the store as a context manager that closes it."""
@@ -124,7 +138,9 @@ class MemoryStore:
 
     def recall(self, key: str, *, namespace: str = "default") -> MemoryItem | None:
         """The item stored under ``key``, or None."""
-        row = self._one(f"SELECT {_COLUMNS} FROM memories WHERE namespace = ? AND key = ?", (namespace, key))
+        row = self._one(
+            f"SELECT {_COLUMNS} FROM memories WHERE namespace = ? AND key = ?", (namespace, key)
+        )
         return _item(row) if row else None
 
     def search(self, text: str, *, namespace: str = "default", limit: int = 10) -> list[MemoryItem]:
@@ -142,7 +158,9 @@ class MemoryStore:
     def forget(self, key: str, *, namespace: str = "default") -> bool:
         """Drop ``key``; True if it was there."""
         with self._lock:
-            cursor = self._conn.execute("DELETE FROM memories WHERE namespace = ? AND key = ?", (namespace, key))
+            cursor = self._conn.execute(
+                "DELETE FROM memories WHERE namespace = ? AND key = ?", (namespace, key)
+            )
         return cursor.rowcount > 0
 
     def keys(self, *, namespace: str = "default") -> list[str]:
@@ -159,7 +177,7 @@ class MemoryStore:
             rows = self._conn.execute(
                 "SELECT namespace, COUNT(*) FROM memories GROUP BY namespace ORDER BY namespace"
             ).fetchall()
-        return {namespace: count for namespace, count in rows}
+        return dict(rows)
 
 
 def _item(row: tuple[Any, ...]) -> MemoryItem:
@@ -195,7 +213,9 @@ def default_store() -> MemoryStore:
     global _default_store, _default_owned  # noqa: PLW0603 - module-level API
     with _default_lock:
         if _default_store is None:
-            _default_store = MemoryStore(_default_path or os.environ.get(MEMORY_PATH_ENV) or ":memory:")
+            _default_store = MemoryStore(
+                _default_path or os.environ.get(MEMORY_PATH_ENV) or ":memory:"
+            )
             _default_owned = True
         return _default_store
 

@@ -121,11 +121,15 @@ def _load(entry: metadata.EntryPoint, dist: str | None) -> PluginInfo:
     if not isinstance(plugin, Plugin):
         return failed("not a plugin: needs `name`, `api_version` and `register(context)`")
     if plugin.api_version != PLUGIN_API_VERSION:
-        return failed(f"built for plugin API {plugin.api_version}, the runtime has {PLUGIN_API_VERSION}")
+        return failed(
+            f"built for plugin API {plugin.api_version}, the runtime has {PLUGIN_API_VERSION}"
+        )
     return PluginInfo(entry.name, entry.value, dist, plugin=plugin)
 
 
-def load_plugins(context: PluginContext, enabled: Collection[str] | None = None) -> list[PluginInfo]:
+def load_plugins(
+    context: PluginContext, enabled: Collection[str] | None = None
+) -> list[PluginInfo]:
     """Discover plugins and let each loaded one register itself into ``context``."""
     results: list[PluginInfo] = []
     for info in discover_plugins(enabled):
@@ -136,6 +140,8 @@ def load_plugins(context: PluginContext, enabled: Collection[str] | None = None)
             info.plugin.register(context)
         except Exception as exc:  # noqa: BLE001 - one plugin's bug must not stop the others
             log.warning("plugin %s failed to register: %s", info.name, exc)
-            info = PluginInfo(info.name, info.target, info.distribution, error=f"register failed: {exc}")
-        results.append(info)
+            error = f"register failed: {exc}"
+            results.append(PluginInfo(info.name, info.target, info.distribution, error=error))
+        else:
+            results.append(info)
     return results

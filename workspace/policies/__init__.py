@@ -73,7 +73,9 @@ class AllowedSenders:
     def check(self, request: TaskRequest) -> None:
         """Look at the sender the message names in its metadata."""
         if request.sender not in self.senders:
-            raise PolicyDenied(self.name, f"sender {request.sender or '(anonymous)'!s} is not allowed")
+            raise PolicyDenied(
+                self.name, f"sender {request.sender or '(anonymous)'!s} is not allowed"
+            )
 
 
 def build_policies(config: PolicyConfig) -> list[Policy]:

@@ -10,6 +10,7 @@ deregister, and peer lookup for every workspace that registered with it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,10 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with ThreadingHTTPServer((args.host, args.port), _Handler) as server:
         print(f"platform stand-in on http://{args.host}:{server.server_address[1]}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -1,6 +1,6 @@
 """Dev script (never shipped): send one A2A message to a running runtime and print the answer.
 
-    cd workspace && python scripts/send_message.py http://127.0.0.1:PORT "hello"
+cd workspace && python scripts/send_message.py http://127.0.0.1:PORT "hello"
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 # Scripts run from the source tree; the runtime's bare modules live one level up.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from a2a_client import A2AError, discover_peer, send_message  # noqa: E402
+from a2a_client import A2AError, discover_peer, send_message
 
 
 def main(argv: list[str] | None = None) -> int:

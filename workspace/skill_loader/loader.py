@@ -55,7 +55,12 @@ class Skill:
 
     def card(self) -> dict[str, Any]:
         """The A2A agent-card entry for this skill."""
-        return {"id": self.name, "name": self.name, "description": self.description, "tags": list(self.tags)}
+        return {
+            "id": self.name,
+            "name": self.name,
+            "description": self.description,
+            "tags": list(self.tags),
+        }
 
 
 def load_skill(directory: Path) -> Skill:
@@ -76,7 +81,9 @@ def load_skill(directory: Path) -> Skill:
         raise SkillError(f"{manifest}: front matter must be a mapping")
     name = meta.get("name", directory.name)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise SkillError(f"{manifest}: name {name!r} must be lower case letters, digits, '-' or '_'")
+        raise SkillError(
+            f"{manifest}: name {name!r} must be lower case letters, digits, '-' or '_'"
+        )
     description = meta.get("description")
     if not isinstance(description, str) or not description.strip():
         raise SkillError(f"{manifest}: description is required")
@@ -101,7 +108,8 @@ def load_skills(root: Path) -> list[Skill]:
     for directory in sorted(p for p in root.iterdir() if (p / "SKILL.md").is_file()):
         skill = load_skill(directory)
         if skill.name in skills:
-            raise SkillError(f"{directory}: skill name {skill.name!r} is already used by {skills[skill.name].path}")
+            first = skills[skill.name].path
+            raise SkillError(f"{directory}: skill name {skill.name!r} is already used by {first}")
         skills[skill.name] = skill
     return list(skills.values())
 

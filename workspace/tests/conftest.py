@@ -94,12 +94,14 @@ class PlatformStandIn:
             if len(calls) >= count:
                 return calls
             time.sleep(0.02)
-        raise AssertionError(f"platform saw {len(self.received(path))} {path} calls, wanted {count}")
+        raise AssertionError(
+            f"platform saw {len(self.received(path))} {path} calls, wanted {count}"
+        )
 
 
 def _handler(state: PlatformStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
@@ -112,7 +114,9 @@ def _handler(state: PlatformStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _record(self, body: dict[str, Any]) -> int | None:
             with state.lock:
-                state.calls.append(Call(self.command, self.path, body, self.headers.get("Authorization")))
+                state.calls.append(
+                    Call(self.command, self.path, body, self.headers.get("Authorization"))
+                )
                 return state.fail_status.get(self.path)
 
         def do_POST(self) -> None:
@@ -170,7 +174,9 @@ def write_config(tmp_path: Path) -> Any:
 @pytest.fixture
 def echo_agent(tmp_path: Path) -> Iterator[A2AServer]:
     """An echo agent served in-process on 127.0.0.1, like a peer workspace."""
-    config = load_config(env={"WORKSPACE_ID": "ws-peer", "MOLECULE_DATA_DIR": str(tmp_path / "peer")})
+    config = load_config(
+        env={"WORKSPACE_ID": "ws-peer", "MOLECULE_DATA_DIR": str(tmp_path / "peer")}
+    )
     adapter = EchoAdapter(AdapterConfig("ws-peer", "echo"))
     coordinator = Coordinator.from_config(config, adapter, events=EventBus(), version="test")
     server = A2AServer(coordinator)
@@ -178,4 +184,3 @@ def echo_agent(tmp_path: Path) -> Iterator[A2AServer]:
     yield server
     server.stop()
     coordinator.close()
-

@@ -15,11 +15,18 @@ from a2a_client import A2AError, A2ATimeout, discover_peer, send_message
 
 
 def _rpc(url, body):
-    return httpx.post(url, content=body if isinstance(body, bytes) else json.dumps(body).encode(), timeout=5).json()
+    return httpx.post(
+        url, content=body if isinstance(body, bytes) else json.dumps(body).encode(), timeout=5
+    ).json()
 
 
 def _send(text="ping", **message):
-    message = {"role": "user", "messageId": "m-1", "parts": [{"kind": "text", "text": text}], **message}
+    message = {
+        "role": "user",
+        "messageId": "m-1",
+        "parts": [{"kind": "text", "text": text}],
+        **message,
+    }
     return {"jsonrpc": "2.0", "id": 7, "method": "message/send", "params": {"message": message}}
 
 
@@ -46,7 +53,10 @@ def test_context_id_is_carried_back(echo_agent):
         ({"jsonrpc": "2.0", "id": 1, "method": "tasks/teleport", "params": {}}, -32601),
         ({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {}}, -32602),
         (_send(role="agent"), -32602),
-        ({**_send(), "params": {"message": {"role": "user", "messageId": "m", "parts": []}}}, -32602),
+        (
+            {**_send(), "params": {"message": {"role": "user", "messageId": "m", "parts": []}}},
+            -32602,
+        ),
     ],
 )
 def test_bad_requests_get_json_rpc_error_objects(echo_agent, body, code):
@@ -112,8 +122,16 @@ class _Flaky:
                 if flaky.requests <= flaky.failures:
                     status, data = 503, b"{}"
                 else:
-                    result = {"kind": "message", "role": "agent", "messageId": "x", "parts": [{"kind": "text", "text": "ok"}]}
-                    status, data = 200, json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode()
+                    result = {
+                        "kind": "message",
+                        "role": "agent",
+                        "messageId": "x",
+                        "parts": [{"kind": "text", "text": "ok"}],
+                    }
+                    status, data = (
+                        200,
+                        json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": result}).encode(),
+                    )
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(data)))
@@ -145,9 +163,12 @@ def test_client_retries_503_with_exponential_backoff():
 
 
 def test_client_gives_up_after_the_configured_retries():
-    with _Flaky(failures=5) as peer, mock.patch("a2a_client.time.sleep"):
-        with pytest.raises(A2AError, match="HTTP 503"):
-            send_message(peer.url, "x", retries=1)
+    with (
+        _Flaky(failures=5) as peer,
+        mock.patch("a2a_client.time.sleep"),
+        pytest.raises(A2AError, match="HTTP 503"),
+    ):
+        send_message(peer.url, "x", retries=1)
     assert peer.requests == 2
 
 

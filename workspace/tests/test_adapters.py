@@ -48,14 +48,18 @@ def test_configured_runtime_name_picks_the_built_in_adapter():
 
 
 def test_adapter_module_env_wins_over_the_runtime_name(monkeypatch):
-    monkeypatch.setitem(sys.modules, "template_adapter", _stub_module("template_adapter", Adapter=TemplateAdapter))
+    monkeypatch.setitem(
+        sys.modules, "template_adapter", _stub_module("template_adapter", Adapter=TemplateAdapter)
+    )
     monkeypatch.setenv("ADAPTER_MODULE", "template_adapter")
     assert get_adapter("echo") is TemplateAdapter
 
 
 def test_adapter_module_without_adapter_attribute_says_what_to_export(monkeypatch):
     monkeypatch.setitem(sys.modules, "empty_adapter", _stub_module("empty_adapter"))
-    with pytest.raises(AdapterError, match="has no `Adapter` attribute; export your BaseAdapter subclass"):
+    with pytest.raises(
+        AdapterError, match="has no `Adapter` attribute; export your BaseAdapter subclass"
+    ):
         get_adapter(None, env={"ADAPTER_MODULE": "empty_adapter"})
 
 
@@ -70,7 +74,9 @@ def test_adapter_for_another_protocol_version_is_refused(monkeypatch):
     class FutureAdapter(TemplateAdapter):
         protocol_version = ADAPTER_PROTOCOL_VERSION + 1
 
-    monkeypatch.setitem(sys.modules, "future_adapter", _stub_module("future_adapter", Adapter=FutureAdapter))
+    monkeypatch.setitem(
+        sys.modules, "future_adapter", _stub_module("future_adapter", Adapter=FutureAdapter)
+    )
     with pytest.raises(AdapterError, match="built for adapter protocol 2, this runtime speaks 1"):
         get_adapter(None, env={"ADAPTER_MODULE": "future_adapter"})
 
@@ -83,7 +89,9 @@ def test_adapter_not_subclassing_base_is_refused(monkeypatch):
 
 @pytest.mark.parametrize("runtime", ["nope", "../echo", "base"])
 def test_unknown_runtime_lists_the_built_in_adapters(runtime):
-    with pytest.raises(AdapterError, match=r"runtime: unknown adapter .*; built-in adapters are .*echo"):
+    with pytest.raises(
+        AdapterError, match=r"runtime: unknown adapter .*; built-in adapters are .*echo"
+    ):
         get_adapter(runtime, env={})
 
 
@@ -93,7 +101,10 @@ def test_no_runtime_and_no_adapter_module_says_how_to_configure_one():
 
 
 def test_built_in_adapter_that_fails_to_import_is_reported():
-    with patch.dict(sys.modules, {"adapters.echo": None}), pytest.raises(AdapterError, match="failed to import"):
+    with (
+        patch.dict(sys.modules, {"adapters.echo": None}),
+        pytest.raises(AdapterError, match="failed to import"),
+    ):
         get_adapter("echo", env={})
 
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-import config
 from config import ConfigError, load_config
 
 
@@ -21,7 +20,9 @@ def test_minimal_file_gets_documented_defaults(write_config, tmp_path):
 
 
 def test_environment_overrides_the_file(write_config, tmp_path):
-    path = write_config("workspace_id: from-file\nplatform_url: http://file.example\nlisten: {port: 1}\n")
+    path = write_config(
+        "workspace_id: from-file\nplatform_url: http://file.example\nlisten: {port: 1}\n"
+    )
     env = {
         "WORKSPACE_ID": "from-env",
         "PLATFORM_URL": "http://env.example:8080/",
@@ -43,7 +44,9 @@ def test_config_path_comes_from_molecule_config_env(write_config):
 
 
 def test_relative_paths_in_the_file_are_relative_to_the_file(write_config, tmp_path):
-    cfg = load_config(write_config("workspace_id: w\ndata_dir: state\nskills_dir: skills\n"), env={})
+    cfg = load_config(
+        write_config("workspace_id: w\ndata_dir: state\nskills_dir: skills\n"), env={}
+    )
     assert cfg.data_dir == tmp_path / "state"
     assert cfg.skills_dir == tmp_path / "skills"
 
@@ -56,23 +59,76 @@ def test_environment_alone_is_enough_without_a_file(tmp_path):
 @pytest.mark.parametrize(
     ("text", "env", "message"),
     [
-        ("runtime: echo\n", {}, "workspace_id: required; set it in the config file or the WORKSPACE_ID environment variable"),
-        ("workspace_id: w\nlisten_port: 80\n", {}, "listen_port: unknown key; remove it or use one of:"),
-        ("workspace_id: w\nlisten: {port: 70000}\n", {}, "listen.port: must be at least 0 and at most 65535, got 70000"),
+        (
+            "runtime: echo\n",
+            {},
+            "workspace_id: required; set it in the config file or the WORKSPACE_ID environment variable",
+        ),
+        (
+            "workspace_id: w\nlisten_port: 80\n",
+            {},
+            "listen_port: unknown key; remove it or use one of:",
+        ),
+        (
+            "workspace_id: w\nlisten: {port: 70000}\n",
+            {},
+            "listen.port: must be at least 0 and at most 65535, got 70000",
+        ),
         ("workspace_id: w\nlisten: {hots: x}\n", {}, "listen.hots: unknown key"),
-        ("workspace_id: w\n", {"MOLECULE_LISTEN_PORT": "http"}, "listen.port (from MOLECULE_LISTEN_PORT): must be an integer, got 'http'"),
-        ("workspace_id: w\nheartbeat_interval: 0\n", {}, "heartbeat_interval: must be greater than 0, got 0"),
-        ("workspace_id: w\nheartbeat_interval: true\n", {}, "heartbeat_interval: must be a number, got True"),
-        ("workspace_id: w\nplatform_url: ftp://x\n", {}, "platform_url: must be an http(s) URL, got 'ftp://x'"),
-        ("workspace_id: w\n", {"PLATFORM_URL": "nope"}, "platform_url (from PLATFORM_URL): must be an http(s) URL"),
+        (
+            "workspace_id: w\n",
+            {"MOLECULE_LISTEN_PORT": "http"},
+            "listen.port (from MOLECULE_LISTEN_PORT): must be an integer, got 'http'",
+        ),
+        (
+            "workspace_id: w\nheartbeat_interval: 0\n",
+            {},
+            "heartbeat_interval: must be greater than 0, got 0",
+        ),
+        (
+            "workspace_id: w\nheartbeat_interval: true\n",
+            {},
+            "heartbeat_interval: must be a finite number, got True",
+        ),
+        (
+            "workspace_id: w\nplatform_url: ftp://x\n",
+            {},
+            "platform_url: must be an http(s) URL, got 'ftp://x'",
+        ),
+        (
+            "workspace_id: w\n",
+            {"PLATFORM_URL": "nope"},
+            "platform_url (from PLATFORM_URL): must be an http(s) URL",
+        ),
         ("workspace_id: [a]\n", {}, "workspace_id: must be a string, got ['a']"),
+        (
+            "workspace_id: w\n",
+            {"MOLECULE_HEARTBEAT_INTERVAL": "nan"},
+            "heartbeat_interval (from MOLECULE_HEARTBEAT_INTERVAL): must be a finite number",
+        ),
         ("workspace_id: a/b\n", {}, "workspace_id: must not contain spaces or '/'"),
-        ("workspace_id: w\nlog_level: loud\n", {}, "log_level: must be one of DEBUG, INFO, WARNING, ERROR"),
+        (
+            "workspace_id: w\nlog_level: loud\n",
+            {},
+            "log_level: must be one of DEBUG, INFO, WARNING, ERROR",
+        ),
         ("workspace_id: w\nadapter: [1]\n", {}, "adapter: must be a mapping, got list"),
         ("workspace_id: w\nplugins: other\n", {}, "plugins: must be a list of plugin names"),
-        ("workspace_id: w\npolicies: {rate_limit: {burst: 2}}\n", {}, "policies.rate_limit.per_second: required"),
-        ("workspace_id: w\npolicies: {max_message_bytes: 1.5}\n", {}, "policies.max_message_bytes: must be an integer"),
-        ("workspace_id: w\npolicies: {allowed_senders: ws-a}\n", {}, "policies.allowed_senders: must be a list"),
+        (
+            "workspace_id: w\npolicies: {rate_limit: {burst: 2}}\n",
+            {},
+            "policies.rate_limit.per_second: required",
+        ),
+        (
+            "workspace_id: w\npolicies: {max_message_bytes: 1.5}\n",
+            {},
+            "policies.max_message_bytes: must be an integer",
+        ),
+        (
+            "workspace_id: w\npolicies: {allowed_senders: ws-a}\n",
+            {},
+            "policies.allowed_senders: must be a list",
+        ),
         ("- just\n- a list\n", {}, "must hold a mapping of keys, not list"),
         ("workspace_id: w\n  bad: indent\n", {}, ":2:"),
     ],
@@ -100,11 +156,3 @@ def test_policies_section_is_parsed(write_config):
     assert cfg.policies.max_message_bytes == 10
     assert cfg.policies.allowed_senders == ("ws-a",)
     assert (cfg.policies.rate_per_second, cfg.policies.rate_burst) == (2.5, 3)
-
-
-def test_importing_config_reads_no_environment(monkeypatch):
-    # A module must not fail at import time because a variable is missing: reload with none set.
-    import importlib
-
-    monkeypatch.delenv("WORKSPACE_ID", raising=False)
-    assert importlib.reload(config).CONFIG_ENV == "MOLECULE_CONFIG"

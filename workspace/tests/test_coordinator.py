@@ -32,7 +32,9 @@ def make_coordinator(tmp_path: Path, write_config):
     def make(yaml_extra="", adapter_cls=EchoAdapter, env=None):
         path = write_config(f"workspace_id: ws-c\nruntime: echo\ndata_dir: data\n{yaml_extra}")
         config = load_config(path, env=env or {})
-        adapter = adapter_cls(AdapterConfig(config.workspace_id, "echo", config.adapter, config.data_dir))
+        adapter = adapter_cls(
+            AdapterConfig(config.workspace_id, "echo", config.adapter, config.data_dir)
+        )
         coordinator = Coordinator.from_config(config, adapter, EventBus(), version="1.2.3")
         made.append(coordinator)
         return coordinator
@@ -54,7 +56,9 @@ class MemoryAdapter(BaseAdapter):
             raise AdapterError("asked to fail")
         if request.text == "crash":
             raise ZeroDivisionError
-        return TaskResult(text=str(context.memory.stats()["inbox"]), data={"tools": sorted(context.tools)})
+        return TaskResult(
+            text=str(context.memory.stats()["inbox"]), data={"tools": sorted(context.tools)}
+        )
 
 
 def test_message_runs_through_the_adapter_and_is_audited(make_coordinator):
@@ -90,13 +94,19 @@ def test_adapter_errors_become_json_rpc_errors_and_count_as_failed(make_coordina
 
 
 def test_policies_from_the_config_refuse_tasks(make_coordinator):
-    coordinator = make_coordinator("policies:\n  max_message_bytes: 3\n  allowed_senders: [ws-friend]\n")
-    with pytest.raises(TaskRejected, match="max_message_bytes: message is 4 bytes, the limit is 3") as info:
+    coordinator = make_coordinator(
+        "policies:\n  max_message_bytes: 3\n  allowed_senders: [ws-friend]\n"
+    )
+    with pytest.raises(
+        TaskRejected, match="max_message_bytes: message is 4 bytes, the limit is 3"
+    ) as info:
         coordinator.handle_message(_message("ping", sender="ws-friend"))
     assert info.value.code == -32010
     with pytest.raises(TaskRejected, match="allowed_senders: sender ws-stranger is not allowed"):
         coordinator.handle_message(_message("hi", sender="ws-stranger"))
-    assert coordinator.handle_message(_message("hi", sender="ws-friend"))["parts"][0]["text"] == "hi"
+    assert (
+        coordinator.handle_message(_message("hi", sender="ws-friend"))["parts"][0]["text"] == "hi"
+    )
     assert coordinator.stats().denied == 2
 
 
@@ -140,7 +150,11 @@ def test_snapshot_is_written_atomically_with_the_runtime_state(make_coordinator,
 
 def test_agent_card_describes_the_workspace(make_coordinator):
     card = make_coordinator("name: Echo One\n").agent_card("http://127.0.0.1:1")
-    assert (card["name"], card["url"], card["version"]) == ("Echo One", "http://127.0.0.1:1", "1.2.3")
+    assert (card["name"], card["url"], card["version"]) == (
+        "Echo One",
+        "http://127.0.0.1:1",
+        "1.2.3",
+    )
     assert card["metadata"]["workspace_id"] == "ws-c"
 
 

@@ -19,7 +19,9 @@ def client(platform):
 
 def test_heartbeat_reports_to_the_platform_until_stopped(platform, client):
     events = EventBus()
-    beat = Heartbeat(client.heartbeat, lambda: {"status": "online", "active_tasks": 0}, 0.05, events)
+    beat = Heartbeat(
+        client.heartbeat, lambda: {"status": "online", "active_tasks": 0}, 0.05, events
+    )
     beat.start()
     calls = platform.wait_for("/registry/heartbeat", count=3)
     beat.stop()

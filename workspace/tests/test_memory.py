@@ -7,7 +7,7 @@ import pytest
 
 import builtin_tools.memory
 from builtin_tools.audit import AuditLog, read_audit
-from builtin_tools.memory import MemoryStore, store
+from builtin_tools.memory import MemoryStore, MemoryStoreError, store
 
 
 @pytest.fixture
@@ -71,7 +71,14 @@ def test_a_database_from_a_newer_runtime_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(RuntimeError, match="schema 99, newer than 1"):
+    with pytest.raises(MemoryStoreError, match="schema 99, newer than 1"):
+        MemoryStore(path)
+
+
+def test_a_file_that_is_not_a_database_is_reported_by_path(tmp_path):
+    path = tmp_path / "garbage.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(MemoryStoreError, match=f"memory store {path}: file is not a database"):
         MemoryStore(path)
 
 

@@ -29,14 +29,19 @@ def test_no_token_means_no_auth_header():
     assert auth_headers(None) == {}
 
 
-@pytest.mark.parametrize(("content", "message"), [(None, "cannot read"), ("", "exactly one non-empty line"), ("a\nb\n", "exactly one")])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), ("", "exactly one non-empty line"), ("a\nb\n", "exactly one")],
+)
 def test_unusable_token_file_names_the_file_not_the_token(tmp_path, content, message):
     token_file = tmp_path / "token"
     if content is not None:
         token_file.write_text(content)
     with pytest.raises(TokenError, match=message) as info:
         load_token(token_file, env={})
-    assert str(info.value).startswith(f"token_file: {token_file}" if content is not None else "token_file: cannot read")
+    assert str(info.value).startswith(
+        f"token_file: {token_file}" if content is not None else "token_file: cannot read"
+    )
     assert "\nb" not in str(info.value)
 
 

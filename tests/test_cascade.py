@@ -1,0 +1,422 @@
+"""Cascade and converge against real bare repositories in a temp dir."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+import pytest
+from fake_forge import FakeForge
+from helpers import commit, git, init_repo
+
+from tooling.cascade import cascade_all, converge_all, main
+from tooling.consumers import load_consumers
+from tooling.errors import ToolingError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+VERSION = "0.3.0"
+MESSAGE = "chore(deps): bump molecule-ai-workspace-runtime to 0.3.0"
+TEMPLATE = {
+    ".github/workflows/publish-image.yml": "on: push\n",
+    ".runtime-version": "0.2.0\n",
+    "requirements.txt": "httpx>=0.27\nmolecule-ai-workspace-runtime==0.2.0\n",
+    "README.md": "a workspace template\n",
+}
+
+
+def make_consumer(root: Path, name: str, files: dict[str, str | bytes] | None = None) -> Path:
+    """A bare repository shaped like a workspace template, branch main."""
+    work = init_repo(root / "work" / name, TEMPLATE if files is None else files)
+    bare = root / f"{name}.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return bare
+
+
+def write_list(root: Path, entries: list[dict[str, object]], defaults: str = "") -> Path:
+    lines = ["[defaults]", defaults, ""]
+    for entry in entries:
+        lines.append("[[consumer]]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in entry.items()]
+        lines.append("")
+    path = root / "consumers.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def head(bare: Path, ref: str = "main") -> str:
+    return git(bare, "rev-parse", ref)
+
+
+def show(bare: Path, path: str, ref: str = "main") -> bytes:
+    return subprocess.run(
+        ["git", "show", f"{ref}:{path}"], cwd=bare, capture_output=True, check=True
+    ).stdout
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def hook(bare: Path, script: str) -> None:
+    path = bare / "hooks" / "pre-receive"
+    path.write_text("#!/bin/sh\n" + script, encoding="utf-8")
+    path.chmod(0o755)
+
+
+def row_of(out: str, name: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith(f"{name} "))
+
+
+def test_cascade_rewrites_a_junk_pin_bumps_requirements_and_pushes_one_commit(tmp_path, capsys):
+    requirements = (
+        b"httpx>=0.27  # molecule-ai-workspace-runtime==0.1 in a comment\n"
+        b"molecule-ai-workspace-runtime==0.1.1000\n"
+        b"molecule_ai_workspace_runtime[otel]>=0.1.0; python_version >= '3.11'\r\n"
+        b"Molecule.AI-Workspace_Runtime~=0.1.0  # keep\n"
+        b"PyYAML>=6"
+    )
+    bare = make_consumer(
+        tmp_path,
+        "openclaw",
+        {
+            ".github/workflows/publish-image.yml": "on: push\n",
+            ".runtime-version": "0.1.1000\n# fire-publish-image-1778872861\n",
+            "requirements.txt": requirements,
+            "docker/requirements.txt": "molecule-ai-workspace-runtime>=0.1\n",
+        },
+    )
+    listing = write_list(
+        tmp_path,
+        [{"name": "openclaw", "url": str(bare)}],
+        'requirements = ["requirements.txt", "docker/requirements.txt", "absent.txt"]',
+    )
+    code, out, err = run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)
+    assert code == 0, out + err
+    assert "updated" in row_of(out, "openclaw")
+    assert show(bare, ".runtime-version") == b"0.3.0\n"
+    assert show(bare, "requirements.txt") == (
+        b"httpx>=0.27  # molecule-ai-workspace-runtime==0.1 in a comment\n"
+        b"molecule-ai-workspace-runtime==0.3.0\n"
+        b"molecule_ai_workspace_runtime[otel]>=0.3.0; python_version >= '3.11'\r\n"
+        b"Molecule.AI-Workspace_Runtime~=0.3.0  # keep\n"
+        b"PyYAML>=6"
+    )
+    assert show(bare, "docker/requirements.txt") == b"molecule-ai-workspace-runtime>=0.3.0\n"
+    assert git(bare, "log", "-1", "--format=%s") == MESSAGE
+    assert git(bare, "rev-list", "--count", "main") == "2"
+
+
+def test_a_consumer_with_only_gitea_workflows_is_cascaded(tmp_path):
+    files = {**TEMPLATE}
+    files[".gitea/workflows/publish-image.yml"] = files.pop(".github/workflows/publish-image.yml")
+    bare = make_consumer(tmp_path, "codex", files)
+    listing = load_consumers(write_list(tmp_path, [{"name": "codex", "url": bare.as_uri()}]))
+    report = cascade_all(listing, VERSION, token="")
+    assert [(r.consumer, r.result) for r in report.rows] == [("codex", "updated")]
+    assert show(bare, ".runtime-version") == b"0.3.0\n"
+
+
+def test_each_skip_reason_is_named_and_those_repositories_are_left_alone(tmp_path, capsys):
+    no_workflow = make_consumer(tmp_path, "no-workflow", {".runtime-version": "0.2.0\n"})
+    no_pin = make_consumer(tmp_path, "no-pin", {".github/workflows/release.yml": "on: push\n"})
+    exempt = make_consumer(tmp_path, "exempt")
+    heads = {p: head(p) for p in (no_workflow, no_pin, exempt)}
+    listing = write_list(
+        tmp_path,
+        [
+            {"name": "no-workflow", "url": str(no_workflow)},
+            {"name": "no-pin", "url": str(no_pin)},
+            {"name": "exempt", "url": str(exempt), "exempt": True},
+            {"name": "remote", "url": "https://git.example.invalid/molecule-ai/remote.git"},
+        ],
+    )
+    code, out, err = run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)
+    assert code == 0
+    assert "skipped  no release workflow in .github/workflows/ or .gitea/workflows/" in row_of(
+        out, "no-workflow"
+    )
+    assert "skipped  no pin file .runtime-version" in row_of(out, "no-pin")
+    assert "skipped  exempt" in row_of(out, "exempt")
+    assert "skipped  needs CASCADE_TOKEN" in row_of(out, "remote")
+    assert err.count("warning: CASCADE_TOKEN is not set") == 1
+    assert {p: head(p) for p in heads} == heads
+
+
+def test_an_already_current_consumer_gets_no_commit(tmp_path):
+    bare = make_consumer(
+        tmp_path,
+        "current",
+        {
+            **TEMPLATE,
+            ".runtime-version": "0.3.0\n",
+            "requirements.txt": "molecule-ai-workspace-runtime==0.3.0\n",
+        },
+    )
+    before = head(bare)
+    report = cascade_all(
+        [*load_consumers(write_list(tmp_path, [{"name": "current", "url": str(bare)}])).consumers],
+        VERSION,
+        token="",
+    )
+    assert (report.rows[0].result, report.rows[0].reason) == ("current", "already at 0.3.0")
+    assert head(bare) == before
+
+
+def test_a_push_that_lands_between_clone_and_push_is_fetched_reapplied_and_retried(tmp_path):
+    bare = make_consumer(tmp_path, "race")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    concurrent = commit(other, "docs: someone else's change", {"README.md": "changed meanwhile\n"})
+    git(other, "push", "-q", "origin", "HEAD:refs/concurrent/next")
+    # The first push finds main moved under it, exactly as if that commit was pushed meanwhile.
+    hook(
+        bare,
+        (
+            "if [ ! -f raced ]; then touch raced; "
+            "env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main refs/concurrent/next; fi\n"
+        ),
+    )
+    listing = load_consumers(write_list(tmp_path, [{"name": "race", "url": str(bare)}]))
+    report = cascade_all(listing, VERSION, token="")
+    row = report.rows[0]
+    assert (row.result, row.attempts) == ("updated", 2)
+    assert show(bare, ".runtime-version") == b"0.3.0\n"
+    assert show(bare, "README.md") == b"changed meanwhile\n"
+    assert git(bare, "rev-parse", "main^") == concurrent
+
+
+def test_a_rejecting_remote_fails_alone_is_named_and_converge_reports_it(
+    tmp_path, capsys, monkeypatch
+):
+    good = make_consumer(tmp_path, "good")
+    locked = make_consumer(tmp_path, "locked")
+    hook(locked, 'echo "protected branch: pushes need review" >&2\nexit 1\n')
+    listing = write_list(
+        tmp_path,
+        [
+            {"name": "locked", "url": str(locked)},
+            {"name": "good", "url": str(good)},
+        ],
+    )
+    code, out, _ = run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)
+    assert code == 1
+    assert "updated" in row_of(out, "good")
+    failed = row_of(out, "locked")
+    assert "failed" in failed
+    assert "pre-receive hook declined" in failed
+    assert "protected branch: pushes need review" in failed
+    assert show(good, ".runtime-version") == b"0.3.0\n"
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, _ = run(capsys, "converge", "--consumers", str(listing), "--version", VERSION)
+    assert code == 1
+    assert (
+        "::error msg=cascade-divergence consumer=locked got=0.2.0 want=0.3.0::" in out.splitlines()
+    )
+    assert "converged" in row_of(out, "good")
+
+
+def test_converge_catches_a_pin_changed_out_of_band_after_the_cascade(
+    tmp_path, capsys, monkeypatch
+):
+    bare = make_consumer(tmp_path, "hermes")
+    listing = write_list(tmp_path, [{"name": "hermes", "url": str(bare)}])
+    assert run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)[0] == 0
+    assert run(capsys, "converge", "--consumers", str(listing), "--version", VERSION)[0] == 0
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    commit(other, "chore: pin by hand", {".runtime-version": "0.1.1000\n# fire-publish-image-1\n"})
+    git(other, "push", "-q", "origin", "HEAD:main")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, _ = run(capsys, "converge", "--consumers", str(listing), "--version", VERSION)
+    assert code == 1
+    assert (
+        "::error msg=cascade-divergence consumer=hermes got=0.1.1000 want=0.3.0::"
+        in out.splitlines()
+    )
+    assert "diverged  pin is '0.1.1000', want 0.3.0" in row_of(out, "hermes")
+
+
+def test_an_invalid_version_is_refused_before_any_consumer_is_touched(tmp_path, capsys):
+    bare = make_consumer(tmp_path, "any")
+    before = head(bare)
+    listing = write_list(tmp_path, [{"name": "any", "url": str(bare)}])
+    code, out, err = run(capsys, "cascade", "--consumers", str(listing), "--version", "v0.3")
+    assert code == 1
+    assert "error: --version: 'v0.3' is not a release version" in err
+    assert out == ""
+    with pytest.raises(ToolingError, match="not a release version"):
+        cascade_all(load_consumers(listing), "0.3.0\n# junk", token="")
+    assert head(bare) == before
+
+
+def test_converge_skips_and_succeeds_when_the_cascade_was_skipped_for_lack_of_credentials(
+    tmp_path, capsys
+):
+    listing = write_list(
+        tmp_path,
+        [
+            {"name": "a", "url": "https://git.example.invalid/molecule-ai/a.git"},
+            {"name": "b", "url": "https://git.example.invalid/molecule-ai/b.git"},
+        ],
+    )
+    assert run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)[0] == 0
+    code, _, err = run(capsys, "converge", "--consumers", str(listing), "--version", VERSION)
+    assert code == 0
+    assert "converge skipped: the cascade was skipped (no CASCADE_TOKEN)" in err
+    assert err.count("warning: CASCADE_TOKEN is not set") == 1
+
+
+def test_converge_reports_a_missing_pin_and_skips_what_the_cascade_skipped(tmp_path):
+    lost = make_consumer(tmp_path, "lost", {".gitea/workflows/publish-image.yml": "on: push\n"})
+    plain = make_consumer(tmp_path, "plain", {"README.md": "no workflows\n"})
+    listing = load_consumers(
+        write_list(
+            tmp_path,
+            [
+                {"name": "lost", "url": str(lost)},
+                {"name": "plain", "url": str(plain)},
+            ],
+        )
+    )
+    report = converge_all(listing, VERSION, token="")
+    assert [(r.consumer, r.result) for r in report.rows] == [
+        ("lost", "missing"),
+        ("plain", "skipped"),
+    ]
+    assert not report.ok
+
+
+def test_pr_mode_pushes_the_bump_branch_and_opens_a_pull_request(
+    tmp_path, capsys, monkeypatch, sentinel
+):
+    forge = FakeForge("gitea", sentinel).start()
+    try:
+        forge.add_repo("molecule-ai/langgraph")
+        bare = make_consumer(tmp_path, "langgraph")
+        before = head(bare)
+        listing = write_list(
+            tmp_path,
+            [
+                {
+                    "name": "langgraph",
+                    "url": str(bare),
+                    "mode": "pr",
+                    "forge": "gitea",
+                    "api-url": forge.api_url,
+                    "repository": "Molecule-AI/LangGraph",
+                }
+            ],
+        )
+        monkeypatch.setenv("CASCADE_TOKEN", sentinel)
+        code, out, err = run(capsys, "cascade", "--consumers", str(listing), "--json")
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["version"] == VERSION  # pyproject's version by default
+        row = report["rows"][0]
+        assert (row["action"], row["result"]) == ("pr", "updated")
+        assert row["url"] == "https://gitea.example/molecule-ai/langgraph/pull/1"
+        assert head(bare) == before
+        assert show(bare, ".runtime-version", "runtime-bump/0.3.0") == b"0.3.0\n"
+        pull = forge.pulls[0]
+        assert (pull["head"], pull["base"], pull["title"]) == (
+            {"ref": "runtime-bump/0.3.0"},
+            {"ref": "main"},
+            MESSAGE,
+        )
+        code, out, err = run(capsys, "converge", "--consumers", str(listing))
+        assert code == 0
+        assert "pending" in row_of(out, "langgraph")
+        assert sentinel not in out + err
+    finally:
+        forge.stop()
+
+
+def test_dispatch_mode_sends_runtime_published_and_leaves_the_repository_alone(tmp_path, sentinel):
+    forge = FakeForge("github", sentinel).start()
+    try:
+        forge.add_repo("molecule-ai/autogen")
+        bare = make_consumer(tmp_path, "autogen")
+        before = head(bare)
+        listing = load_consumers(
+            write_list(
+                tmp_path,
+                [
+                    {
+                        "name": "autogen",
+                        "url": str(bare),
+                        "mode": "dispatch",
+                        "forge": "github",
+                        "api-url": forge.api_url,
+                        "repository": "molecule-ai/autogen",
+                    }
+                ],
+            )
+        )
+        report = cascade_all(listing, VERSION, token=sentinel)
+        assert (report.rows[0].action, report.rows[0].result) == ("dispatch", "updated")
+        assert forge.dispatches == [
+            {
+                "repo": "molecule-ai/autogen",
+                "event_type": "runtime-published",
+                "client_payload": {"runtime_version": VERSION},
+            }
+        ]
+        assert forge.requests[-1].headers["Authorization"] == f"Bearer {sentinel}"
+        assert head(bare) == before
+    finally:
+        forge.stop()
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    seen: list[str]
+
+    def log_message(self, format, *args):  # noqa: A002
+        del format, args
+
+    def do_GET(self):
+        self.seen.append(self.headers.get("Authorization", ""))
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="forge"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_the_token_reaches_git_through_the_credential_helper_and_never_the_output(
+    tmp_path, capsys, monkeypatch, sentinel
+):
+    seen: list[str] = []
+    handler = type("Handler", (_Refusing,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/molecule-ai/claude-code.git"
+        listing = write_list(tmp_path, [{"name": "claude-code", "url": url}])
+        monkeypatch.setenv("CASCADE_TOKEN", sentinel)
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        code, out, err = run(
+            capsys, "cascade", "--consumers", str(listing), "--version", VERSION, "--json"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    credentials = [base64.b64decode(h.split()[1]).decode() for h in seen if h.startswith("Basic ")]
+    assert f"x-access-token:{sentinel}" in credentials
+    assert json.loads(out)["rows"][0]["result"] == "failed"
+    assert "Authentication failed" in err
+    assert sentinel not in out + err
+    assert sentinel not in json.dumps(dict(os.environ)).replace(
+        sentinel, "", 1
+    )  # only CASCADE_TOKEN

@@ -1,0 +1,287 @@
+"""`invoke release` end to end on a tiny fixture project: real git remotes, a real pypiserver,
+real consumer repositories, real subprocesses killed with SIGKILL between (and inside) steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+from helpers import REPO_ROOT, SENTINEL, copy_fixture, git, sha256_file
+
+from tooling.e2e import CONSUMERS, make_consumer, write_consumers
+from tooling.journal import STEPS
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from helpers import PackageIndex
+
+pytestmark = pytest.mark.slow
+
+DIST = "release-fixture-runtime"
+
+
+@dataclass
+class Sandbox:
+    """A clone of the fixture project with a bare remote, consumers and an index."""
+
+    clone: Path
+    remote: Path
+    consumers: dict[str, Path]
+    index: PackageIndex
+    env: dict[str, str] = field(repr=False)  # holds the sentinel: never in a failure report
+
+    def release(self, *args: str, crash: str | None = None, cwd: Path | None = None,
+                stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the release as CI does, in a subprocess; no byte of its output may hold a secret."""
+        env = dict(self.env)
+        if crash:
+            env["RELEASE_CRASH_AFTER"] = crash
+        done = subprocess.run(
+            [sys.executable, "-m", "tooling.release", *args], cwd=cwd or self.clone, env=env,
+            capture_output=True, text=True, timeout=300, check=False,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
+        )
+        assert SENTINEL not in done.stdout + done.stderr
+        return done
+
+    def tags(self) -> list[str]:
+        return git(self.remote, "tag", "--list").split()
+
+    def release_commits(self) -> list[str]:
+        return [s for s in git(self.remote, "log", "--format=%s", "main").splitlines()
+                if s.startswith("chore(release)")]
+
+    def indexed(self) -> dict[str, str]:
+        return {p.name: sha256_file(p) for p in self.index.packages.iterdir()}
+
+    def pin(self, consumer: str) -> str:
+        return git(self.consumers[consumer], "show", "main:.runtime-version") + "\n"
+
+    def bumps(self, consumer: str) -> int:
+        log = git(self.consumers[consumer], "log", "--format=%s", "main")
+        return sum(1 for s in log.splitlines() if s.startswith("chore(deps)"))
+
+
+@pytest.fixture
+def sandbox(tmp_path, fresh_index, monkeypatch) -> Sandbox:
+    monkeypatch.setenv("CASCADE_TOKEN", SENTINEL)
+    env = {**os.environ, **fresh_index.twine_env(), "PYTHONPATH": str(REPO_ROOT),
+           "RUNTIME_SMOKE_PYTHONS": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    clone = copy_fixture("release-project", tmp_path / "project")
+    consumers = {
+        spec.name: make_consumer(tmp_path / "consumers", spec, "0.1.0", DIST, env)
+        for spec in CONSUMERS
+    }
+    write_consumers(clone / "consumers.toml", consumers)
+    git(clone, "init", "-q", "-b", "main")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "chore: init")
+    git(clone, "tag", "-a", "-m", "release 0.1.0", "fixture-v0.1.0")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(clone), str(remote))
+    git(clone, "remote", "add", "origin", str(remote))
+    git(clone, "fetch", "-q", "origin")
+    git(clone, "branch", "-q", "--set-upstream-to=origin/main", "main")
+    (clone / "workspace" / "farewell.py").write_text(
+        '"""Farewells."""\n\n\ndef farewell(name: str) -> str:\n    """Say goodbye."""\n'
+        '    return f"bye {name}"\n', encoding="utf-8",
+    )
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "feat: say goodbye")
+    git(clone, "push", "-q", "origin", "main")
+    return Sandbox(clone, remote, consumers, fresh_index, env)
+
+
+def assert_released_exactly_once(box: Sandbox) -> None:
+    assert box.tags() == ["fixture-v0.1.0", "fixture-v0.2.0"]
+    assert box.release_commits() == ["chore(release): 0.2.0"]
+    tagged = git(box.remote, "rev-parse", "fixture-v0.2.0^{commit}")
+    assert git(box.remote, "rev-parse", "main") == tagged
+    assert git(box.remote, "cat-file", "-t", "fixture-v0.2.0") == "tag"
+    journal = json.loads((box.clone / ".release" / "0.2.0.json").read_text(encoding="utf-8"))
+    built = {f["filename"]: f["sha256"] for f in journal["steps"]["build"]["result"]["files"]}
+    assert sorted(built) == ["release_fixture_runtime-0.2.0-py3-none-any.whl",
+                             "release_fixture_runtime-0.2.0.tar.gz"]
+    assert box.indexed() == built
+    assert journal["finished"]
+    assert journal["steps"]["commit"]["result"]["commit"] == tagged
+    for spec in CONSUMERS:
+        if spec.workflows:
+            assert (box.pin(spec.name), box.bumps(spec.name)) == ("0.2.0\n", 1), spec.name
+        else:
+            assert (box.pin(spec.name), box.bumps(spec.name)) == ("0.1.0\n", 0), spec.name
+    assert git(box.clone, "status", "--porcelain") == ""
+    pyproject = (box.clone / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'version = "0.2.0"' in pyproject
+    assert "## 0.2.0" in (box.clone / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+def test_a_release_killed_after_every_step_in_turn_finishes_exactly_once(sandbox):
+    for name in STEPS:
+        done = sandbox.release("--yes", crash=name)
+        assert done.returncode == -signal.SIGKILL, (name, done.stderr)
+        assert f"==> {name}" in done.stderr
+    final = sandbox.release("--yes")
+    assert final.returncode == 0, final.stderr
+    assert "nothing to release" in final.stdout
+    assert_released_exactly_once(sandbox)
+
+
+def test_a_release_killed_inside_every_step_after_it_acted_finishes_exactly_once(sandbox):
+    # Killed after the step's action, before the journal records it: the re-run must find
+    # the tag, the pushed commit, the uploaded files and the bumped consumers already there.
+    for name in STEPS:
+        done = sandbox.release("--yes", crash=f"{name}:acted")
+        assert done.returncode == -signal.SIGKILL, (name, done.stderr)
+    final = sandbox.release("--yes", "--json")
+    assert final.returncode == 0, final.stderr
+    assert_released_exactly_once(sandbox)
+
+
+def test_a_whole_release_reports_every_step_and_a_json_summary(sandbox):
+    done = sandbox.release("--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["version"], report["tag"]) == ("0.2.0", "fixture-v0.2.0")
+    assert {f["filename"]: f["sha256"] for f in report["files"]} == sandbox.indexed()
+    assert [c["result"] for c in report["cascade"]] == ["updated", "updated", "skipped"]
+    assert [c["result"] for c in report["converge"]] == ["converged", "converged", "skipped"]
+    for name in ("preflight", *STEPS[1:]):
+        assert f"==> {name}\n" in done.stderr
+        assert f"<== {name}: done in " in done.stderr
+    assert_released_exactly_once(sandbox)
+
+
+def test_two_releases_started_at_once_one_wins_the_other_changes_nothing(sandbox):
+    argv = [sys.executable, "-m", "tooling.release", "--yes"]
+    procs = [subprocess.Popen(argv, cwd=sandbox.clone, env=sandbox.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    for out, err in outputs:
+        assert SENTINEL not in out + err
+    assert codes == [0, 1], outputs
+    loser = next(err for (_, err), p in zip(outputs, procs, strict=True) if p.returncode)
+    assert "another release is in progress (pid" in loser
+    assert "nothing was changed" in loser
+    assert_released_exactly_once(sandbox)
+
+
+def test_a_release_that_lost_the_race_on_another_machine_stops_and_publishes_nothing(
+    sandbox, tmp_path
+):
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(sandbox.remote), str(other))
+    (other / "workspace" / "extra.py").write_text('"""More."""\n', encoding="utf-8")
+    git(other, "add", "-A")
+    git(other, "commit", "-q", "-m", "fix: land something first")
+    done = sandbox.release("--yes", crash="tag")  # committed and tagged locally, not pushed
+    assert done.returncode == -signal.SIGKILL
+    git(other, "push", "-q", "origin", "main")
+    again = sandbox.release("--yes")
+    assert again.returncode == 1
+    assert "behind origin/main" in again.stderr
+    assert sandbox.tags() == ["fixture-v0.1.0"]
+    assert sandbox.indexed() == {}
+    assert all(sandbox.bumps(spec.name) == 0 for spec in CONSUMERS)
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(sandbox):
+    before = git(sandbox.clone, "rev-parse", "HEAD")
+    text = sandbox.release("--dry-run")
+    assert text.returncode == 0, text.stderr
+    assert "next version: 0.2.0" in text.stdout
+    assert "tag: fixture-v0.2.0" in text.stdout
+    as_json = sandbox.release("--dry-run", "--json")
+    plan = json.loads(as_json.stdout)
+    assert {k: plan[k] for k in ("current", "next", "bump", "api_floor", "tag")} == {
+        "current": "0.1.0", "next": "0.2.0", "bump": "minor", "api_floor": "minor",
+        "tag": "fixture-v0.2.0",
+    }
+    assert [c["subject"] for c in plan["commits"]] == ["feat: say goodbye"]
+    assert git(sandbox.clone, "rev-parse", "HEAD") == before
+    assert git(sandbox.clone, "status", "--porcelain", "--ignored") == ""
+    assert sandbox.tags() == ["fixture-v0.1.0"]
+    assert sandbox.indexed() == {}
+
+
+def test_dry_run_refuses_a_release_below_the_api_floor(sandbox):
+    (sandbox.clone / "workspace" / "greeting.py").write_text('"""Greetings: gone."""\n',
+                                                              encoding="utf-8")
+    (sandbox.clone / "workspace" / "main.py").write_text(
+        '"""Entry."""\n\n\ndef main() -> int:\n    """Nothing."""\n    return 0\n',
+        encoding="utf-8",
+    )
+    git(sandbox.clone, "add", "-A")
+    git(sandbox.clone, "commit", "-q", "-m", "fix: drop greet")
+    # One `fix:` commit since the last release that also removes a public function.
+    git(sandbox.clone, "reset", "-q", "--soft", "HEAD~2")
+    git(sandbox.clone, "commit", "-q", "-m", "fix: drop greet")
+    git(sandbox.clone, "push", "-q", "--force", "origin", "main")
+    done = sandbox.release("--dry-run")
+    assert done.returncode == 1
+    assert "the public API needs a" in done.stderr
+    assert "greet" in done.stderr
+    assert "--bump" in done.stderr
+
+
+def test_without_a_terminal_the_release_needs_yes_and_changes_nothing(sandbox):
+    done = sandbox.release()
+    assert done.returncode == 1
+    assert "pass --yes" in done.stderr
+    assert not (sandbox.clone / ".release").exists()
+    assert sandbox.tags() == ["fixture-v0.1.0"]
+
+
+def test_missing_credentials_stop_the_release_before_anything_changes(sandbox):
+    sandbox.env.pop("TWINE_PASSWORD")
+    done = sandbox.release("--yes")
+    assert done.returncode == 1
+    assert "TWINE_PASSWORD not set" in done.stderr
+    assert list((sandbox.clone / ".release").glob("*.json")) == []
+
+
+def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capsys):
+    from tooling.build import build_distributions
+    from tooling.config import load_config
+    from tooling.gitops import set_project_version
+    from tooling.release import run_publish, run_tag
+
+    monkeypatch.chdir(sandbox.clone)
+    for key, value in sandbox.env.items():
+        monkeypatch.setenv(key, value)
+    # pyproject still says 0.1.0, whose tag is on an older commit: refused, never moved.
+    assert run_tag(json_output=True) == 1
+    assert "fixture-v0.1.0 already exists at" in capsys.readouterr().err
+    set_project_version(sandbox.clone / "pyproject.toml", "0.2.0")
+    git(sandbox.clone, "commit", "-q", "-am", "chore(release): 0.2.0")
+    assert run_tag(json_output=True) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["tag"]["created"], first["push"]["pushed"]) == (True, True)
+    assert run_tag(json_output=True) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["tag"]["created"], again["push"]["pushed"]) == (False, False)
+    head = git(sandbox.clone, "rev-parse", "HEAD")
+    assert git(sandbox.remote, "rev-parse", "fixture-v0.2.0^{commit}") == head
+    assert git(sandbox.remote, "rev-parse", "main") == head
+
+    build_distributions(load_config(sandbox.clone), quiet=True)
+    assert run_publish(json_output=True) == 0
+    published = json.loads(capsys.readouterr().out)
+    assert [f["action"] for f in published["publish"]["files"]] == ["uploaded", "uploaded"]
+    assert run_publish(json_output=True) == 0
+    second = capsys.readouterr()
+    assert [f["action"] for f in json.loads(second.out)["publish"]["files"]] == [
+        "already-present", "already-present"]
+    assert SENTINEL not in second.out + second.err
+    assert sorted(sandbox.indexed()) == ["release_fixture_runtime-0.2.0-py3-none-any.whl",
+                                         "release_fixture_runtime-0.2.0.tar.gz"]
