@@ -338,6 +338,5 @@ def test_api_diff_of_the_bundled_workspace_takes_under_5_seconds():
     diff = api_floor(config, None)
     took = time.perf_counter() - start
     assert took < 5.0
-    assert diff.fingerprint_new is not None
-    assert diff.fingerprint_new.startswith("sha256:")
+    assert diff.required_bump in {"major", "minor", "patch"}
 

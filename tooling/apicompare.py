@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tooling.apimodel import shown_value, value_meaning
 from tooling.version import Bump, bump_rank
 
 if TYPE_CHECKING:
@@ -144,10 +145,6 @@ class ApiDiff:
     """Breaking changes covered by an api-ignore entry; they do not raise the bump."""
     unused_ignores: tuple[str, ...] = ()
     """api-ignore keys that matched no change (stale entries to remove)."""
-    fingerprint_old: str | None = None
-    """api_fingerprint of the REF's API (None without a REF)."""
-    fingerprint_new: str | None = None
-    """api_fingerprint of the working tree's API."""
 
 
 def _parent(path: str) -> str:
@@ -255,9 +252,11 @@ def _object_changes(old: ApiObject, new: ApiObject) -> list[Change]:
         what = "return annotation" if kind == "return-annotation" else "annotation"
         found.append((kind, old.returns, new.returns,
                       f"{what} of {path} changed from `{old.returns}` to `{new.returns}`"))
-    if old.value is not None and new.value is not None and old.value != new.value:
-        found.append(("attribute-value", old.shown_value, new.shown_value,
-                      f"value of {path} changed from `{old.shown_value}` to `{new.shown_value}`"))
+    if (old.value is not None and new.value is not None and old.value != new.value
+            and value_meaning(old) != value_meaning(new)):
+        was, now = shown_value(old), shown_value(new)
+        found.append(("attribute-value", was, now,
+                      f"value of {path} changed from `{was}` to `{now}`"))
     for base in old.bases:
         if base in _IMPLICIT_BASES or base in new.bases or base in new.ancestors:
             continue
@@ -313,8 +312,6 @@ def classify(
     package: str,
     against: str | None,
     ignore: Mapping[str, str],
-    fingerprint_old: str | None = None,
-    fingerprint_new: str | None = None,
 ) -> ApiDiff:
     """Split ``changes`` into breaking, added and ignored, and work out the required bump."""
     breaking: list[Change] = []
@@ -340,8 +337,6 @@ def classify(
         added=tuple(added),
         ignored=tuple(ignored),
         unused_ignores=tuple(sorted(set(ignore) - used)),
-        fingerprint_old=fingerprint_old,
-        fingerprint_new=fingerprint_new,
     )
 
 

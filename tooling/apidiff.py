@@ -28,7 +28,7 @@ from tooling.apicompare import (
     compare_api,
     underbump_message,
 )
-from tooling.apimodel import ApiModel, api_fingerprint, load_api
+from tooling.apimodel import ApiModel, load_api
 from tooling.apireport import FORMATS, render
 from tooling.cli import guarded, step
 from tooling.config import DEFAULT_EXCLUDES, Config, load_config
@@ -163,8 +163,6 @@ def api_floor(config: Config, against: str | None) -> ApiDiff:
         package=config.package,
         against=ref,
         ignore=config.api_ignore,
-        fingerprint_old=api_fingerprint(old_model) if ref else None,
-        fingerprint_new=api_fingerprint(new.model),
     )
 
 

@@ -10,6 +10,7 @@ PEP 484), or when a package's ``__init__`` re-exports it from one of its own sub
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import logging
 import re
@@ -32,7 +33,9 @@ __all__ = [
     "ApiParameter",
     "api_fingerprint",
     "load_api",
+    "shown_value",
     "signature_of",
+    "value_meaning",
 ]
 
 # Never part of the compared API: it changes with every release by design.
@@ -76,9 +79,7 @@ class ApiObject:
     returns: str | None
     """The return annotation of a callable, or the annotation of an attribute or property."""
     value: str | None
-    """The value of a module or class constant, normalised by meaning (literal repr or AST)."""
-    shown_value: str | None
-    """The value as written, shortened, for reports."""
+    """A module or class constant's assignment as written (compare with ``value_meaning``)."""
     bases: tuple[str, ...]
     """A class's direct bases, as canonical paths."""
     ancestors: frozenset[str]
@@ -108,7 +109,6 @@ class _Signature:
     parameters: tuple[ApiParameter, ...] | None = None
     returns: str | None = None
     value: str | None = None
-    shown_value: str | None = None
     bases: tuple[str, ...] = ()
     ancestors: frozenset[str] = frozenset()
     file: str = ""
@@ -167,27 +167,53 @@ def normalize_value(text: str) -> str:
     return _node_meaning(tree.body)
 
 
-def _attribute_value(attr: griffe.Attribute) -> tuple[str, str]:
-    """The meaning of an attribute's value and its shortened text, from the source itself.
+def _assignment_source(attr: griffe.Attribute) -> str:
+    # The statement's own lines: slicing them is cheap, where rendering griffe's expression of
+    # a big value (a lexer's token table) is not.  Its meaning is worked out only when needed.
+    lines = attr.lines
+    if lines:
+        return textwrap.dedent("\n".join(lines)).strip()
+    return f"{attr.name} = {attr.value}"
 
-    Parsing the assignment's own lines is much faster than rendering griffe's expression for
-    big values (lexer token tables); griffe's text is the fallback.
-    """
-    text = textwrap.dedent("\n".join(attr.lines))
+
+def _assigned_node(name: str, source: str) -> ast.expr | None:
     try:
-        tree = ast.parse(text)
+        tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        tree = None
-    for stmt in tree.body if tree is not None else ():
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else (
-            [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
-        )
-        node = getattr(stmt, "value", None)
-        if node is not None and any(isinstance(t, ast.Name) and t.id == attr.name for t in targets):
-            segment = ast.get_source_segment(text, node) or ""
-            return _node_meaning(node), _short(segment)
-    raw = str(attr.value)
-    return normalize_value(raw), _short(raw)
+        return None
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            targets: list[ast.expr] = list(stmt.targets)
+        elif isinstance(stmt, ast.AnnAssign):
+            targets = [stmt.target]
+        else:
+            continue
+        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
+        if named and stmt.value is not None:
+            return stmt.value
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _meaning(name: str, source: str) -> str:
+    node = _assigned_node(name, source)
+    return _node_meaning(node) if node is not None else " ".join(source.split())
+
+
+def value_meaning(obj: ApiObject) -> str | None:
+    """What a constant's value means: equal for ``0x10`` and ``16``, or two spellings of a dict."""
+    if obj.value is None:
+        return None
+    return _meaning(obj.path.rpartition(".")[2], obj.value)
+
+
+def shown_value(obj: ApiObject) -> str | None:
+    """A constant's value as written, shortened for a report."""
+    if obj.value is None:
+        return None
+    node = _assigned_node(obj.path.rpartition(".")[2], obj.value)
+    segment = ast.get_source_segment(obj.value, node) if node is not None else None
+    return _short(segment or obj.value)
 
 
 class _Loader:
@@ -338,7 +364,6 @@ class _Loader:
             parameters=sig.parameters,
             returns=sig.returns,
             value=sig.value,
-            shown_value=sig.shown_value,
             bases=sig.bases,
             ancestors=sig.ancestors,
             target=target,
@@ -372,14 +397,11 @@ class _Loader:
                               ancestors=frozenset(bases) | _resolved_ancestors(obj),
                               file=file, line=line)
         if isinstance(obj, griffe.Attribute):
-            value = shown = None
-            if _compares_value(obj):
-                value, shown = _attribute_value(obj)
+            value = _assignment_source(obj) if _compares_value(obj) else None
             return _Signature(returns=self.render(obj.annotation) or None, value=value,
-                              shown_value=shown, file=file, line=line)
+                              file=file, line=line)
         if isinstance(obj, griffe.TypeAlias):
-            rendered = self.render(obj.value)
-            return _Signature(value=rendered, shown_value=_short(rendered), file=file, line=line)
+            return _Signature(value=f"{obj.name} = {self.render(obj.value)}", file=file, line=line)
         return _Signature(file=file, line=line)
 
     def parameters(self, func: griffe.Function, *, bound: bool = False) -> tuple[ApiParameter, ...]:
@@ -499,8 +521,9 @@ def signature_of(obj: ApiObject) -> str:
         parts.append(f"({params})")
     if obj.returns:
         parts.append(f"-> {obj.returns}")
-    if obj.value is not None:
-        parts.append(f"= {obj.value}")
+    meaning = value_meaning(obj)
+    if meaning is not None:
+        parts.append(f"= {meaning}")
     if obj.bases:
         parts.append(f"bases {', '.join(obj.bases)}")
     if obj.kind == "external" and obj.target:

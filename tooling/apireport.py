@@ -95,7 +95,6 @@ def diff_to_dict(diff: ApiDiff) -> dict[str, object]:
             {**_change_dict(i.change), "reason": i.reason, "entry": i.entry} for i in diff.ignored
         ],
         "unused_ignores": list(diff.unused_ignores),
-        "fingerprint": {"old": diff.fingerprint_old, "new": diff.fingerprint_new},
     }
 
 
