@@ -8,14 +8,16 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, write_files
 
-from tooling.apicompare import ApiDiff, Change, underbump_message
+from tooling.apicompare import ApiDiff, Change, compare_api, underbump_message
 from tooling.apidiff import api_floor, last_release_tag, main
+from tooling.apimodel import load_api
 from tooling.apireport import render
 from tooling.config import load_config
 
@@ -242,6 +244,48 @@ def test_underbump_message_names_additions_when_nothing_breaks():
     assert "--bump minor" in message
 
 
+def _kinds(tmp_path: Path, old: str, new: str) -> list[tuple[str, str]]:
+    # Plain package dirs loaded directly: these cases are about the comparison alone.
+    for side, code in (("old", old), ("new", new)):
+        write_files(tmp_path / side, {"pkg/__init__.py": "", "pkg/mod.py": textwrap.dedent(code)})
+    changes = compare_api(load_api(tmp_path / "old", "pkg"), load_api(tmp_path / "new", "pkg"))
+    return [(c.path, c.kind) for c in changes]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("def f(a, /): ...", "def f(b, /): ...", []),
+        ("def f(*, a=1): ...", "def f(**kw): ...", [("pkg.mod.f", "optional-parameter-added")]),
+        ("def f(*, a): ...", "def f(a): ...", []),
+        ("def f(a, b=1): ...", "def f(a, b=2): ...", []),
+        ("def f(a: int): ...", "def f(a: str): ...", []),
+        ("def f(a): ...", "def f(a) -> int: ...", []),
+        ("X = 1", "X: int = 1", []),
+        ("class C(object): ...", "class C: ...", []),
+        ("class C:\n    @property\n    def x(self) -> int: ...", "class C:\n    x: int = 0", []),
+        ("def f(a): ...", "async def f(a): ...", [("pkg.mod.f", "kind-changed")]),
+        ("def f(a, *args): ...", "def f(a): ...", [("pkg.mod.f", "parameter-removed")]),
+        (
+            "def f(a): ...", "def f(a, *args, **kw): ...",
+            [("pkg.mod.f", "optional-parameter-added")] * 2,
+        ),
+        ("def f(a, /): ...", "def f(*, a): ...", [("pkg.mod.f", "parameter-kind")]),
+        ("class C:\n    def m(self): ...", "class C:\n    @property\n    def m(self): ...",
+         [("pkg.mod.C.m", "kind-changed")]),
+    ],
+    ids=[
+        "positional-only-rename", "keyword-still-taken-by-kwargs", "keyword-only-widened",
+        "default-changed", "parameter-annotation", "return-annotation-added",
+        "attribute-annotation-added", "object-base-dropped", "property-to-attribute",
+        "became-async", "args-removed", "args-kwargs-added", "positional-only-to-keyword-only",
+        "method-to-property",
+    ],
+)
+def test_comparison_rules(tmp_path, old, new, expected):
+    assert _kinds(tmp_path, old, new) == expected
+
+
 SMALL = {
     "pyproject.toml": (BASE / "pyproject.toml").read_text(),
     "src/mod.py": "def keep(a):\n    return a\n\n\ndef drop(a):\n    return a\n",
@@ -279,6 +323,15 @@ def test_without_a_release_tag_everything_counts_as_added(tmp_path, capsys):
     assert "no release tag reachable from HEAD: the whole public API counts as added" in out
     assert "tinyrt.mod " in out
     assert "required bump: minor" in out
+
+
+def test_shallow_clone_without_tags_is_refused_rather_than_all_added(tmp_path, capsys):
+    origin = _make_release(tmp_path / "origin", SMALL)
+    commit(origin, "feat: more", {"src/more.py": "X = 1\n"})
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-tags", origin.as_uri(),
+                    str(tmp_path / "shallow")], check=True)
+    assert main(["--root", str(tmp_path / "shallow")]) == 1
+    assert "shallow clone and no runtime-vX.Y.Z tag reachable from HEAD" in capsys.readouterr().err
 
 
 def test_default_ref_is_the_highest_release_tag_reachable_from_head(tmp_path):

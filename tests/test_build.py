@@ -60,9 +60,12 @@ def test_two_builds_of_one_commit_are_byte_identical(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     config = load_config(root)
     first = build_distributions(config, quiet=True)
+    assert not first.checks_cached
     first_bytes = (first.wheel.path.read_bytes(), first.sdist.path.read_bytes())
     (root / "ws" / "helpers.py").touch()  # a new mtime must not change a byte
     second = build_distributions(config, quiet=True)
+    assert second.checks_cached  # same bytes: twine & co. already passed them
+    assert not build_distributions(config, quiet=True, check_cache=False).checks_cached
     assert (second.wheel.sha256, second.sdist.sha256) == (first.wheel.sha256, first.sdist.sha256)
     assert (second.wheel.path.read_bytes(), second.sdist.path.read_bytes()) == first_bytes
     commit_time = int(helpers.git(root, "log", "-1", "--format=%ct"))

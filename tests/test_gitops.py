@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from helpers import commit, git, init_repo, make_bare_remote
+from helpers import SENTINEL, commit, git, init_repo, make_bare_remote
 
 from tooling.config import load_config
 from tooling.errors import ToolingError
@@ -34,6 +34,14 @@ package = "demo_pkg"
 release-branch = "main"
 """
 
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_output(capfd):
+    """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
+    yield
+    out, err = capfd.readouterr()
+    assert SENTINEL not in out + err
+
+
 
 @pytest.fixture
 def repo(tmp_path):
@@ -43,36 +51,41 @@ def repo(tmp_path):
 
 
 @pytest.fixture
-def creds(monkeypatch, sentinel):
+def creds(monkeypatch):
     for name in PUBLISH_CREDENTIALS:
-        monkeypatch.setenv(name, sentinel if name == "TWINE_PASSWORD" else "http://127.0.0.1:9/")
+        monkeypatch.setenv(name, SENTINEL if name == "TWINE_PASSWORD" else "http://127.0.0.1:9/")
 
 
-def test_preflight_passes_on_a_clean_release_branch_level_with_its_remote(repo, creds):
+@pytest.mark.usefixtures("creds")
+def test_preflight_passes_on_a_clean_release_branch_level_with_its_remote(repo):
     state = preflight(load_config(repo))
     assert (state.branch, state.ahead, state.remote) == ("main", 0, "origin")
     assert state.head == git(repo, "rev-parse", "HEAD")
 
 
-def test_preflight_refuses_uncommitted_changes_naming_them(repo, creds):
+@pytest.mark.usefixtures("creds")
+def test_preflight_refuses_uncommitted_changes_naming_them(repo):
     (repo / "src" / "a.py").write_text("A = 2\n", encoding="utf-8")
     (repo / "new.txt").write_text("x", encoding="utf-8")
     with pytest.raises(ToolingError, match=r"uncommitted changes \(.*src/a\.py"):
         preflight(load_config(repo))
 
 
-def test_preflight_allows_the_files_a_crashed_version_commit_left(repo, creds):
+@pytest.mark.usefixtures("creds")
+def test_preflight_allows_the_files_a_crashed_version_commit_left(repo):
     (repo / "pyproject.toml").write_text(PYPROJECT + "\n", encoding="utf-8")
     preflight(load_config(repo), allow_dirty=["pyproject.toml", "CHANGELOG.md"])
 
 
-def test_preflight_refuses_another_branch(repo, creds):
+@pytest.mark.usefixtures("creds")
+def test_preflight_refuses_another_branch(repo):
     git(repo, "switch", "-q", "-c", "feature")
     with pytest.raises(ToolingError, match="on feature, not the release branch 'main'"):
         preflight(load_config(repo))
 
 
-def test_preflight_refuses_a_branch_behind_its_remote(repo, tmp_path, creds):
+@pytest.mark.usefixtures("creds")
+def test_preflight_refuses_a_branch_behind_its_remote(repo, tmp_path):
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
     commit(other, "fix: elsewhere")
@@ -82,12 +95,12 @@ def test_preflight_refuses_a_branch_behind_its_remote(repo, tmp_path, creds):
 
 
 def test_preflight_names_missing_credentials_but_never_their_values(
-    repo, monkeypatch, sentinel
+    repo, monkeypatch
 ):
-    monkeypatch.setenv("TWINE_PASSWORD", sentinel)
+    monkeypatch.setenv("TWINE_PASSWORD", SENTINEL)
     with pytest.raises(ToolingError, match="TWINE_REPOSITORY_URL, TWINE_USERNAME") as info:
         preflight(load_config(repo))
-    assert sentinel not in str(info.value)
+    assert SENTINEL not in str(info.value)
     assert preflight(load_config(repo), dry_run=True).branch == "main"
 
 
@@ -99,7 +112,7 @@ def test_setting_the_version_changes_only_that_value(repo):
 
 
 def test_setting_an_invalid_version_is_refused(repo):
-    with pytest.raises(ToolingError, match="'v1.0' is not a release version"):
+    with pytest.raises(ToolingError, match=r"'v1\.0' is not a release version"):
         set_project_version(repo / "pyproject.toml", "v1.0")
 
 
@@ -121,7 +134,7 @@ def test_a_tag_at_the_same_commit_is_fine_at_another_it_is_an_error(repo):
     assert git(repo, "cat-file", "-t", "v0.2.0") == "tag"  # annotated
     assert not create_tag(repo, "v0.2.0", head, "demo 0.2.0").created
     later = commit(repo, "fix: more")
-    with pytest.raises(ToolingError, match="already exists at .*never moved"):
+    with pytest.raises(ToolingError, match=r"already exists at .*never moved"):
         create_tag(repo, "v0.2.0", later, "demo 0.2.0")
     assert git(repo, "rev-parse", "v0.2.0^{commit}") == head
 
@@ -145,7 +158,7 @@ def test_a_push_that_lost_the_race_pushes_nothing(repo, tmp_path):
     git(other, "push", "-q", "origin", "main")
     made = commit(repo, release_message("0.2.0"))
     create_tag(repo, "v0.2.0", made, "demo 0.2.0")
-    with pytest.raises(ToolingError, match="refused the atomic push.*nothing was pushed"):
+    with pytest.raises(ToolingError, match=r"refused the atomic push.*nothing was pushed"):
         push_release(repo, "origin", "main", "v0.2.0", made)
     assert git(tmp_path / "remote.git", "tag", "--list") == ""
 
@@ -163,28 +176,33 @@ def test_a_remote_tag_at_another_commit_is_a_hard_error(repo, tmp_path):
     assert git(tmp_path / "remote.git", "rev-parse", "v0.2.0^{commit}") == theirs
 
 
-def test_git_errors_never_echo_a_token_from_the_remote_url(repo, sentinel, capfd):
-    git(repo, "remote", "set-url", "origin", f"http://bot:{sentinel}@127.0.0.1:9/x.git")
+def test_git_errors_never_echo_a_token_from_the_remote_url(repo, capfd):
+    git(repo, "remote", "set-url", "origin", f"http://bot:{SENTINEL}@127.0.0.1:9/x.git")
     made = commit(repo, release_message("0.2.0"))
     create_tag(repo, "v0.2.0", made, "demo 0.2.0")
     with pytest.raises(ToolingError) as info:
         push_release(repo, "origin", "main", "v0.2.0", made)
-    assert sentinel not in str(info.value)
+    assert SENTINEL not in str(info.value)
     out = capfd.readouterr()
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err
 
 
 def test_scratch_worktree_is_removed_even_after_a_failure(repo, tmp_path):
     head = git(repo, "rev-parse", "HEAD")
     where = tmp_path / "scratch"
-    with pytest.raises(RuntimeError), scratch_worktree(repo, head, where) as tree:
-        assert (tree / "src" / "a.py").is_file()
-        raise RuntimeError
+    def use_and_fail() -> None:
+        with scratch_worktree(repo, head, where) as tree:
+            assert (tree / "src" / "a.py").is_file()
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        use_and_fail()
     assert not where.exists()
     assert git(repo, "worktree", "list").count("\n") == 0
 
 
-def test_config_release_branch_is_honoured(repo, creds):
+@pytest.mark.usefixtures("creds")
+def test_config_release_branch_is_honoured(repo):
     config = dataclasses.replace(load_config(repo), release_branch="release")
     with pytest.raises(ToolingError, match="not the release branch 'release'"):
         preflight(config)

@@ -10,10 +10,19 @@ import sys
 import textwrap
 
 import pytest
-from helpers import REPO_ROOT, git, init_repo
+from helpers import REPO_ROOT, SENTINEL, git, init_repo
 
 from tooling.errors import ToolingError
 from tooling.journal import STEPS, Journal, find_unfinished, release_lock
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_output(capfd):
+    """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
+    yield
+    out, err = capfd.readouterr()
+    assert SENTINEL not in out + err
+
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -67,13 +76,13 @@ def test_a_damaged_journal_is_an_error_naming_the_file(tmp_path):
         find_unfinished(tmp_path)
 
 
-def test_the_journal_never_holds_a_secret(tmp_path, monkeypatch, sentinel):
-    monkeypatch.setenv("TWINE_PASSWORD", sentinel)
-    journal = Journal.create(tmp_path, "1.0.0", "v1.0.0", {"url": f"https://u:{sentinel}@x/"})
+def test_the_journal_never_holds_a_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("TWINE_PASSWORD", SENTINEL)
+    journal = Journal.create(tmp_path, "1.0.0", "v1.0.0", {"url": f"https://u:{SENTINEL}@x/"})
     journal.begin("plan")
-    journal.finish("plan", {"echo": f"failed with {sentinel}"})
+    journal.finish("plan", {"echo": f"failed with {SENTINEL}"})
     text = (tmp_path / "1.0.0.json").read_text(encoding="utf-8")
-    assert sentinel not in text
+    assert SENTINEL not in text
     assert "***" in text
 
 
@@ -119,10 +128,10 @@ def test_a_second_release_stops_with_the_holders_pid_and_a_dead_holders_lock_is_
         try:
             assert holder.stdout is not None
             assert holder.stdout.readline().strip() == "held"
+            lock = release_lock(tmp_path)
             with pytest.raises(ToolingError,
                                match=rf"another release is in progress \(pid {holder.pid}"):
-                with release_lock(tmp_path):
-                    pytest.fail("the lock was taken twice")
+                lock.__enter__()
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import subprocess
 import sys
 import threading
@@ -11,10 +12,10 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 import pytest
-from helpers import sha256_file, write_files
+from helpers import SENTINEL, sha256_file, write_files
 
 from tooling.errors import ToolingError
-from tooling.publish import RetryPolicy, publish_files, read_back
+from tooling.publish import RetryPolicy, main, publish_files, read_back
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 FAST = RetryPolicy(attempts=4, backoff=0.05)
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_output(capfd):
+    """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
+    yield
+    out, err = capfd.readouterr()
+    assert SENTINEL not in out + err
+
 
 
 _BUILT: dict[tuple[str, str], tuple[Path, ...]] = {}
@@ -92,12 +101,16 @@ class _FlakyProxy(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def flaky_proxy(fresh_index: PackageIndex) -> Iterator[type[_FlakyProxy]]:
+def flaky_proxy(
+    fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[type[_FlakyProxy]]:
+    """Uploads go through the proxy; lookups and read-back go straight to the index."""
     handler = type("Proxy", (_FlakyProxy,), {"upstream": fresh_index.url})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    use_index(monkeypatch, fresh_index, upload_url=handler.url)  # type: ignore[attr-defined]
     try:
         yield handler
     finally:
@@ -113,7 +126,7 @@ def use_index(monkeypatch: pytest.MonkeyPatch, index: PackageIndex, upload_url: 
 
 
 def test_publish_uploads_then_reads_back_the_same_bytes(
-    tmp_path, fresh_index, monkeypatch, capfd, sentinel
+    tmp_path, fresh_index, monkeypatch, capfd
 ):
     use_index(monkeypatch, fresh_index)
     files = build_dists(tmp_path / "p", "1.0.0")
@@ -125,7 +138,7 @@ def test_publish_uploads_then_reads_back_the_same_bytes(
     stored = {p.name: sha256_file(p) for p in fresh_index.packages.iterdir()}
     assert stored == {p.name: sha256_file(p) for p in files}
     out = capfd.readouterr()
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err
 
 
 def test_publishing_the_same_files_again_is_a_no_op(tmp_path, fresh_index, monkeypatch):
@@ -140,7 +153,7 @@ def test_publishing_the_same_files_again_is_a_no_op(tmp_path, fresh_index, monke
 
 
 def test_same_file_name_with_other_content_is_refused_never_overwritten(
-    tmp_path, fresh_index, monkeypatch, capfd, sentinel
+    tmp_path, fresh_index, monkeypatch, capfd
 ):
     use_index(monkeypatch, fresh_index)
     first = build_dists(tmp_path / "a", "1.0.0")
@@ -152,13 +165,10 @@ def test_same_file_name_with_other_content_is_refused_never_overwritten(
     stored = {p.name: sha256_file(p) for p in fresh_index.packages.iterdir()}
     assert stored == {p.name: sha256_file(p) for p in first}
     out = capfd.readouterr()
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err
 
 
-def test_upload_answered_500_twice_then_200_succeeds(
-    tmp_path, fresh_index, flaky_proxy, monkeypatch, capfd, sentinel
-):
-    use_index(monkeypatch, fresh_index, upload_url=flaky_proxy.url)
+def test_upload_answered_500_twice_then_200_succeeds(tmp_path, flaky_proxy, capfd):
     flaky_proxy.failures = 2
     files = build_dists(tmp_path / "p", "2.0.0")
     report = publish_files(files, policy=FAST)
@@ -167,14 +177,11 @@ def test_upload_answered_500_twice_then_200_succeeds(
     back = read_back(files, policy=FAST)
     assert [f.sha256 for f in back.files] == [sha256_file(p) for p in files]
     out = capfd.readouterr()
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err
 
 
-def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
-    tmp_path, fresh_index, flaky_proxy, monkeypatch
-):
+def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(tmp_path, flaky_proxy):
     # twine retries a 5xx upload 5 times in a row by itself; the 6th and 7th 500 reach us.
-    use_index(monkeypatch, fresh_index, upload_url=flaky_proxy.url)
     flaky_proxy.failures = 7
     files = build_dists(tmp_path / "p", "2.0.0")
     report = publish_files(files, policy=FAST)
@@ -183,34 +190,33 @@ def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
 
 
 def test_index_failing_forever_fails_cleanly_and_a_later_run_succeeds(
-    tmp_path, fresh_index, flaky_proxy, monkeypatch, capfd, sentinel
+    tmp_path, fresh_index, flaky_proxy, capfd
 ):
-    use_index(monkeypatch, fresh_index, upload_url=flaky_proxy.url)
     flaky_proxy.failures = -1
     files = build_dists(tmp_path / "p", "3.0.0")
     with pytest.raises(ToolingError, match="upload failed after 4 attempts") as info:
         publish_files(files, policy=FAST)
-    assert sentinel not in str(info.value)
+    assert SENTINEL not in str(info.value)
     assert list(fresh_index.packages.iterdir()) == []
     flaky_proxy.failures = 0
     report = publish_files(files, policy=FAST)
     assert [f.action for f in report.files] == ["uploaded", "uploaded"]
     read_back(files, policy=FAST)
     out = capfd.readouterr()
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err
 
 
 def test_wrong_password_is_refused_without_retrying_or_echoing_it(
-    tmp_path, fresh_index, monkeypatch, capfd, sentinel
+    tmp_path, fresh_index, monkeypatch, capfd
 ):
     use_index(monkeypatch, fresh_index)
-    monkeypatch.setenv("TWINE_PASSWORD", sentinel + "-wrong")
+    monkeypatch.setenv("TWINE_PASSWORD", SENTINEL + "-wrong")
     files = build_dists(tmp_path / "p", "1.0.0")
     with pytest.raises(ToolingError, match="upload refused") as info:
         publish_files(files, policy=FAST)
-    assert sentinel not in str(info.value)
+    assert SENTINEL not in str(info.value)
     out = capfd.readouterr()
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err
 
 
 def test_publish_needs_the_upload_url_so_it_never_defaults_to_pypi(tmp_path, monkeypatch):
@@ -227,15 +233,11 @@ def test_read_back_fails_when_the_index_lacks_a_file(tmp_path, fresh_index, monk
         read_back(files, policy=FAST)
 
 
-def test_publish_main_prints_json_report(tmp_path, fresh_index, monkeypatch, capsys, sentinel):
-    import json
-
-    from tooling.publish import main
-
+def test_publish_main_prints_json_report(tmp_path, fresh_index, monkeypatch, capfd):
     use_index(monkeypatch, fresh_index)
     files = build_dists(tmp_path / "p", "1.0.0")
     assert main([*map(str, files), "--json", "--backoff", "0.05"]) == 0
-    out = capsys.readouterr()
+    out = capfd.readouterr()
     report = json.loads(out.out)
     assert [f["sha256"] for f in report["read_back"]["files"]] == [sha256_file(p) for p in files]
-    assert sentinel not in out.out + out.err
+    assert SENTINEL not in out.out + out.err

@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import REPO_ROOT, SENTINEL, copy_fixture, git, sha256_file
 
+from tooling.build import build_distributions
+from tooling.config import load_config
 from tooling.e2e import CONSUMERS, make_consumer, write_consumers
+from tooling.gitops import set_project_version
 from tooling.journal import STEPS
+from tooling.release import run_publish, run_tag
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +31,14 @@ pytestmark = pytest.mark.slow
 
 DIST = "release-fixture-runtime"
 
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_output(capfd):
+    """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
+    yield
+    out, err = capfd.readouterr()
+    assert SENTINEL not in out + err
+
+
 
 @dataclass
 class Sandbox:
@@ -36,7 +48,7 @@ class Sandbox:
     remote: Path
     consumers: dict[str, Path]
     index: PackageIndex
-    env: dict[str, str] = field(repr=False)  # holds the sentinel: never in a failure report
+    env: dict[str, str] = field(repr=False)  # holds the SENTINEL: never in a failure report
 
     def release(self, *args: str, crash: str | None = None, cwd: Path | None = None,
                 stdin: int | None = None) -> subprocess.CompletedProcess[str]:
@@ -209,7 +221,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sandbox):
     }
     assert [c["subject"] for c in plan["commits"]] == ["feat: say goodbye"]
     assert git(sandbox.clone, "rev-parse", "HEAD") == before
-    assert git(sandbox.clone, "status", "--porcelain", "--ignored") == ""
+    assert git(sandbox.clone, "status", "--porcelain") == ""
+    assert not (sandbox.clone / ".release").exists()
     assert sandbox.tags() == ["fixture-v0.1.0"]
     assert sandbox.indexed() == {}
 
@@ -250,25 +263,20 @@ def test_missing_credentials_stop_the_release_before_anything_changes(sandbox):
     assert list((sandbox.clone / ".release").glob("*.json")) == []
 
 
-def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capsys):
-    from tooling.build import build_distributions
-    from tooling.config import load_config
-    from tooling.gitops import set_project_version
-    from tooling.release import run_publish, run_tag
-
+def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capfd):
     monkeypatch.chdir(sandbox.clone)
     for key, value in sandbox.env.items():
         monkeypatch.setenv(key, value)
     # pyproject still says 0.1.0, whose tag is on an older commit: refused, never moved.
     assert run_tag(json_output=True) == 1
-    assert "fixture-v0.1.0 already exists at" in capsys.readouterr().err
+    assert "fixture-v0.1.0 already exists at" in capfd.readouterr().err
     set_project_version(sandbox.clone / "pyproject.toml", "0.2.0")
     git(sandbox.clone, "commit", "-q", "-am", "chore(release): 0.2.0")
     assert run_tag(json_output=True) == 0
-    first = json.loads(capsys.readouterr().out)
+    first = json.loads(capfd.readouterr().out)
     assert (first["tag"]["created"], first["push"]["pushed"]) == (True, True)
     assert run_tag(json_output=True) == 0
-    again = json.loads(capsys.readouterr().out)
+    again = json.loads(capfd.readouterr().out)
     assert (again["tag"]["created"], again["push"]["pushed"]) == (False, False)
     head = git(sandbox.clone, "rev-parse", "HEAD")
     assert git(sandbox.remote, "rev-parse", "fixture-v0.2.0^{commit}") == head
@@ -276,10 +284,10 @@ def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capsys
 
     build_distributions(load_config(sandbox.clone), quiet=True)
     assert run_publish(json_output=True) == 0
-    published = json.loads(capsys.readouterr().out)
+    published = json.loads(capfd.readouterr().out)
     assert [f["action"] for f in published["publish"]["files"]] == ["uploaded", "uploaded"]
     assert run_publish(json_output=True) == 0
-    second = capsys.readouterr()
+    second = capfd.readouterr()
     assert [f["action"] for f in json.loads(second.out)["publish"]["files"]] == [
         "already-present", "already-present"]
     assert SENTINEL not in second.out + second.err

@@ -14,6 +14,7 @@ import pytest
 
 from tooling.errors import ToolingError
 from tooling.rewrite import discover_names, rewrite_tree
+from tooling.rewrite._package import hook_block
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rewrite-tree"
 PKG = "molecule_runtime"
@@ -95,11 +96,15 @@ def test_discovers_modules_and_packages_but_not_data_dirs(tmp_path: Path) -> Non
     assert discover_names(tmp_path) == {"a", "pkg", "ns"}
 
 
-def test_generated_init_holds_only_a_docstring(src: Path, tmp_path: Path) -> None:
+def test_generated_init_is_a_docstring_and_the_sys_modules_hook(
+    src: Path, tmp_path: Path
+) -> None:
     rewrite_tree(src, PKG, tmp_path / "out", exclude=["tests", "scripts"], jobs=1)
     init = (tmp_path / "out" / PKG / "__init__.py").read_text()
-    assert init.startswith('"""')
-    assert init.count("\n") == 1
+    docstring, hook = init.split("\n", 1)
+    assert docstring.startswith('"""') and docstring.endswith('"""')
+    names = sorted(discover_names(src) - {"tests", "scripts"})
+    assert hook == "\n" + hook_block(names)
 
 
 def test_excluded_files_are_not_shipped(src: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tooling.apimodel import shown_value, value_meaning
+from tooling.apivalues import shown_value, value_meaning
 from tooling.version import Bump, bump_rank
 
 if TYPE_CHECKING:

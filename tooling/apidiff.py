@@ -62,11 +62,13 @@ class StagedApi:
     """Its public API."""
 
 
-def _stage(source: Path, package: str, out: Path, exclude: tuple[str, ...]) -> Path:
+def _stage(
+    source: Path, package: str, out: Path, exclude: tuple[str, ...], cache_dir: Path | None
+) -> Path:
     # Imported here: the rewriter pulls in libcst, which `--help` does not need.
     from tooling.rewrite import rewrite_tree  # noqa: PLC0415
 
-    rewrite_tree(source, package, out, exclude=exclude)
+    rewrite_tree(source, package, out, exclude=exclude, cache_dir=cache_dir)
     return out
 
 
@@ -83,6 +85,11 @@ def last_release_tag(root: Path, tag_prefix: str) -> str | None:
     return max(releases, key=lambda tag: Version(tag.removeprefix(tag_prefix)))
 
 
+def _is_shallow(root: Path) -> bool:
+    done = run(["git", "rev-parse", "--is-shallow-repository"], cwd=root, check=False)
+    return done.stdout.strip() == "true"
+
+
 def _build_table(text: str, where: str) -> dict[str, object]:
     try:
         data = tomllib.loads(text)
@@ -95,7 +102,9 @@ def _build_table(text: str, where: str) -> dict[str, object]:
     return table
 
 
-def load_ref_api(root: Path, ref: str, work: Path, *, package: str | None = None) -> StagedApi:
+def load_ref_api(
+    root: Path, ref: str, work: Path, *, package: str | None = None, cache_dir: Path | None = None
+) -> StagedApi:
     """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
     commit = run(
         ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
@@ -127,13 +136,15 @@ def load_ref_api(root: Path, ref: str, work: Path, *, package: str | None = None
     extracted = work / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
-    staged = _stage(extracted / source, pkg, work / "stage", DEFAULT_EXCLUDES + tuple(exclude))
+    staged = _stage(
+        extracted / source, pkg, work / "stage", DEFAULT_EXCLUDES + tuple(exclude), cache_dir
+    )
     return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source))
 
 
-def load_worktree_api(config: Config, work: Path) -> StagedApi:
+def load_worktree_api(config: Config, work: Path, *, cache_dir: Path | None = None) -> StagedApi:
     """Stage the working tree's source as it is on disk and load its API."""
-    staged = _stage(config.source, config.package, work / "stage", config.exclude)
+    staged = _stage(config.source, config.package, work / "stage", config.exclude, cache_dir)
     try:
         prefix = config.source.relative_to(config.root).as_posix()
     except ValueError:
@@ -141,20 +152,30 @@ def load_worktree_api(config: Config, work: Path) -> StagedApi:
     return StagedApi("working tree", prefix, load_api(staged, config.package, source_prefix=prefix))
 
 
-def api_floor(config: Config, against: str | None) -> ApiDiff:
+def api_floor(config: Config, against: str | None, *, cache: bool = True) -> ApiDiff:
     """The working tree's public API vs ``against`` (default: the last release tag).
 
     The result's ``required_bump`` is the lowest bump a release of the working tree may
     declare.  Breaking changes matching ``config.api_ignore`` land in ``ignored`` instead.
+    ``cache`` shares the rewriter's result cache (``.cache/rewrite``): both sides mostly hit it.
     """
+    cache_dir = config.root / ".cache" / "rewrite" if cache else None
     ref = against or last_release_tag(config.root, config.tag_prefix)
+    if ref is None and _is_shallow(config.root):
+        # A shallow CI checkout hides the release tags; "everything is new" would let a
+        # breaking change through as a minor release.
+        raise ToolingError(
+            f"{config.root}: shallow clone and no {config.tag_prefix}X.Y.Z tag reachable from "
+            "HEAD; fetch the history and tags (git fetch --unshallow --tags, or actions/checkout "
+            "with fetch-depth: 0) or pass --against REF"
+        )
     with tempfile.TemporaryDirectory(prefix="apidiff-") as tmp:
         work = Path(tmp)
         # One after the other: the rewriter forks a process pool only while this process has
         # no other threads, which beats overlapping the two sides in threads.
-        new = load_worktree_api(config, work / "new")
+        new = load_worktree_api(config, work / "new", cache_dir=cache_dir)
         old_model = (
-            load_ref_api(config.root, ref, work / "old").model
+            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir).model
             if ref
             else ApiModel(config.package, {})
         )
@@ -183,13 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--declared", metavar="BUMP", choices=BUMPS,
                         help="exit 1 when the required bump is higher than this")
     parser.add_argument("--root", type=Path, default=None, help="project root (default: here)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use the rewriter's cache in .cache/rewrite")
     args = parser.parse_args(argv)
     fmt = "json" if args.json else args.format
 
     def work() -> int:
         config = load_config(args.root)
         with step("api-diff", quiet=fmt != "text"):
-            diff = api_floor(config, args.against)
+            diff = api_floor(config, args.against, cache=not args.no_cache)
         print(render(diff, fmt), flush=True)
         for key in diff.unused_ignores:
             print(f"warning: [tool.runtime-build.api-ignore] {key!r} matched no breaking "

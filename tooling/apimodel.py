@@ -9,9 +9,6 @@ PEP 484), or when a package's ``__init__`` re-exports it from one of its own sub
 
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
 import logging
 import re
 import textwrap
@@ -31,16 +28,11 @@ __all__ = [
     "ApiModel",
     "ApiObject",
     "ApiParameter",
-    "api_fingerprint",
     "load_api",
-    "shown_value",
-    "signature_of",
-    "value_meaning",
 ]
 
 # Never part of the compared API: it changes with every release by design.
 VERSION_NAMES = frozenset({"__version__", "__version_info__"})
-_MAX_SHOWN = 60
 
 
 @dataclass(frozen=True)
@@ -131,42 +123,6 @@ def _quiet_griffe() -> Iterator[None]:
         logger.setLevel(before)
 
 
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
-
-
-def _canonical_literal(value: object) -> str:
-    # A repr independent of dict/set ordering and hash seeds, so equal values compare equal.
-    if isinstance(value, dict):
-        pairs = (f"{_canonical_literal(k)}: {_canonical_literal(v)}" for k, v in value.items())
-        return "{" + ", ".join(sorted(pairs)) + "}"
-    if isinstance(value, (set, frozenset)):
-        inner = ", ".join(sorted(_canonical_literal(v) for v in value))
-        return f"{type(value).__name__}({{{inner}}})"
-    if isinstance(value, list):
-        return "[" + ", ".join(_canonical_literal(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        return "(" + "".join(f"{_canonical_literal(v)}, " for v in value) + ")"
-    return f"{type(value).__name__}:{value!r}"
-
-
-def _node_meaning(node: ast.expr) -> str:
-    try:
-        return _canonical_literal(ast.literal_eval(node))
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return ast.dump(node)
-
-
-def normalize_value(text: str) -> str:
-    """Return a value's meaning: its literal if it is one, else its AST without positions."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        return " ".join(text.split())
-    return _node_meaning(tree.body)
-
-
 def _assignment_source(attr: griffe.Attribute) -> str:
     # The statement's own lines: slicing them is cheap, where rendering griffe's expression of
     # a big value (a lexer's token table) is not.  Its meaning is worked out only when needed.
@@ -174,46 +130,6 @@ def _assignment_source(attr: griffe.Attribute) -> str:
     if lines:
         return textwrap.dedent("\n".join(lines)).strip()
     return f"{attr.name} = {attr.value}"
-
-
-def _assigned_node(name: str, source: str) -> ast.expr | None:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign):
-            targets: list[ast.expr] = list(stmt.targets)
-        elif isinstance(stmt, ast.AnnAssign):
-            targets = [stmt.target]
-        else:
-            continue
-        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
-        if named and stmt.value is not None:
-            return stmt.value
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _meaning(name: str, source: str) -> str:
-    node = _assigned_node(name, source)
-    return _node_meaning(node) if node is not None else " ".join(source.split())
-
-
-def value_meaning(obj: ApiObject) -> str | None:
-    """What a constant's value means: equal for ``0x10`` and ``16``, or two spellings of a dict."""
-    if obj.value is None:
-        return None
-    return _meaning(obj.path.rpartition(".")[2], obj.value)
-
-
-def shown_value(obj: ApiObject) -> str | None:
-    """A constant's value as written, shortened for a report."""
-    if obj.value is None:
-        return None
-    node = _assigned_node(obj.path.rpartition(".")[2], obj.value)
-    segment = ast.get_source_segment(obj.value, node) if node is not None else None
-    return _short(segment or obj.value)
 
 
 class _Loader:
@@ -507,32 +423,3 @@ def load_api(parent_dir: Path, package: str, *, source_prefix: str = "") -> ApiM
         walker.walk_module(loaded, package)
     objects = {path: walker.objects[path] for path in sorted(walker.objects)}
     return ApiModel(package=package, objects=objects)
-
-
-def signature_of(obj: ApiObject) -> str:
-    """One line describing everything a user relies on about ``obj`` (no file, line or docs)."""
-    parts = [obj.path, obj.kind]
-    if obj.parameters is not None:
-        params = ", ".join(
-            f"{p.name}:{p.kind}:{'required' if p.required else 'optional'}"
-            f":{p.annotation or ''}={p.default or ''}"
-            for p in obj.parameters
-        )
-        parts.append(f"({params})")
-    if obj.returns:
-        parts.append(f"-> {obj.returns}")
-    meaning = value_meaning(obj)
-    if meaning is not None:
-        parts.append(f"= {meaning}")
-    if obj.bases:
-        parts.append(f"bases {', '.join(obj.bases)}")
-    if obj.kind == "external" and obj.target:
-        parts.append(f"-> {obj.target}")
-    return " ".join(parts)
-
-
-def api_fingerprint(model: ApiModel) -> str:
-    """``sha256:<hex>`` of the sorted public signatures: equal for builds exposing the same API."""
-    lines = sorted(signature_of(obj) for obj in model.objects.values())
-    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-    return f"sha256:{digest}"

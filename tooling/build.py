@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import shutil
@@ -19,7 +20,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 
     from tooling.config import Config
     from tooling.stage import StageResult
+
+# Bump when the set or meaning of the external checks changes: old cache entries stop matching.
+_CHECKS_FORMAT = 1
 
 __all__ = ["BuildResult", "DistFile", "build_distributions", "build_project", "main"]
 
@@ -79,6 +83,8 @@ class BuildResult:
     """The checks that passed, in order."""
     seconds: float
     """Wall time of stage + build + checks."""
+    checks_cached: bool = False
+    """Whether the external checks were skipped: these exact bytes already passed them."""
 
     @property
     def files(self) -> tuple[DistFile, ...]:
@@ -210,6 +216,50 @@ def _tool(argv: list[str], what: str, cwd: Path) -> Completed:
     return done
 
 
+def _checks_key(package: str, sdist: Path, wheel: Path) -> str:
+    tools = {
+        name: importlib.metadata.version(name)
+        for name in ("twine", "check-wheel-contents", "flit_core", "build")
+    }
+    digests = [DistFile.of(sdist).sha256, DistFile.of(wheel).sha256]
+    material = [package, _CHECKS_FORMAT, tools, *digests]
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _external_checks(
+    config: Config, sdist: Path, wheel: Path, *, epoch: int, use_cache: bool
+) -> bool:
+    """Twine, check-wheel-contents and the sdist rebuild, in parallel; True if served cached."""
+    marker = config.root / "build" / ".cache" / "checks" / _checks_key(config.package, sdist, wheel)
+    if use_cache and marker.is_file():
+        return True
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        # The external checkers run while this process rebuilds from the sdist.
+        futures: list[Future[object]] = [
+            pool.submit(
+                _tool,
+                [sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)],
+                "twine check --strict",
+                config.root,
+            ),
+            pool.submit(
+                _tool,
+                [
+                    sys.executable, "-m", "check_wheel_contents",
+                    "--toplevel", config.package, str(wheel),
+                ],
+                "check-wheel-contents",
+                config.root,
+            ),
+            pool.submit(_check_sdist_rebuild, sdist, wheel, epoch=epoch),
+        ]
+        for future in futures:
+            future.result()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{sdist.name}\n{wheel.name}\n", encoding="utf-8")
+    return False
+
+
 def build_distributions(
     config: Config,
     *,
@@ -217,8 +267,14 @@ def build_distributions(
     stage_out: Path | None = None,
     jobs: int | None = None,
     quiet: bool = False,
+    check_cache: bool = True,
 ) -> BuildResult:
-    """Stage, build wheel + sdist into ``dist`` (default ``dist/``), check, replace atomically."""
+    """Stage, build wheel + sdist into ``dist`` (default ``dist/``), check, replace atomically.
+
+    With ``check_cache``, the external checks (twine, check-wheel-contents, the rebuild from
+    the sdist) are skipped for archives byte-identical to ones that already passed them with
+    the same tool versions: they are pure functions of those bytes.
+    """
     start = time.perf_counter()
     _require_backend()
     dist_dir = (dist or config.root / "dist").resolve()
@@ -231,28 +287,10 @@ def build_distributions(
         with step("build sdist + wheel", quiet=quiet):
             sdist = build_project(staged.root, temp, "sdist", epoch=epoch)
             wheel = build_project(staged.root, temp, "wheel", epoch=epoch)
-        with step("check", quiet=quiet), ThreadPoolExecutor(max_workers=3) as pool:
-            # The external checkers run while this process rebuilds from the sdist.
-            twine = pool.submit(
-                _tool,
-                [sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)],
-                "twine check --strict",
-                config.root,
-            )
-            contents = pool.submit(
-                _tool,
-                [
-                    sys.executable, "-m", "check_wheel_contents",
-                    "--toplevel", config.package, str(wheel),
-                ],
-                "check-wheel-contents",
-                config.root,
-            )
-            rebuild = pool.submit(_check_sdist_rebuild, sdist, wheel, epoch=epoch)
+        with step("check", quiet=quiet):
             _check_file_sets(staged, wheel, sdist)
             _check_no_bare_imports(wheel, staged.names)
-            for future in (twine, contents, rebuild):
-                future.result()
+            cached = _external_checks(config, sdist, wheel, epoch=epoch, use_cache=check_cache)
         replace_dir(temp, dist_dir)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
@@ -270,6 +308,7 @@ def build_distributions(
             "sdist wheel == direct wheel",
         ),
         seconds=time.perf_counter() - start,
+        checks_cached=cached,
     )
 
 
@@ -286,6 +325,7 @@ def _as_json(result: BuildResult) -> dict[str, object]:
         "modules": list(result.stage.modules),
         "source_date_epoch": result.source_date_epoch,
         "checks": list(result.checks),
+        "checks_cached": result.checks_cached,
         "seconds": round(result.seconds, 3),
     }
 
@@ -296,11 +336,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", type=Path, help="output directory (default dist/)")
     parser.add_argument("--jobs", type=int, help="rewriter worker processes")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--no-check-cache", action="store_true",
+        help="rerun twine, check-wheel-contents and the sdist rebuild even for bytes that passed",
+    )
     args = parser.parse_args(argv)
 
     def work() -> int:
         config = load_config()
-        result = build_distributions(config, dist=args.dist, jobs=args.jobs, quiet=args.json)
+        result = build_distributions(
+            config, dist=args.dist, jobs=args.jobs, quiet=args.json,
+            check_cache=not args.no_check_cache,
+        )
         if args.json:
             print(json.dumps(_as_json(result), indent=2))
             return 0
@@ -308,10 +355,11 @@ def main(argv: list[str] | None = None) -> int:
         for f in result.files:
             shown = f.path.relative_to(root) if f.path.is_relative_to(root) else f.path
             print(f"{shown}  {f.size:>9,} bytes  sha256:{f.sha256}")
+        cached = " (external checks cached: same bytes passed)" if result.checks_cached else ""
         print(
             f"{len(result.stage.modules)} package files; "
             f"SOURCE_DATE_EPOCH={result.source_date_epoch}; "
-            f"checks ok: {', '.join(result.checks)} ({result.seconds:.2f}s)"
+            f"checks ok: {', '.join(result.checks)}{cached} ({result.seconds:.2f}s)"
         )
         return 0
 

@@ -157,7 +157,8 @@ class _Context:
         return _timed(row, start)
 
     def _cascade(self, consumer: Consumer, workdir: Path) -> CascadeRow:
-        checkout = clone_branch(consumer.url, consumer.branch, workdir, env=self.env)
+        paths = (consumer.pin_file, *consumer.requirements)
+        checkout = clone_branch(consumer.url, consumer.branch, workdir, env=self.env, paths=paths)
         try:
             for attempt in range(1, self.attempts + 1):
                 row, retry = self._attempt(consumer, checkout, attempt)

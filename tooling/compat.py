@@ -22,17 +22,15 @@ import json
 import os
 import sys
 import tempfile
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
-from tooling.apimodel import api_fingerprint, load_api
+from tooling.apimodel import load_api
+from tooling.apivalues import api_fingerprint
 from tooling.cli import guarded
+from tooling.compat_needs import check_needs, format_check, read_needs
 from tooling.config import Config, load_config, read_pyproject
 from tooling.errors import ToolingError
 
@@ -42,16 +40,13 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPAT_FILE",
     "COMPAT_FORMAT",
-    "CompatCheck",
     "ConstantValue",
-    "NeedResult",
     "build_compat",
-    "check_needs",
     "compat_constants",
+    "dumps_compat",
     "find_constant",
     "main",
     "read_compat",
-    "read_needs",
     "write_compat",
 ]
 
@@ -61,13 +56,6 @@ COMPAT_FORMAT = 1
 DEFAULT_CONSTANTS: Mapping[str, str] = {
     "adapter_protocol_version": "ADAPTER_PROTOCOL_VERSION",
     "plugin_api_version": "PLUGIN_API_VERSION",
-}
-NEEDS_FILE = "runtime-needs.toml"
-# Needs whose compat.json field is not simply the need's name in snake case.
-_NEED_FIELDS = {
-    "runtime": "runtime_version",
-    "python": "requires_python",
-    "api-fingerprint": "api_fingerprint",
 }
 
 
@@ -241,127 +229,6 @@ def read_compat(path: Path, package: str | None = None) -> dict[str, object]:
     return data
 
 
-@dataclass(frozen=True)
-class NeedResult:
-    """One declared need checked against one release."""
-
-    need: str
-    """The need's key, e.g. ``adapter-protocol``."""
-    wanted: str
-    """What the consumer declared (a specifier, a Python version, or a fingerprint)."""
-    provided: str
-    """What the release offers."""
-    satisfied: bool
-    """Whether the release meets it."""
-    reason: str
-    """One sentence explaining the verdict."""
-
-
-@dataclass(frozen=True)
-class CompatCheck:
-    """A consumer's needs checked against a release."""
-
-    needs_file: Path
-    """Where the needs were read from."""
-    results: tuple[NeedResult, ...]
-    """One per declared need, in key order."""
-
-    @property
-    def satisfied(self) -> bool:
-        """Whether every need is met."""
-        return all(r.satisfied for r in self.results)
-
-
-def read_needs(path: Path) -> tuple[Path, dict[str, str]]:
-    """The needs declared by the consumer at ``path`` (a directory or one of the two files).
-
-    ``runtime-needs.toml`` (keys at the top level) wins over ``[tool.runtime]`` in
-    pyproject.toml.
-    """
-    if path.is_dir():
-        candidates = [path / NEEDS_FILE, path / "pyproject.toml"]
-        file = next((c for c in candidates if c.is_file() and _needs_table(c) is not None), None)
-        if file is None:
-            raise ToolingError(f"{path}: no {NEEDS_FILE} and no [tool.runtime] in pyproject.toml; "
-                               "declare the consumer's needs in one of them")
-    else:
-        file = path
-    table = _needs_table(file)
-    if table is None:
-        raise ToolingError(f"{file}: no [tool.runtime] table; declare the consumer's needs there")
-    needs: dict[str, str] = {}
-    for key, value in table.items():
-        if not isinstance(value, str):
-            raise ToolingError(f'{file}: need {key!r} must be a string, e.g. ">=1,<2"')
-        needs[str(key)] = value
-    return file, needs
-
-
-def _needs_table(file: Path) -> dict[str, object] | None:
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ToolingError(f"{file}: cannot read it: {exc}") from exc
-    if file.name == "pyproject.toml":
-        tool = data.get("tool", {})
-        table = tool.get("runtime") if isinstance(tool, dict) else None
-        return table if isinstance(table, dict) else None
-    return data
-
-
-def _as_version(value: object) -> Version | None:
-    text = ".".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-def _check_one(need: str, wanted: str, compat: Mapping[str, object], file: Path) -> NeedResult:
-    field = _NEED_FIELDS.get(need, need.replace("-", "_"))
-    if field not in compat and f"{field}_version" in compat:
-        field = f"{field}_version"
-    if field not in compat:
-        known = sorted([*_NEED_FIELDS, *(k.replace("_", "-") for k in compat)])
-        raise ToolingError(f"{file}: unknown need {need!r}; known needs: {', '.join(known)}")
-    offered = compat[field]
-    if field == "api_fingerprint":
-        ok = wanted == offered
-        return NeedResult(need, wanted, str(offered), ok,
-                          "same public API" if ok else "the public API differs")
-    if field == "requires_python":
-        # The consumer's Python must be one the release supports.
-        ok = _spec(str(offered), file, need).contains(wanted, prereleases=True)
-        return NeedResult(need, wanted, str(offered), ok,
-                          f"Python {wanted} {'is' if ok else 'is not'} in {offered}")
-    if offered is None:
-        return NeedResult(need, wanted, "none", satisfied=False,
-                          reason=f"the release does not declare {field}")
-    version = _as_version(offered)
-    if version is None:
-        return NeedResult(need, wanted, str(offered), satisfied=False,
-                          reason=f"{offered!r} is not a version")
-    ok = _spec(wanted, file, need).contains(version, prereleases=True)
-    shown = str(version)
-    return NeedResult(need, wanted, shown, ok,
-                      f"{shown} {'satisfies' if ok else 'does not satisfy'} {wanted}")
-
-
-def _spec(text: str, file: Path, need: str) -> SpecifierSet:
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier as exc:
-        raise ToolingError(f"{file}: need {need!r} = {text!r} is not a version specifier "
-                           '(e.g. ">=1,<2" or "~=1.1")') from exc
-
-
-def check_needs(needs_file: Path, needs: Mapping[str, str],
-                compat: Mapping[str, object]) -> CompatCheck:
-    """Check each declared need against a release's compat data."""
-    results = tuple(_check_one(k, needs[k], compat, needs_file) for k in sorted(needs))
-    return CompatCheck(needs_file, results)
-
-
 def _current_compat(config: Config) -> dict[str, object]:
     # Imported here: staging needs the rewriter (libcst), reading a compat.json does not.
     from tooling.rewrite import rewrite_tree  # noqa: PLC0415
@@ -369,26 +236,6 @@ def _current_compat(config: Config) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="compat-") as tmp:
         rewrite_tree(config.source, config.package, Path(tmp), exclude=config.exclude)
         return build_compat(config, Path(tmp) / config.package)
-
-
-def _print_check(check: CompatCheck, compat: Mapping[str, object], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({
-            "needs_file": str(check.needs_file),
-            "runtime_version": compat.get("runtime_version"),
-            "satisfied": check.satisfied,
-            "needs": [r.__dict__ for r in check.results],
-        }, indent=2, sort_keys=True))
-        return
-    rows = [("NEED", "WANTED", "PROVIDED", "OK")]
-    rows += [(r.need, r.wanted, r.provided, "yes" if r.satisfied else "NO") for r in check.results]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    print(f"{check.needs_file} vs runtime {compat.get('runtime_version')}")
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    for r in check.results:
-        if not r.satisfied:
-            print(f"unsatisfied: {r.need}: {r.reason}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         needs_file, needs = read_needs(args.check)
         check = check_needs(needs_file, needs, compat)
-        _print_check(check, compat, args.json)
+        print(format_check(check, compat, as_json=args.json))
         if not check.satisfied:
             failed = ", ".join(r.need for r in check.results if not r.satisfied)
             raise ToolingError(f"{needs_file}: runtime {compat.get('runtime_version')} does not "

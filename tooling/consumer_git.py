@@ -1,17 +1,18 @@
 """Git work on one consumer repository: shallow clone, read files, commit, push, read back.
 
 Each clone is bare and `--depth 1` on one branch: the cascade reads a few blobs and writes one
-commit, so no work tree is checked out.  GitPython reads objects through one long-lived
-`git cat-file` and writes the new blobs, trees and commit in-process, so a consumer costs a
-clone, that reader and a push.  `CASCADE_TOKEN` reaches git through a credential helper that
-reads it from the environment at the moment git asks: never an argument, never part of a URL,
-scrubbed from every message.
+commit, so no work tree is checked out.  All reads are one `git cat-file --batch` call; the new
+blobs, trees and commit are written in-process through GitPython; so a consumer costs a clone,
+that read and a push.  `CASCADE_TOKEN` reaches git through a credential helper that reads it
+from the environment at the moment git asks: never an argument, never part of a URL, scrubbed
+from every message.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from tooling.errors import ToolingError
 from tooling.proc import redact, register_secret
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from git.db import GitCmdObjectDB
 
@@ -36,9 +37,12 @@ __all__ = [
     "NO_TOKEN",
     "Checkout",
     "PushOutcome",
+    "Snapshot",
     "cascade_token",
     "clone_branch",
     "git_env",
+    "local_git_dir",
+    "read_snapshot",
     "transport_url",
 ]
 
@@ -139,69 +143,165 @@ def _execute(argv: list[str], *, cwd: Path, env: Mapping[str, str]) -> tuple[int
     return int(status or 0), str(out), str(err)
 
 
-class Checkout:
-    """A shallow bare clone of one branch of one consumer, read and written in-process."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The files the cascade looks at, as one branch head holds them, read in one batch."""
 
-    def __init__(self, path: Path, url: str, branch: str, env: Mapping[str, str]) -> None:
-        """Open the clone at ``path`` (made by `clone_branch`)."""
-        self.path = path
-        self.url = url
-        self.branch = branch
-        self.env = dict(env)
-        with _ODB_LOCK:
-            self._repo = Repo(str(path))
-            self.head: Commit = self._repo.commit(f"refs/heads/{branch}")
-
-    def close(self) -> None:
-        """Release the repository handle."""
-        with _ODB_LOCK:
-            self._repo.close()
+    head: str
+    """The branch head's commit sha."""
+    trees: Mapping[str, bytes]
+    """Raw tree objects by directory path (`""` is the root): every parent of a read file."""
+    blobs: Mapping[str, bytes]
+    """Contents of the requested paths that are files."""
 
     def read(self, path: str) -> bytes | None:
-        """Return the bytes of ``path`` at the branch head, None when it is not a file there."""
-        with _ODB_LOCK:
-            try:
-                item = self.head.tree / path
-            except KeyError:
-                return None
-            if item.type != "blob" or item.mode not in _FILE_MODES:
-                return None
-            return bytes(item.data_stream.read())
+        """Return the bytes of ``path``, None when it is not a regular file there."""
+        parent, _, name = path.rpartition("/")
+        tree = self.trees.get(parent)
+        if tree is None or path not in self.blobs:
+            return None
+        modes = {n: mode for _, mode, n in tree_entries_from_data(tree)}
+        return self.blobs[path] if modes.get(name) in _FILE_MODES else None
 
     def workflows(self) -> tuple[str, ...]:
         """Return the workflow files under `.github/workflows/` and `.gitea/workflows/`."""
         found: list[str] = []
-        with _ODB_LOCK:
-            for directory in _WORKFLOW_DIRS:
-                try:
-                    tree = self.head.tree / directory
-                except KeyError:
-                    continue
-                if isinstance(tree, Tree):
-                    found.extend(f"{directory}/{blob.name}" for blob in tree.blobs)
+        for directory in _WORKFLOW_DIRS:
+            tree = self.trees.get(directory)
+            if tree is not None:
+                found.extend(
+                    f"{directory}/{name}"
+                    for _, mode, name in tree_entries_from_data(tree)
+                    if mode in _FILE_MODES
+                )
         return tuple(found)
+
+
+def read_snapshot(
+    git_dir: Path, branch: str, paths: Sequence[str], *, env: Mapping[str, str]
+) -> Snapshot:
+    """Read ``paths`` and the workflow directories at ``branch`` of the repository ``git_dir``.
+
+    One `git cat-file --batch` answers everything, so reading costs one short process.
+    """
+    ref = f"refs/heads/{branch}"
+    dirs = {""} | set(_WORKFLOW_DIRS)
+    for path in paths:
+        parts = path.split("/")[:-1]
+        dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    specs = [ref, *(f"{ref}:{d}" if d else f"{ref}^{{tree}}" for d in sorted(dirs))]
+    specs += [f"{ref}:{p}" for p in paths]
+    found = _cat_batch(git_dir, specs, env)
+    head = found.get(ref)
+    if head is None or head[1] != "commit":
+        raise ToolingError(f"branch {branch!r} does not exist on the remote")
+    trees: dict[str, bytes] = {}
+    for directory in dirs:
+        got = found.get(f"{ref}:{directory}" if directory else f"{ref}^{{tree}}")
+        if got is not None and got[1] == "tree":
+            trees[directory] = got[2]
+    blobs = {}
+    for path in paths:
+        got = found.get(f"{ref}:{path}")
+        if got is not None and got[1] == "blob":
+            blobs[path] = got[2]
+    return Snapshot(head[0], trees, blobs)
+
+
+def _cat_batch(
+    git_dir: Path, specs: Sequence[str], env: Mapping[str, str]
+) -> dict[str, tuple[str, str, bytes]]:
+    """Map each object name in ``specs`` to (sha, type, content); missing ones are left out."""
+    proc = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
+        input="".join(f"{s}\n" for s in specs).encode(),
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode:
+        tail = _fail_line(proc.stderr.decode("utf-8", errors="replace"))
+        raise ToolingError(redact(f"reading {git_dir.name} failed: {tail}"))
+    out = proc.stdout
+    found: dict[str, tuple[str, str, bytes]] = {}
+    pos = 0
+    for spec in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].decode("utf-8", errors="replace").split(" ")
+        pos = end + 1
+        if len(header) != 3 or not header[2].isdigit():  # noqa: PLR2004 - `sha type size`
+            continue  # `<name> missing` / `ambiguous`
+        size = int(header[2])
+        found[spec] = (header[0], header[1], out[pos : pos + size])
+        pos += size + 1
+    return found
+
+
+def local_git_dir(url: str) -> Path | None:
+    """Return the git directory of a remote on this machine (path or file://), else None."""
+    if url.startswith("file://"):
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    elif "://" not in url and Path(url).is_absolute():
+        path = Path(url)
+    else:
+        return None
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        return path
+    if (path / ".git" / "HEAD").is_file():
+        return path / ".git"
+    return None
+
+
+class Checkout:
+    """A shallow bare clone of one branch of one consumer: read in a batch, written in-process."""
+
+    def __init__(
+        self, path: Path, url: str, branch: str, env: Mapping[str, str], paths: Sequence[str]
+    ) -> None:
+        """Open the clone at ``path`` (made by `clone_branch`) and read ``paths`` from it."""
+        self.path = path
+        self.url = url
+        self.branch = branch
+        self.env = dict(env)
+        self.paths = tuple(paths)
+        self.snapshot = read_snapshot(path, branch, self.paths, env=self.env)
+
+    @property
+    def head(self) -> str:
+        """The branch head's commit sha as cloned (or last fetched)."""
+        return self.snapshot.head
+
+    def read(self, path: str) -> bytes | None:
+        """Return the bytes of ``path`` (one of the paths read), None when it is not a file."""
+        return self.snapshot.read(path)
+
+    def workflows(self) -> tuple[str, ...]:
+        """Return the workflow files under `.github/workflows/` and `.gitea/workflows/`."""
+        return self.snapshot.workflows()
+
+    def close(self) -> None:
+        """Nothing stays open between calls; kept so callers can always close."""
 
     def commit(self, files: Mapping[str, bytes], message: str) -> str:
         """Write a commit on top of the head replacing ``files``; return its sha (not pushed)."""
         with _ODB_LOCK:
-            return self._commit(files, message)
-
-    def _commit(self, files: Mapping[str, bytes], message: str) -> str:
-        odb = self._repo.odb
-        changes = {tuple(p.split("/")): data for p, data in files.items()}
-        tree_sha = _rewrite_tree(odb, self.head.tree.binsha, changes)
-        author = _actor(self._repo, "author")
-        committer = _actor(self._repo, "committer")
-        made = Commit.create_from_tree(
-            self._repo,
-            Tree(self._repo, tree_sha, _TREE_MODE, ""),
-            message,
-            parent_commits=[self.head],
-            head=False,
-            author=author,
-            committer=committer,
-        )
-        return str(made.hexsha)
+            repo = Repo(str(self.path))
+            try:
+                changes = {tuple(p.split("/")): data for p, data in files.items()}
+                tree_sha = _rewrite_tree(repo.odb, self.snapshot.trees, "", changes)
+                made = Commit.create_from_tree(
+                    repo,
+                    Tree(repo, tree_sha, _TREE_MODE, ""),
+                    message,
+                    parent_commits=[Commit(repo, bytes.fromhex(self.head))],
+                    head=False,
+                    author=_actor(repo, "author"),
+                    committer=_actor(repo, "committer"),
+                )
+                return str(made.hexsha)
+            finally:
+                repo.close()
 
     def push(self, sha: str, branch: str, *, force: bool = False) -> PushOutcome:
         """Push commit ``sha`` to ``branch`` on the remote; tell a race from a refusal."""
@@ -233,14 +333,13 @@ class Checkout:
         )
         if status:
             raise ToolingError(redact(f"fetch of {self.branch} failed: {_fail_line(err)}"))
-        with _ODB_LOCK:
-            self._repo.close()
-            self._repo = Repo(str(self.path))
-            self.head = self._repo.commit(f"refs/heads/{self.branch}")
+        self.snapshot = read_snapshot(self.path, self.branch, self.paths, env=self.env)
 
 
-def clone_branch(url: str, branch: str, dest: Path, *, env: Mapping[str, str]) -> Checkout:
-    """Shallow-clone ``branch`` of ``url`` (bare, depth 1) into ``dest``."""
+def clone_branch(
+    url: str, branch: str, dest: Path, *, env: Mapping[str, str], paths: Sequence[str] = ()
+) -> Checkout:
+    """Shallow-clone ``branch`` of ``url`` (bare, depth 1) into ``dest`` and read ``paths``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         "git", "clone", "--bare", "--quiet", "--depth", "1", "--single-branch", "--no-tags",
@@ -252,7 +351,7 @@ def clone_branch(url: str, branch: str, dest: Path, *, env: Mapping[str, str]) -
         if "not found in upstream" in line or "Remote branch" in line:
             line = f"branch {branch!r} does not exist on the remote"
         raise ToolingError(redact(f"clone of {_printable(url)} failed: {line}"))
-    return Checkout(dest, url, branch, env)
+    return Checkout(dest, url, branch, env, paths)
 
 
 def _printable(url: str) -> str:
@@ -275,26 +374,30 @@ def _actor(repo: Repo, role: str) -> Actor:
 
 
 def _rewrite_tree(
-    odb: GitCmdObjectDB, tree_sha: bytes, changes: Mapping[tuple[str, ...], bytes]
+    odb: GitCmdObjectDB,
+    trees: Mapping[str, bytes],
+    directory: str,
+    changes: Mapping[tuple[str, ...], bytes],
 ) -> bytes:
-    """Store a copy of tree ``tree_sha`` with the blobs at ``changes`` replaced; return its sha.
+    """Store a copy of tree ``directory`` with the blobs at ``changes`` replaced; return its sha.
 
-    Only existing files are replaced, so entry order (git's sort) is unchanged.
+    Only existing files are replaced, so entry order (git's sort) is unchanged.  Objects are
+    written as loose objects in-process.
     """
-    entries = tree_entries_from_data(odb.stream(tree_sha).read())
     here = {parts[0]: data for parts, data in changes.items() if len(parts) == 1}
     below: dict[str, dict[tuple[str, ...], bytes]] = {}
     for parts, data in changes.items():
         if len(parts) > 1:
             below.setdefault(parts[0], {})[parts[1:]] = data
     rewritten = []
-    for old, mode, name in entries:
+    for old, mode, name in tree_entries_from_data(trees[directory]):
         sha = old
+        path = f"{directory}/{name}" if directory else name
         if name in here and mode in _FILE_MODES:
             data = here[name]
             sha = odb.store(IStream(b"blob", len(data), BytesIO(data))).binsha
         elif name in below and mode == _TREE_MODE:
-            sha = _rewrite_tree(odb, old, below[name])
+            sha = _rewrite_tree(odb, trees, path, below[name])
         rewritten.append((sha, mode, name))
     buffer = BytesIO()
     tree_to_stream(rewritten, buffer.write)

@@ -15,7 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tooling.consumer_git import NO_TOKEN, cascade_token, clone_branch, git_env
+from tooling.consumer_git import (
+    NO_TOKEN,
+    cascade_token,
+    clone_branch,
+    git_env,
+    local_git_dir,
+    read_snapshot,
+)
 from tooling.consumers import Consumer, ConsumerList
 from tooling.errors import ToolingError
 from tooling.fanout import fan_out
@@ -96,14 +103,19 @@ class RemotePin:
 def read_remote_pin(
     url: str, branch: str, pin_file: str, *, env: Mapping[str, str], scratch: Path
 ) -> RemotePin:
-    """Read ``pin_file`` and the workflow list from ``branch`` of the remote at ``url``."""
+    """Read ``pin_file`` and the workflow list from ``branch`` of the remote at ``url``.
+
+    A remote on this machine is read in place (one `git cat-file`, the same refs and objects a
+    clone would get); any other is shallow-cloned first.
+    """
+    local = local_git_dir(url)
+    if local is not None:
+        snapshot = read_snapshot(local, branch, (pin_file,), env=env)
+        return RemotePin(snapshot.workflows(), snapshot.read(pin_file))
     workdir = Path(tempfile.mkdtemp(prefix="read-", dir=scratch))
     try:
-        checkout = clone_branch(url, branch, workdir / "repo", env=env)
-        try:
-            return RemotePin(checkout.workflows(), checkout.read(pin_file))
-        finally:
-            checkout.close()
+        checkout = clone_branch(url, branch, workdir / "repo", env=env, paths=(pin_file,))
+        return RemotePin(checkout.workflows(), checkout.read(pin_file))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -143,6 +143,9 @@ def release(options: steps.ReleaseOptions) -> int:
             _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
             journal = steps.start_journal(config, plan)
         else:
+            if options.bump or options.prerelease:
+                print(f"note: resuming release {journal.version} as planned; --bump and "
+                      "--prerelease apply to the next release", file=sys.stderr)
             _confirm(f"resume release {journal.version} at {journal.next_step()}?", options)
         ctx = steps.ReleaseContext(config, journal, options)
         steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version

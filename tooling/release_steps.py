@@ -142,10 +142,25 @@ def run_step(
         return
     start = time.perf_counter()
     with step(name):
-        ctx.journal.begin(name)
+        ctx.journal.begin(name, _intent(ctx, name))
         result = action(ctx)
         ctx.journal.finish(name, result)
     ctx.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _intent(ctx: ReleaseContext, name: str) -> dict[str, JsonValue]:
+    """Return what step ``name`` is about to do, as far as it is known before it acts."""
+    plan, journal = ctx.journal.plan, ctx.journal
+    made = journal.result("commit").get("commit") if journal.is_done("commit") else None
+    if name == "commit":
+        return {"base": plan.get("base"), "message": gitops.release_message(ctx.version)}
+    if name in {"tag", "push"}:
+        return {"tag": journal.tag, "commit": made, "branch": ctx.config.release_branch}
+    if name in {"publish", "read-back"}:
+        return {"files": journal.result("build").get("files")}
+    if name in {"cascade", "converge"}:
+        return {"version": ctx.version, "consumers": ctx.options.consumers}
+    return {"version": ctx.version}
 
 
 def pending_files(journal: Journal | None) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -268,16 +268,18 @@ def _skip(name: str, why: str) -> CheckResult:
     return CheckResult(name, ok=True, detail=why, skipped=True)
 
 
-def _from_probe(probe: Probe) -> tuple[CheckResult, CheckResult]:
+def _from_probe(probe: Probe, seconds: float) -> tuple[CheckResult, CheckResult]:
     if probe.import_failures:
         imports = CheckResult(
             "imports", ok=False,
             detail=f"{len(probe.import_failures)} of {len(probe.modules)} modules failed, "
             f"first {probe.import_failures[0]}",
-            failures=probe.import_failures,
+            failures=probe.import_failures, seconds=seconds,
         )
     else:
-        imports = CheckResult("imports", ok=True, detail=f"{len(probe.modules)} modules imported")
+        imports = CheckResult(
+            "imports", ok=True, detail=f"{len(probe.modules)} modules imported", seconds=seconds
+        )
     if probe.entry_point_failures:
         entry = CheckResult(
             "entry-points", ok=False,
@@ -319,7 +321,8 @@ def _smoke_one(ctx: _Context, python: PythonInfo) -> tuple[PythonReport, Probe |
         if probe is None:
             record(CheckResult("wheel", ok=False, detail=why, seconds=time.perf_counter() - start))
             return finish("probe failed")
-        for check in (check_record(probe, ctx.wheel, ctx.record), *_from_probe(probe)):
+        took = time.perf_counter() - start
+        for check in (check_record(probe, ctx.wheel, ctx.record), *_from_probe(probe, took)):
             record(check)
         for check in _run_checks(ctx, venv, cwd):
             record(check)
@@ -450,6 +453,10 @@ def _as_json(report: SmokeReport) -> dict[str, object]:
     }
 
 
+# What `--skip` can switch off for one run.
+_SKIPPABLE = ("deps", "serve", "tests", "version")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tooling.smoke``: smoke the built wheel on every Python 3.11+ found."""
     parser = argparse.ArgumentParser(prog="nox -s smoke --", description=__doc__)
@@ -461,11 +468,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-url", help="package index for the dependencies (default: uv's)")
     parser.add_argument("--jobs", type=int, default=2, help="Pythons smoked at once (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=_SKIPPABLE,
+        help="switch a check off for this run (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     def work() -> int:
         config = load_config()
         settings = load_settings(config)
+        settings = replace(
+            settings,
+            version_check=settings.version_check and "version" not in args.skip,
+            serve_check=settings.serve_check and "serve" not in args.skip,
+            workspace_tests=settings.workspace_tests and "tests" not in args.skip,
+            deps_check=settings.deps_check and "deps" not in args.skip,
+        )
         restrict = parse_restriction(args.python) or parse_restriction(
             [os.environ.get(PYTHONS_ENV, "")]
         ) or settings.pythons

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
-from tooling.rewrite._aliases import ALIAS_MODULE, alias_hook_source, install_snippet
+from tooling.rewrite._aliases import ALIAS_MODULE, alias_hook_source
 from tooling.rewrite._cache import Cache
 from tooling.rewrite._closure import ModuleIndex, find_violations
+from tooling.rewrite._package import package_init
 from tooling.rewrite._source import SourceResult, rewrite_source
 
 if TYPE_CHECKING:
@@ -296,13 +297,6 @@ def _replace(built: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _newline_of(code: bytes) -> str:
-    index = code.find(b"\n")
-    if index > 0 and code[index - 1 : index] == b"\r":
-        return "\r\n"
-    return "\n"
-
-
 def rewrite_tree(  # noqa: PLR0915 - one linear recipe: plan, rewrite, check, commit
     source: Path,
     package: str,
@@ -361,7 +355,9 @@ def rewrite_tree(  # noqa: PLR0915 - one linear recipe: plan, rewrite, check, co
         package_dir = staging / package
         package_dir.mkdir()
         _write(files, results, package_dir)
-        _add_package_files(package_dir, package, source, aliases)
+        _add_package_files(
+            package_dir, package, source, names - index.excluded_top, aliases
+        )
         if tests_staging is not None:
             _write(tests_files, tests_results, tests_staging / "tree")
             (tests_staging / "tree").mkdir(exist_ok=True)
@@ -391,20 +387,14 @@ def rewrite_tree(  # noqa: PLR0915 - one linear recipe: plan, rewrite, check, co
 
 
 def _add_package_files(
-    package_dir: Path, package: str, source: Path, aliases: Sequence[str]
+    package_dir: Path, package: str, source: Path, names: Iterable[str], aliases: Sequence[str]
 ) -> None:
-    init = package_dir / "__init__.py"
     if aliases:
         (package_dir / f"{ALIAS_MODULE}.py").write_bytes(
             alias_hook_source(package, tuple(aliases))
         )
-    if not init.exists():
-        text = f'"""The {package} package, generated from {source.name}/ by tooling.rewrite."""\n'
-        if aliases:
-            text += "\n" + install_snippet("\n")
-        init.write_text(text, encoding="utf-8")
-    elif aliases:
-        code = init.read_bytes()
-        newline = _newline_of(code)
-        tail = b"" if not code or code.endswith((b"\n", b"\r")) else newline.encode()
-        init.write_bytes(code + tail + (newline + install_snippet(newline)).encode())
+    init = package_dir / "__init__.py"
+    existing = init.read_bytes() if init.exists() else None
+    init.write_bytes(package_init(
+        existing, package=package, source_name=source.name, names=names, aliases=aliases
+    ))
