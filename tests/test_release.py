@@ -293,3 +293,18 @@ def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capfd)
     assert SENTINEL not in second.out + second.err
     assert sorted(sandbox.indexed()) == ["release_fixture_runtime-0.2.0-py3-none-any.whl",
                                          "release_fixture_runtime-0.2.0.tar.gz"]
+
+
+def test_a_pushed_release_resumes_even_after_the_branch_moved_on(sandbox, tmp_path):
+    done = sandbox.release("--yes", crash="push")
+    assert done.returncode == -signal.SIGKILL
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(sandbox.remote), str(other))
+    git(other, "commit", "-q", "--allow-empty", "-m", "docs: someone merged meanwhile")
+    git(other, "push", "-q", "origin", "main")
+    again = sandbox.release("--yes")
+    assert again.returncode == 0, again.stderr
+    assert sandbox.tags() == ["fixture-v0.1.0", "fixture-v0.2.0"]
+    assert sorted(sandbox.indexed()) == ["release_fixture_runtime-0.2.0-py3-none-any.whl",
+                                         "release_fixture_runtime-0.2.0.tar.gz"]
+    assert sandbox.pin("gitea-template") == "0.2.0\n"

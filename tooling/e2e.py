@@ -242,9 +242,9 @@ def clone_with_remote(source: Path, sandbox: Path, env: Mapping[str, str], *,
     """Clone ``source`` into ``sandbox/project`` with a bare ``sandbox/remote.git`` as origin."""
     clone = sandbox / "project"
     _git(sandbox, env, "clone", "-q", "--no-hardlinks", str(source), str(clone))
-    branch = _git(clone, env, "symbolic-ref", "--short", "HEAD")
-    if branch != "main":
-        _git(clone, env, "branch", "-q", "-m", branch, "main")
+    # Whatever the source has checked out (a branch, or a detached HEAD in CI) becomes main.
+    head = run(["git", "rev-parse", "HEAD"], cwd=source).stdout.strip()
+    _git(clone, env, "checkout", "-q", "-B", "main", head)
     if snapshot and _snapshot_changes(source, clone, env):
         print("note: the project has uncommitted changes; the sandbox includes them as one commit",
               file=sys.stderr)

@@ -164,12 +164,20 @@ def preflight(
     dry_run: bool = False,
     remote: str = "origin",
     allow_dirty: Iterable[str] = (),
+    pushed: bool = False,
 ) -> Preflight:
     """Refuse to release from a dirty tree, another branch, behind the remote or without creds.
 
-    ``allow_dirty`` lists paths a resumed release itself left modified.
+    ``allow_dirty`` lists paths a resumed release itself left modified.  ``pushed`` says the
+    release being resumed is already on the remote: then only the credentials matter (the
+    branch may have moved on since, and the tree is no longer what gets released).
     """
     repo = config.root
+    if pushed:
+        if not dry_run:
+            _check_credentials()
+        branch = _current_branch(repo)
+        return Preflight(branch, head_commit(repo), remote, 0)
     _check_clean(repo, allow_dirty)
     branch = _current_branch(repo)
     if branch != config.release_branch:

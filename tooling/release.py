@@ -133,7 +133,8 @@ def release(options: steps.ReleaseOptions) -> int:
     with release_lock(config.root / JOURNAL_DIR):
         journal = steps.open_journal(config)
         with step("preflight"):
-            gitops.preflight(config, allow_dirty=steps.pending_files(journal))
+            gitops.preflight(config, allow_dirty=steps.pending_files(journal),
+                             pushed=journal is not None and journal.is_done("push"))
         if journal is None:
             with step("plan"):
                 plan = steps.plan_release(config, options)
