@@ -308,3 +308,22 @@ def test_a_pushed_release_resumes_even_after_the_branch_moved_on(sandbox, tmp_pa
     assert sorted(sandbox.indexed()) == ["release_fixture_runtime-0.2.0-py3-none-any.whl",
                                          "release_fixture_runtime-0.2.0.tar.gz"]
     assert sandbox.pin("gitea-template") == "0.2.0\n"
+
+
+def test_a_plan_made_stale_by_a_new_commit_is_planned_again_before_anything_is_committed(
+    sandbox,
+):
+    done = sandbox.release("--yes", crash="smoke")
+    assert done.returncode == -signal.SIGKILL
+    fixed = sandbox.clone / "workspace" / "greeting.py"
+    fixed.write_text(fixed.read_text(encoding="utf-8").replace("hello", "hi"), encoding="utf-8")
+    git(sandbox.clone, "commit", "-q", "-am", "fix: greet briefly")
+    git(sandbox.clone, "push", "-q", "origin", "main")
+    again = sandbox.release("--yes")
+    assert again.returncode == 0, again.stderr
+    assert "planning again" in again.stderr
+    log = git(sandbox.remote, "log", "--format=%s", "main").splitlines()
+    assert log[:2] == ["chore(release): 0.2.0", "fix: greet briefly"]
+    assert [p.name.split(".stale-")[0] for p in (sandbox.clone / ".release").glob("*.stale-*")] \
+        == ["0.2.0.json"]
+    assert len(sandbox.indexed()) == 2

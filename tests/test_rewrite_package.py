@@ -32,7 +32,9 @@ PYTHONS = [
     ),
 ]
 # The build appends this kind of block to the generated __init__ (tooling/stage.py).
-VERSION_BLOCK = '\n# Added by the build\ntry:\n    __version__ = "1.2.3"\nexcept ImportError:\n    pass\n'
+VERSION_BLOCK = (
+    '\n# Added by the build\ntry:\n    __version__ = "1.2.3"\nexcept ImportError:\n    pass\n'
+)
 
 
 def run_isolated(python: str, code: str, *paths: Path, cwd: Path) -> str:
@@ -47,7 +49,7 @@ def run_isolated(python: str, code: str, *paths: Path, cwd: Path) -> str:
 
 
 def rewrite_fixture(tmp_path: Path, init: str | None = None) -> tuple[Path, Path, Path]:
-    """Copy the fixture (optionally with a source ``__init__.py``), rewrite it; (src, out, tests)."""
+    """Copy the fixture (with a source ``__init__.py`` if given), rewrite; (src, out, tests)."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURE / "src", src)
     if init is not None:
@@ -165,3 +167,34 @@ def test_excluded_top_level_names_get_no_hook_entry(tmp_path: Path) -> None:
         tmp_path / "out", cwd=tmp_path,
     )
     assert observed == "ok\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`import a.b` becomes `import PKG.a.b as a, PKG.a as a`, whose IMPORT_FROM of `b` "
+    "on a stub of `a` without `b` falls back to sys.modules via the stub's __name__",
+)
+def test_import_a_b_with_a_nameless_stub_of_the_package(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE / "src", src)
+    scenario = tmp_path / "scenario"
+    scenario.mkdir()
+    (scenario / "nameless.py").write_text(textwrap.dedent("""\
+        import sys
+        import types
+        import tools.memory
+        sys.modules["tools"] = types.SimpleNamespace()
+        try:
+            import tools.memory
+        except ImportError as exc:
+            print(type(exc).__name__)
+        else:
+            print(type(tools).__name__)
+        """))
+    out, tests_out = tmp_path / "out", tmp_path / "tests-out"
+    rewrite_tree(src, PKG, out, tests=scenario, tests_out=tests_out, jobs=1)
+    on_source = run_isolated(sys.executable, "import nameless", src, scenario, cwd=tmp_path)
+    assert on_source == "SimpleNamespace\n"
+    assert run_isolated(sys.executable, "import nameless", out, tests_out, cwd=tmp_path) == (
+        on_source
+    )

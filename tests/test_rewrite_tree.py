@@ -38,7 +38,7 @@ def tree_files(root: Path) -> dict[str, bytes]:
 def assert_same_tree(actual: Path, expected: Path) -> None:
     got, want = tree_files(actual), tree_files(expected)
     assert sorted(got) == sorted(want), "file sets differ"
-    diffs = []
+    diffs: list[str] = []
     for rel, data in want.items():
         if got[rel] != data:
             diffs.extend(
@@ -102,7 +102,8 @@ def test_generated_init_is_a_docstring_and_the_sys_modules_hook(
     rewrite_tree(src, PKG, tmp_path / "out", exclude=["tests", "scripts"], jobs=1)
     init = (tmp_path / "out" / PKG / "__init__.py").read_text()
     docstring, hook = init.split("\n", 1)
-    assert docstring.startswith('"""') and docstring.endswith('"""')
+    assert docstring.startswith('"""')
+    assert docstring.endswith('"""')
     names = sorted(discover_names(src) - {"tests", "scripts"})
     assert hook == "\n" + hook_block(names)
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from build import ProjectBuilder
 from pyproject_hooks import quiet_subprocess_runner
 
 from tooling.cli import guarded, step
@@ -124,6 +123,10 @@ def build_project(
     project: Path, outdir: Path, distribution: Literal["sdist", "wheel"], *, epoch: int
 ) -> Path:
     """Build one distribution (``"wheel"`` or ``"sdist"``) of ``project`` without isolation."""
+    # Imported here: a top-level `build` import sorts differently for ruff whenever a build/
+    # directory exists at the root, which every build creates.
+    from build import ProjectBuilder  # noqa: PLC0415
+
     builder = ProjectBuilder(project, python_executable=sys.executable, runner=_runner(epoch))
     try:
         return Path(builder.build(distribution, outdir))
@@ -284,9 +287,11 @@ def build_distributions(
     dist_dir.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{dist_dir.name}-tmp-", dir=dist_dir.parent))
     try:
-        with step("build sdist + wheel", quiet=quiet):
-            sdist = build_project(staged.root, temp, "sdist", epoch=epoch)
-            wheel = build_project(staged.root, temp, "wheel", epoch=epoch)
+        # Each hook runs in its own process: build both at once.
+        with step("build sdist + wheel", quiet=quiet), ThreadPoolExecutor(max_workers=2) as pool:
+            sdist_job = pool.submit(build_project, staged.root, temp, "sdist", epoch=epoch)
+            wheel_job = pool.submit(build_project, staged.root, temp, "wheel", epoch=epoch)
+            sdist, wheel = sdist_job.result(), wheel_job.result()
         with step("check", quiet=quiet):
             _check_file_sets(staged, wheel, sdist)
             _check_no_bare_imports(wheel, staged.names)

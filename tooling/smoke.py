@@ -250,6 +250,25 @@ def prepare_tests(config: Config, scratch: Path) -> Path | None:
     return run_dir
 
 
+class _Once:
+    """The first probe's dependency-to-module map, handed to deptry as soon as it exists."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._value: Mapping[str, tuple[str, ...]] = {}
+
+    def set(self, value: Mapping[str, tuple[str, ...]]) -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self._value = value
+                self._event.set()
+
+    def get(self) -> Mapping[str, tuple[str, ...]]:
+        self._event.wait()
+        return self._value
+
+
 @dataclass(frozen=True)
 class _Context:
     config: Config
@@ -262,6 +281,8 @@ class _Context:
     index_url: str | None
     envs: Path
     emit: Callable[[str, CheckResult], None]
+    first_probe: _Once
+    slots: threading.Semaphore
 
 
 def _skip(name: str, why: str) -> CheckResult:
@@ -295,6 +316,11 @@ def _from_probe(probe: Probe, seconds: float) -> tuple[CheckResult, CheckResult]
 
 
 def _smoke_one(ctx: _Context, python: PythonInfo) -> tuple[PythonReport, Probe | None]:
+    with ctx.slots:
+        return _smoke_python(ctx, python)
+
+
+def _smoke_python(ctx: _Context, python: PythonInfo) -> tuple[PythonReport, Probe | None]:
     venv = ctx.envs / python.minor
     done: list[CheckResult] = []
     probe: Probe | None = None
@@ -322,6 +348,7 @@ def _smoke_one(ctx: _Context, python: PythonInfo) -> tuple[PythonReport, Probe |
             record(CheckResult("wheel", ok=False, detail=why, seconds=time.perf_counter() - start))
             return finish("probe failed")
         took = time.perf_counter() - start
+        ctx.first_probe.set(probe.dep_modules)
         for check in (check_record(probe, ctx.wheel, ctx.record), *_from_probe(probe, took)):
             record(check)
         for check in _run_checks(ctx, venv, cwd):
@@ -346,6 +373,16 @@ def _run_checks(ctx: _Context, venv: Path, cwd: Path) -> Iterator[CheckResult]:
         )
     else:
         yield _skip("tests", "no workspace tests configured")
+
+
+def _deps_when_probed(ctx: _Context, scratch: Path) -> CheckResult:
+    # deptry needs the real dependency -> module names (PyYAML -> yaml), which the first probe
+    # reads from a smoke venv; it then runs while the Pythons go on with their checks.
+    config = ctx.config
+    return check_deps(
+        ctx.wheel, config.package, config.name, config.dependencies,
+        module_map=ctx.first_probe.get(), scratch=scratch,
+    )
 
 
 def run_smoke(
@@ -380,16 +417,18 @@ def run_smoke(
             config=config, settings=settings, wheel=wheel, record=wheel_record(wheel),
             extra=extra, deps=requirement_names(config.dependencies), tests_run=tests_run,
             index_url=index_url, envs=config.root / ".nox" / "smoke-envs", emit=emit,
+            first_probe=_Once(), slots=threading.Semaphore(max(1, jobs)),
         )
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(pythons)))) as pool:
-            results = list(pool.map(lambda p: _smoke_one(ctx, p), pythons))
-        deps: CheckResult | None = None
-        if settings.deps_check:
-            probe = next((p for _, p in results if p is not None), None)
-            deps = check_deps(
-                wheel, config.package, config.name, config.dependencies,
-                module_map=probe.dep_modules if probe else {}, scratch=scratch,
+        # One thread per Python (at most `jobs` run at once, see ctx.slots) plus deptry's.
+        with ThreadPoolExecutor(max_workers=len(pythons) + 1) as pool:
+            deps_future = (
+                pool.submit(_deps_when_probed, ctx, scratch) if settings.deps_check else None
             )
+            futures = [pool.submit(_smoke_one, ctx, p) for p in pythons]
+            results = [f.result() for f in futures]
+            ctx.first_probe.set({})  # no Python got as far as the probe: deptry guesses names
+            deps = deps_future.result() if deps_future is not None else None
+        if deps is not None:
             emit("deps", deps)
     reports = tuple(r for r, _ in results)
     failures = [

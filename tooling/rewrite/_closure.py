@@ -125,25 +125,25 @@ def find_violations(
 ) -> list[Violation]:
     """Every import in the rewritten shipped modules that would fail once installed."""
     found: list[Violation] = []
+    prefix = f"{index.package}."
     for rel in sorted(results):
         parts = _module_of(rel)
         if parts is None:
             continue
         is_package = rel.endswith("__init__.py")
         for ref in results[rel].imports:
-            shown = str(root / rel)
             head = ref.module.split(".", 1)[0]
             if ref.level == 0 and head in names and head != index.package:
                 reason = "was left bare (not rewritten)"
-                found.append(Violation(shown, ref.line, ref.module, reason))
+                found.append(Violation(str(root / rel), ref.line, ref.module, reason))
                 continue
             for target in _targets(ref, parts, is_package, index.package):
-                if not target.startswith(f"{index.package}."):
+                if target in index.shipped or not target.startswith(prefix):
                     continue
                 gone = index.excluded_prefix(target)
                 if gone is not None:
-                    bare = gone.removeprefix(f"{index.package}.")
-                    found.append(Violation(shown, ref.line, target.removeprefix(
-                        f"{index.package}."), f"is excluded from the package ({bare})"))
+                    bare = gone.removeprefix(prefix)
+                    found.append(Violation(str(root / rel), ref.line, target.removeprefix(
+                        prefix), f"is excluded from the package ({bare})"))
                     break
     return found

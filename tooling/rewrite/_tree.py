@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import keyword
 import multiprocessing
 import os
@@ -19,18 +18,18 @@ from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
 from tooling.rewrite._aliases import ALIAS_MODULE, alias_hook_source
-from tooling.rewrite._cache import Cache
+from tooling.rewrite._cache import Cache, tool_fingerprint
 from tooling.rewrite._closure import ModuleIndex, find_violations
+from tooling.rewrite._manifest import Inputs, Manifest, manifest_path, scan_outputs
 from tooling.rewrite._package import package_init
 from tooling.rewrite._source import SourceResult, rewrite_source
+from tooling.rewrite._walk import ALWAYS_EXCLUDED, SourceFile, discover_names, read_tree
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["ALWAYS_EXCLUDED", "TreeResult", "discover_names", "rewrite_tree"]
 
-# Bytecode and caches never ship, whatever the caller's excludes say.
-ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", "*.pyo")
 # Below this many files to parse, a process pool costs more than it saves.
 _POOL_THRESHOLD = 8
 
@@ -59,92 +58,6 @@ class TreeResult:
     """References rewritten, counted by kind."""
     seconds: float = 0.0
     """Wall time of the whole call."""
-
-
-@dataclass(frozen=True)
-class _File:
-    rel: str
-    """Path below the tree root, POSIX separators."""
-    source: Path
-    """Where to read it."""
-
-
-def _is_name(candidate: str) -> bool:
-    return (
-        candidate.isidentifier()
-        and not keyword.iskeyword(candidate)
-        and not (candidate.startswith("__") and candidate.endswith("__"))
-    )
-
-
-def _holds_python(directory: Path) -> bool:
-    for _root, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
-        if any(f.endswith(".py") for f in files):
-            return True
-    return False
-
-
-def discover_names(source: Path) -> frozenset[str]:
-    """Top-level ``*.py`` stems and top-level directories holding ``.py`` files (identifiers)."""
-    names: set[str] = set()
-    for entry in sorted(source.iterdir()):
-        if entry.is_file() and entry.suffix == ".py" and _is_name(entry.stem):
-            names.add(entry.stem)
-        elif entry.is_dir() and _is_name(entry.name) and _holds_python(entry):
-            names.add(entry.name)
-    return frozenset(names)
-
-
-def _matches(rel: str, patterns: Sequence[str]) -> bool:
-    """gitignore-like: a pattern with a slash is anchored at the root, else matches a basename."""
-    base = rel.rsplit("/", 1)[-1]
-    for raw in patterns:
-        pattern = raw.strip("/")
-        if "/" in pattern:
-            if fnmatch.fnmatchcase(rel, pattern):
-                return True
-        elif fnmatch.fnmatchcase(base, pattern):
-            return True
-    return False
-
-
-def _walk(root: Path, patterns: Sequence[str]) -> tuple[list[_File], list[tuple[str, bool]]]:
-    """Shipped files, and excluded entries as (rel, is_dir), without entering excluded dirs."""
-    files: list[_File] = []
-    excluded: list[tuple[str, bool]] = []
-    seen: set[Path] = set()
-
-    def visit(directory: Path, prefix: str) -> None:
-        real = directory.resolve()
-        if real in seen:  # a symlink loop
-            return
-        seen.add(real)
-        with os.scandir(directory) as entries:
-            ordered = sorted(entries, key=lambda e: e.name)
-        for entry in ordered:
-            rel = f"{prefix}{entry.name}"
-            is_dir = entry.is_dir()
-            if _matches(rel, patterns):
-                excluded.append((rel, is_dir))
-            elif is_dir:
-                visit(Path(entry.path), f"{rel}/")
-            else:
-                files.append(_File(rel, Path(entry.path)))
-
-    visit(root, "")
-    return files, excluded
-
-
-def _read(file: _File, shown: Path) -> bytes:
-    try:
-        return file.source.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ToolingError(
-            f"{shown}: cannot read: {reason}; fix the file or exclude it with --exclude",
-            path=shown,
-        ) from exc
 
 
 @dataclass(frozen=True)
@@ -188,9 +101,8 @@ class _Tally:
 
 
 def _process(
-    files: list[_File],
+    files: list[SourceFile],
     *,
-    root: Path,
     job: _Job,
     cache: Cache | None,
     jobs: int,
@@ -198,26 +110,22 @@ def _process(
 ) -> dict[str, SourceResult]:
     """Rewrite every Python file of ``files``; returns results by rel path (others: copy)."""
     results: dict[str, SourceResult] = {}
-    todo: list[tuple[str, str, bytes, str]] = []
+    todo: list[tuple[SourceFile, bytes]] = []
     for file in files:
         tally.seen += 1
         if not file.rel.endswith(".py"):
             continue
-        shown = str(root / file.rel)
-        code = _read(file, Path(shown))
-        key = cache.key(code, job.names, job.package, job.watch) if cache else ""
-        hit = cache.get(key) if cache else None
+        key = cache.key(file.digest, job.names, job.package, job.watch) if cache else b""
+        hit = cache.get(key, file.code) if cache else None
         if hit is not None:
             tally.cached += 1
             tally.prefiltered += not hit.parsed
-            results[file.rel] = hit if hit.changed else SourceResult(
-                code, changed=False, imports=hit.imports, parsed=hit.parsed
-            )
+            results[file.rel] = hit
             continue
-        todo.append((file.rel, shown, code, key))
-    done = _rewrite_many(job, [(shown, code) for _, shown, code, _ in todo], jobs)
-    for (rel, _shown, _code, key), result in zip(todo, done, strict=True):
-        results[rel] = result
+        todo.append((file, key))
+    done = _rewrite_many(job, [(file.path, file.code) for file, _ in todo], jobs)
+    for (file, key), result in zip(todo, done, strict=True):
+        results[file.rel] = result
         tally.prefiltered += not result.parsed
         if cache is not None and not result.problems:
             cache.put(key, result)
@@ -233,21 +141,20 @@ def _process(
     return results
 
 
-def _write(files: Iterable[_File], results: Mapping[str, SourceResult], dest: Path) -> None:
-    made: set[Path] = set()
+def _write(files: Iterable[SourceFile], results: Mapping[str, SourceResult], dest: Path) -> None:
+    made: set[str] = set()
+    root = str(dest)
     for file in files:
-        target = dest / file.rel
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
+        target = os.path.join(root, file.rel)  # noqa: PTH118 - str paths: the warm-run floor
+        parent = os.path.dirname(target)  # noqa: PTH120
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)  # noqa: PTH103
+            made.add(parent)
         result = results.get(file.rel)
-        if result is None:
-            shutil.copyfile(file.source, target)
-        else:
-            target.write_bytes(result.code)
-        mode = file.source.stat().st_mode & 0o777
-        if mode & 0o111:
-            target.chmod(mode)
+        with open(target, "wb") as fh:  # noqa: PTH123
+            fh.write(file.code if result is None else result.code)
+        if file.mode & 0o111:
+            os.chmod(target, file.mode)  # noqa: PTH101
 
 
 def _check_paths(  # noqa: C901 - one check per documented error
@@ -297,7 +204,130 @@ def _replace(built: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def rewrite_tree(  # noqa: PLR0915 - one linear recipe: plan, rewrite, check, commit
+@dataclass(frozen=True)
+class _Plan:
+    """What to read and write, decided before any rewriting."""
+
+    source: Path
+    package: str
+    package_dir: Path
+    tests_out: Path | None
+    names: frozenset[str]
+    """Discovered names (excluded ones included)."""
+    tests_names: frozenset[str]
+    """Names the test tree sees as workspace names."""
+    index: ModuleIndex
+    files: list[SourceFile]
+    tests_files: list[SourceFile]
+    aliases: tuple[str, ...]
+    settings: tuple[str, ...]
+    """Everything besides file contents that shapes the output (for the no-op check)."""
+
+    @property
+    def outputs(self) -> list[Path]:
+        """The directories this rewrite replaces."""
+        return [self.package_dir] if self.tests_out is None else [self.package_dir,
+                                                                  self.tests_out]
+
+    @property
+    def inputs(self) -> Inputs:
+        """(rel, mode, digest) of every input file, package tree then test tree."""
+        marker = ("\0tests", 0, b"")
+        return (*((f.rel, f.mode, f.digest) for f in self.files), marker,
+                *((f.rel, f.mode, f.digest) for f in self.tests_files))
+
+
+def _plan(
+    source: Path, package: str, out: Path, *, tests: Path | None, tests_out: Path | None,
+    exclude: Sequence[str], aliases: Sequence[str],
+) -> _Plan:
+    _check_paths(source, package, out, tests, tests_out)
+    patterns = (*ALWAYS_EXCLUDED, *exclude)
+    names = discover_names(source)
+    unknown = sorted(set(aliases) - names)
+    if unknown:
+        raise ToolingError(f"compat alias {unknown[0]!r} is not a top-level module or package of "
+                           f"{source}; remove it from compat-aliases")
+    files, excluded = read_tree(source, patterns)
+    index = ModuleIndex.build(package, [f.rel for f in files], excluded)
+    dropped = sorted(set(aliases) & index.excluded_top)
+    if dropped:
+        raise ToolingError(f"compat alias {dropped[0]!r} is excluded from the package; "
+                           "remove it from compat-aliases or stop excluding it")
+    tests_files: list[SourceFile] = []
+    tests_names: frozenset[str] = frozenset()
+    if tests is not None:
+        tests_files = read_tree(tests, ALWAYS_EXCLUDED)[0]
+        tests_names = frozenset(names - index.excluded_top - discover_names(tests))
+    settings = (tool_fingerprint(), package, str(source), str(tests), "\0".join(patterns),
+                "\0".join(sorted(aliases)), "\0".join(sorted(names)), "\0".join(tests_names))
+    return _Plan(source, package, out / package, tests_out, names, tests_names, index, files,
+                 tests_files, tuple(aliases), settings)
+
+
+def _unchanged(plan: _Plan, manifest_file: Path) -> Manifest | None:
+    """The previous run's manifest if inputs, settings and outputs are exactly as it left them."""
+    previous = Manifest.load(manifest_file)
+    if (previous is not None and previous.settings == plan.settings
+            and previous.inputs == plan.inputs and previous.outputs == scan_outputs(plan.outputs)):
+        return previous
+    return None
+
+
+def _commit(
+    plan: _Plan, results: Mapping[str, SourceResult], tests_results: Mapping[str, SourceResult]
+) -> None:
+    """Write everything into temp dirs beside the outputs, then move them into place."""
+    out = plan.package_dir.parent
+    staging = _staging(out)
+    tests_staging = _staging(plan.tests_out) if plan.tests_out is not None else None
+    try:
+        built = staging / plan.package
+        built.mkdir()
+        _write(plan.files, results, built)
+        _add_package_files(built, plan.package, plan.source,
+                           plan.names - plan.index.excluded_top, plan.aliases)
+        if tests_staging is not None:
+            _write(plan.tests_files, tests_results, tests_staging / "tree")
+            (tests_staging / "tree").mkdir(exist_ok=True)
+        if out.exists():
+            _replace(built, plan.package_dir)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(out)
+        if tests_staging is not None and plan.tests_out is not None:
+            _replace(tests_staging / "tree", plan.tests_out)
+    finally:
+        for temp in (staging, tests_staging):
+            if temp is not None and temp.exists():
+                shutil.rmtree(temp, ignore_errors=True)
+
+
+def _check_closure(plan: _Plan, results: Mapping[str, SourceResult]) -> None:
+    violations = find_violations(plan.index, plan.names, results, plan.source)
+    if violations:
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more: " + "; ".join(
+            str(v) for v in violations[1:]) + ")" if len(violations) > 1 else ""
+        raise ToolingError(f"closure check: {first}{more}", path=first.path, line=first.line)
+
+
+def _result(plan: _Plan, tally: _Tally, started: float) -> TreeResult:
+    return TreeResult(
+        names=plan.names,
+        package_dir=plan.package_dir,
+        tests_dir=plan.tests_out,
+        files_seen=tally.seen,
+        rewritten=tally.rewritten,
+        copied=tally.seen - tally.rewritten,
+        prefiltered=tally.prefiltered,
+        cached=tally.cached,
+        references=dict(sorted(tally.references.items())),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def rewrite_tree(
     source: Path,
     package: str,
     out: Path,
@@ -311,79 +341,42 @@ def rewrite_tree(  # noqa: PLR0915 - one linear recipe: plan, rewrite, check, co
 ) -> TreeResult:
     """Write ``OUT/PKG`` (and ``TESTS_OUT``) rewritten, all or nothing; see docs/rewrite.md."""
     started = time.perf_counter()
-    source, out = Path(source).absolute(), Path(out).absolute()
-    tests = Path(tests).absolute() if tests is not None else None
-    tests_out = Path(tests_out).absolute() if tests_out is not None else None
-    _check_paths(source, package, out, tests, tests_out)
+    plan = _plan(
+        Path(source).absolute(), package, Path(out).absolute(),
+        tests=Path(tests).absolute() if tests is not None else None,
+        tests_out=Path(tests_out).absolute() if tests_out is not None else None,
+        exclude=exclude, aliases=aliases,
+    )
+    manifest_file = manifest_path(cache_dir, plan.outputs) if cache_dir is not None else None
+    previous = _unchanged(plan, manifest_file) if manifest_file is not None else None
+    if previous is not None:  # a no-op: the outputs already are what this run would write
+        seen, rewritten, prefiltered, cached, references = previous.summary
+        tally = _Tally(seen, rewritten, prefiltered, cached, Counter(dict(references)))
+        return _result(plan, tally, started)
+
     jobs = jobs or os.cpu_count() or 1
-    patterns = (*ALWAYS_EXCLUDED, *exclude)
-    names = discover_names(source)
-    unknown = sorted(set(aliases) - names)
-    if unknown:
-        raise ToolingError(f"compat alias {unknown[0]!r} is not a top-level module or package of "
-                           f"{source}; remove it from compat-aliases")
-    files, excluded = _walk(source, patterns)
-    index = ModuleIndex.build(package, [f.rel for f in files], excluded)
-    dropped = sorted(set(aliases) & index.excluded_top)
-    if dropped:
-        raise ToolingError(f"compat alias {dropped[0]!r} is excluded from the package; "
-                           "remove it from compat-aliases or stop excluding it")
     cache = Cache(cache_dir) if cache_dir is not None else None
     tally = _Tally()
-    job = _Job(names, package, index.watch_terms(names))
-    results = _process(files, root=source, job=job, cache=cache, jobs=jobs, tally=tally)
-    violations = find_violations(index, names, results, source)
-    if violations:
-        first = violations[0]
-        more = f" (and {len(violations) - 1} more: " + "; ".join(
-            str(v) for v in violations[1:]) + ")" if len(violations) > 1 else ""
-        raise ToolingError(f"closure check: {first}{more}", path=first.path, line=first.line)
-
-    tests_files: list[_File] = []
+    job = _Job(plan.names, package, plan.index.watch_terms(plan.names))
+    results = _process(plan.files, job=job, cache=cache, jobs=jobs, tally=tally)
+    _check_closure(plan, results)
     tests_results: dict[str, SourceResult] = {}
     if tests is not None:
-        tests_names = frozenset(names - index.excluded_top - discover_names(tests))
-        tests_files, _ = _walk(tests, ALWAYS_EXCLUDED)
-        tests_job = _Job(tests_names, package, frozenset())
+        tests_job = _Job(plan.tests_names, package, frozenset())
         tests_results = _process(
-            tests_files, root=tests, job=tests_job, cache=cache, jobs=jobs, tally=tally
+            plan.tests_files, job=tests_job, cache=cache, jobs=jobs, tally=tally
         )
-
-    staging = _staging(out)
-    tests_staging = _staging(tests_out) if tests_out is not None else None
-    try:
-        package_dir = staging / package
-        package_dir.mkdir()
-        _write(files, results, package_dir)
-        _add_package_files(
-            package_dir, package, source, names - index.excluded_top, aliases
+    if cache is not None:
+        cache.save()
+    _commit(plan, results, tests_results)
+    if manifest_file is not None:
+        python_files = sum(f.rel.endswith(".py") for f in (*plan.files, *plan.tests_files))
+        summary = (tally.seen, tally.rewritten, tally.prefiltered, python_files,
+                   tuple(sorted(tally.references.items())))
+        Manifest(plan.settings, plan.inputs, scan_outputs(plan.outputs), summary).save(
+            manifest_file
         )
-        if tests_staging is not None:
-            _write(tests_files, tests_results, tests_staging / "tree")
-            (tests_staging / "tree").mkdir(exist_ok=True)
-        if out.exists():
-            _replace(package_dir, out / package)
-        else:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(out)
-        if tests_staging is not None and tests_out is not None:
-            _replace(tests_staging / "tree", tests_out)
-    finally:
-        for temp in (staging, tests_staging):
-            if temp is not None and temp.exists():
-                shutil.rmtree(temp, ignore_errors=True)
-    return TreeResult(
-        names=names,
-        package_dir=out / package,
-        tests_dir=tests_out,
-        files_seen=tally.seen,
-        rewritten=tally.rewritten,
-        copied=tally.seen - tally.rewritten,
-        prefiltered=tally.prefiltered,
-        cached=tally.cached,
-        references=dict(sorted(tally.references.items())),
-        seconds=time.perf_counter() - started,
-    )
+    return _result(plan, tally, started)
 
 
 def _add_package_files(
