@@ -21,17 +21,19 @@ import tomlkit.exceptions
 from tooling.cli import guarded
 from tooling.config import load_config
 from tooling.errors import ToolingError
+from tooling.gitauth import origin_auth_env
 from tooling.proc import Completed, redact, run
 from tooling.version import validate_version
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
 
     from tooling.config import Config
 
 __all__ = [
     "PUBLISH_CREDENTIALS",
+    "TRUSTED_PUBLISHING",
     "Preflight",
     "PushResult",
     "TagResult",
@@ -41,6 +43,7 @@ __all__ = [
     "head_commit",
     "main",
     "preflight",
+    "publish_auth",
     "push_release",
     "release_message",
     "remote_tag_commit",
@@ -51,6 +54,10 @@ __all__ = [
 # Needed to publish; checked before anything changes.  Names only: values are never read out.
 PUBLISH_CREDENTIALS = ("TWINE_REPOSITORY_URL", "TWINE_USERNAME", "TWINE_PASSWORD",
                        "RUNTIME_INDEX_URL")
+# Set by GitHub Actions in a job with `id-token: write`: what twine's trusted publishing uses.
+TRUSTED_PUBLISHING = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+_TRUSTED_UPLOAD = ("https://upload.pypi.org/legacy/", "https://test.pypi.org/legacy/")
+_TOKEN_USER = "__token__"
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true"}
 
 
@@ -96,8 +103,11 @@ class PushResult:
     """False when the remote already had both (an earlier run pushed them)."""
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> Completed:
+def _git(repo: Path, *args: str, check: bool = True, remote: str | None = None) -> Completed:
+    """Run git in ``repo``; with ``remote``, authenticated to it by ``$GITHUB_TOKEN`` if set."""
     env = {**os.environ, **_NO_PROMPT}
+    if remote is not None:
+        env.update(origin_auth_env(repo, remote, env))
     return run(["git", *args], cwd=repo, env=env, check=check, what=f"git {args[0]}")
 
 
@@ -136,9 +146,13 @@ def _check_clean(repo: Path, allowed: Iterable[str]) -> None:
         raise ToolingError(f"{repo}: uncommitted changes ({shown}); commit or stash them first")
 
 
-def _check_remote(repo: Path, remote: str, branch: str) -> int:
+def _fetch_branch(repo: Path, remote: str, branch: str) -> None:
     _git(repo, "fetch", "--quiet", "--no-tags", remote,
-         f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+         f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", remote=remote)
+
+
+def _check_remote(repo: Path, remote: str, branch: str) -> int:
+    _fetch_branch(repo, remote, branch)
     counts = _out(repo, "rev-list", "--left-right", "--count", f"HEAD...{remote}/{branch}")
     ahead, behind = (int(n) for n in counts.split())
     if behind:
@@ -149,12 +163,59 @@ def _check_remote(repo: Path, remote: str, branch: str) -> int:
     return ahead
 
 
-def _check_credentials() -> None:
-    missing = [name for name in PUBLISH_CREDENTIALS if not os.environ.get(name, "").strip()]
-    if missing:
+def _is_set(env: Mapping[str, str], name: str) -> bool:
+    return bool(env.get(name, "").strip())
+
+
+def publish_auth(env: Mapping[str, str] | None = None) -> str:
+    """Return how the upload will authenticate: ``password`` or ``trusted-publishing``.
+
+    A password (``TWINE_USERNAME`` + ``TWINE_PASSWORD``) wins when set.  Without one, GitHub
+    Actions' OIDC variables (present when the job has ``id-token: write``) mean twine's
+    trusted publishing: twine itself exchanges the job's OIDC token for a short-lived upload
+    token, which it does only for pypi.org and test.pypi.org and only with the user name
+    ``__token__`` (its default there).  Anything else is an error naming what is missing;
+    names only are printed, never values.
+    """
+    source = os.environ if env is None else env
+    missing = [n for n in ("TWINE_REPOSITORY_URL",) if not _is_set(source, n)]
+    index_missing = [] if _is_set(source, "RUNTIME_INDEX_URL") else ["RUNTIME_INDEX_URL"]
+    oidc = all(_is_set(source, n) for n in TRUSTED_PUBLISHING)
+    if _is_set(source, "TWINE_PASSWORD") or not oidc:
+        missing += [n for n in ("TWINE_USERNAME", "TWINE_PASSWORD") if not _is_set(source, n)]
+        if missing or index_missing:
+            raise ToolingError(
+                f"{', '.join(missing + index_missing)} not set; export them (twine's variables "
+                "and the index's simple API root), or publish from GitHub Actions with "
+                "`id-token: write` (trusted publishing), or use --dry-run"
+            )
+        return "password"
+    if missing or index_missing:
         raise ToolingError(
-            f"{', '.join(missing)} not set; export them (twine's variables and the index's "
-            "simple API root) or use --dry-run"
+            f"{', '.join(missing + index_missing)} not set; trusted publishing needs twine's "
+            f"upload URL ({_TRUSTED_UPLOAD[0]}) and the index's simple API root"
+        )
+    url = source["TWINE_REPOSITORY_URL"].strip()
+    if not url.startswith(_TRUSTED_UPLOAD):
+        raise ToolingError(redact(
+            f"TWINE_REPOSITORY_URL is {url}: twine does trusted publishing (OIDC) only to "
+            f"{' or '.join(_TRUSTED_UPLOAD)}; set TWINE_USERNAME and TWINE_PASSWORD for this index"
+        ))
+    user = source.get("TWINE_USERNAME", "").strip()
+    if user not in {"", _TOKEN_USER}:
+        raise ToolingError(
+            f"TWINE_USERNAME is {user!r} with no TWINE_PASSWORD: trusted publishing needs "
+            f"{_TOKEN_USER!r} (or unset); set TWINE_PASSWORD to upload as {user!r}"
+        )
+    return "trusted-publishing"
+
+
+def _tag_on_release_branch(repo: Path, remote: str, branch: str, tag: str, head: str) -> None:
+    if not _contains(repo, remote, branch, head):
+        raise ToolingError(
+            f"tag {tag} is at {head[:12]}, which is not on {remote}/{branch} (the release "
+            "branch, [tool.runtime-build] release-branch): releases are cut from it; merge the "
+            f"commit into {branch} and tag there, or delete the tag"
         )
 
 
@@ -165,20 +226,30 @@ def preflight(
     remote: str = "origin",
     allow_dirty: Iterable[str] = (),
     pushed: bool = False,
+    tagged: str | None = None,
 ) -> Preflight:
     """Refuse to release from a dirty tree, another branch, behind the remote or without creds.
 
     ``allow_dirty`` lists paths a resumed release itself left modified.  ``pushed`` says the
     release being resumed is already on the remote: then only the credentials matter (the
     branch may have moved on since, and the tree is no longer what gets released).
+    ``tagged`` names the release tag HEAD is at when a tagged commit is being released (CI on
+    a tag push, HEAD detached): the branch check becomes "HEAD is on the remote's release
+    branch", and being behind it is fine (later commits are not part of this release).
     """
     repo = config.root
     if pushed:
         if not dry_run:
-            _check_credentials()
+            publish_auth()
         branch = _current_branch(repo)
         return Preflight(branch, head_commit(repo), remote, 0)
     _check_clean(repo, allow_dirty)
+    if tagged is not None:
+        head = head_commit(repo)
+        _tag_on_release_branch(repo, remote, config.release_branch, tagged, head)
+        if not dry_run:
+            publish_auth()
+        return Preflight(_current_branch(repo), head, remote, 0)
     branch = _current_branch(repo)
     if branch != config.release_branch:
         shown = branch or "a detached HEAD"
@@ -188,7 +259,7 @@ def preflight(
         )
     ahead = _check_remote(repo, remote, branch)
     if not dry_run:
-        _check_credentials()
+        publish_auth()
     return Preflight(branch, head_commit(repo), remote, ahead)
 
 
@@ -278,7 +349,7 @@ def create_tag(repo: Path, tag: str, commit: str, message: str) -> TagResult:
 
 
 def _remote_refs(repo: Path, remote: str, *refs: str) -> dict[str, str]:
-    done = _git(repo, "ls-remote", remote, *refs)
+    done = _git(repo, "ls-remote", remote, *refs, remote=remote)
     found: dict[str, str] = {}
     for line in done.stdout.splitlines():
         sha, _, ref = line.partition("\t")
@@ -293,8 +364,7 @@ def remote_tag_commit(repo: Path, remote: str, tag: str) -> str | None:
 
 
 def _contains(repo: Path, remote: str, branch: str, commit: str) -> bool:
-    _git(repo, "fetch", "--quiet", "--no-tags", remote,
-         f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+    _fetch_branch(repo, remote, branch)
     done = _git(repo, "merge-base", "--is-ancestor", commit, f"{remote}/{branch}", check=False)
     return done.returncode == 0
 
@@ -319,7 +389,8 @@ def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) ->
     if on_remote == commit and _contains(repo, remote, branch, commit):
         return PushResult(remote, branch, tag, commit, pushed=False)
     done = _git(repo, "push", "--atomic", "--porcelain", remote,
-                f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}", check=False)
+                f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}", check=False,
+                remote=remote)
     if done.returncode:
         lines = redact(f"{done.stdout}\n{done.stderr}").splitlines()
         rejected = any(ln.startswith("!") for ln in lines)
