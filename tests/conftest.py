@@ -12,6 +12,9 @@ from helpers import SENTINEL, PackageIndex, isolated_env, start_package_index
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+# Fixture trees hold test suites of their own, run by the tests that copy them.
+collect_ignore_glob = ["fixtures/*"]
+
 # Variables from the developer's or CI's environment that would change what the pipeline
 # does under test (real credentials, a real index, Actions annotations).
 _SCRUBBED = (

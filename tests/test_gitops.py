@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import http.server
+import os
+import subprocess
+import threading
+from typing import ClassVar
 
 import pytest
 from helpers import SENTINEL, commit, git, init_repo, make_bare_remote
 
 from tooling.config import load_config
 from tooling.errors import ToolingError
+from tooling.gitauth import auth_config_env, origin_auth_env
 from tooling.gitops import (
     PUBLISH_CREDENTIALS,
     create_tag,
     find_release_commit,
     preflight,
+    publish_auth,
     push_release,
     release_message,
     remote_tag_commit,
     scratch_worktree,
     set_project_version,
 )
+from tooling.proc import redact
 
 PYPROJECT = """\
 # the project
@@ -206,3 +215,124 @@ def test_config_release_branch_is_honoured(repo):
     config = dataclasses.replace(load_config(repo), release_branch="release")
     with pytest.raises(ToolingError, match="not the release branch 'release'"):
         preflight(config)
+
+
+# -- credentials: a password, or GitHub's trusted publishing ---------------------------------
+
+_OIDC = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.example/?x=1",
+         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": SENTINEL}
+_PYPI = {"TWINE_REPOSITORY_URL": "https://upload.pypi.org/legacy/",
+         "RUNTIME_INDEX_URL": "https://pypi.org/simple/"}
+
+
+def test_a_username_and_password_publish_with_the_password():
+    env = {**_PYPI, "TWINE_USERNAME": "bot", "TWINE_PASSWORD": SENTINEL, **_OIDC}
+    assert publish_auth(env) == "password"
+
+
+@pytest.mark.parametrize("user", [{}, {"TWINE_USERNAME": "__token__"}])
+def test_github_oidc_without_a_password_is_trusted_publishing(user):
+    assert publish_auth({**_PYPI, **_OIDC, **user}) == "trusted-publishing"
+    assert publish_auth({**_PYPI, **_OIDC, **user,
+                         "TWINE_REPOSITORY_URL": "https://test.pypi.org/legacy/"}) == (
+        "trusted-publishing")
+
+
+def test_trusted_publishing_to_an_index_twine_cannot_mint_for_is_refused():
+    env = {**_OIDC, "TWINE_REPOSITORY_URL": "https://bot:" + SENTINEL + "@idx.example/up/",
+           "RUNTIME_INDEX_URL": "https://idx.example/simple/"}
+    with pytest.raises(ToolingError, match=r"only to https://upload\.pypi\.org/legacy/") as info:
+        publish_auth(env)
+    assert SENTINEL not in str(info.value)
+
+
+def test_trusted_publishing_as_another_user_is_refused():
+    with pytest.raises(ToolingError, match="TWINE_USERNAME is 'bot' with no TWINE_PASSWORD"):
+        publish_auth({**_PYPI, **_OIDC, "TWINE_USERNAME": "bot"})
+
+
+def test_no_password_and_no_oidc_names_every_missing_variable():
+    with pytest.raises(ToolingError, match=r"^TWINE_USERNAME, TWINE_PASSWORD not set; .*"
+                                           r"id-token: write"):
+        publish_auth(_PYPI)
+    with pytest.raises(ToolingError, match=r"^TWINE_REPOSITORY_URL, RUNTIME_INDEX_URL not set; "
+                                           "trusted publishing needs"):
+        publish_auth(_OIDC)
+
+
+def test_preflight_accepts_trusted_publishing_in_ci(repo, monkeypatch):
+    for key, value in {**_PYPI, **_OIDC}.items():
+        monkeypatch.setenv(key, value)
+    assert preflight(load_config(repo)).branch == "main"
+
+
+# -- push auth: GITHUB_TOKEN as a header for origin only --------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Records each request's path and Authorization header, and answers 404."""
+
+    seen: ClassVar[list[tuple[int, str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.server.server_address[1], self.path,
+                          self.headers.get("Authorization")))
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        del args
+
+
+@pytest.fixture
+def recorders():
+    _Recorder.seen.clear()
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) for _ in range(2)]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    yield [s.server_address[1] for s in servers]
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_token_env_is_scoped_to_the_origin_url_and_appended_to_existing_config():
+    env = auth_config_env("https://bot:pw@git.example.org:8443/team/runtime.git", SENTINEL,
+                          {"GIT_CONFIG_COUNT": "1"})
+    assert env["GIT_CONFIG_COUNT"] == "2"
+    assert env["GIT_CONFIG_KEY_1"] == "http.https://git.example.org:8443/team/runtime.git.extraHeader"
+    encoded = base64.b64encode(f"x-access-token:{SENTINEL}".encode()).decode()
+    assert env["GIT_CONFIG_VALUE_1"] == f"AUTHORIZATION: basic {encoded}"
+    assert SENTINEL not in "".join(env.values())
+    assert redact(f"header {encoded}") == "header ***"  # registered: redacted everywhere
+    assert auth_config_env("git@git.example.org:team/runtime.git", SENTINEL, {}) == {}
+    assert auth_config_env("/srv/git/runtime.git", SENTINEL, {}) == {}
+    assert auth_config_env("https://git.example.org/x.git", "", {}) == {}
+
+
+def test_git_sends_the_token_to_origin_only_and_never_prints_it(repo, recorders, monkeypatch,
+                                                                  capfd):
+    origin_port, other_port = recorders
+    origin = f"http://127.0.0.1:{origin_port}/team/runtime.git"
+    git(repo, "remote", "set-url", "origin", origin)
+    monkeypatch.setenv("GITHUB_TOKEN", SENTINEL)
+    with pytest.raises(ToolingError) as info:
+        remote_tag_commit(repo, "origin", "v0.2.0")  # git ls-remote through tooling.gitops
+    assert SENTINEL not in str(info.value)
+    encoded = base64.b64encode(f"x-access-token:{SENTINEL}".encode()).decode()
+    assert (origin_port, "/team/runtime.git/info/refs?service=git-upload-pack",
+            f"basic {encoded}") in _Recorder.seen
+    # With that same environment, git sends nothing to another repository on the same host
+    # or to another host (a consumer's): the header is keyed by the origin URL.
+    env = {**os.environ, **origin_auth_env(repo)}
+    for url in (f"http://127.0.0.1:{origin_port}/team/consumer.git",
+                f"http://127.0.0.1:{other_port}/team/runtime.git"):
+        subprocess.run(["git", "ls-remote", url], env=env, capture_output=True, check=False)
+    others = [s for s in _Recorder.seen if "consumer" in s[1] or s[0] == other_port]
+    assert len(others) == 2
+    assert all(auth is None for _, _, auth in others)
+    out = capfd.readouterr()
+    assert SENTINEL not in out.out + out.err
+    assert encoded not in out.out + out.err

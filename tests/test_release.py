@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 DIST = "release-fixture-runtime"
+_CI_VARIABLES = ("GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_REF_TYPE", "GITHUB_TOKEN",
+                 "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 
 @pytest.fixture(autouse=True)
 def _no_secret_in_any_output(capfd):
@@ -51,9 +53,10 @@ class Sandbox:
     env: dict[str, str] = field(repr=False)  # holds the SENTINEL: never in a failure report
 
     def release(self, *args: str, crash: str | None = None, cwd: Path | None = None,
-                stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+                stdin: int | None = None, env: dict[str, str] | None = None,
+                ) -> subprocess.CompletedProcess[str]:
         """Run the release as CI does, in a subprocess; no byte of its output may hold a secret."""
-        env = dict(self.env)
+        env = {**self.env, **(env or {})}
         if crash:
             env["RELEASE_CRASH_AFTER"] = crash
         done = subprocess.run(
@@ -87,6 +90,8 @@ def sandbox(tmp_path, fresh_index, monkeypatch) -> Sandbox:
     monkeypatch.setenv("CASCADE_TOKEN", SENTINEL)
     env = {**os.environ, **fresh_index.twine_env(), "PYTHONPATH": str(REPO_ROOT),
            "RUNTIME_SMOKE_PYTHONS": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    for name in _CI_VARIABLES:  # a run of this suite inside a release job must not leak in
+        env.pop(name, None)
     clone = copy_fixture("release-project", tmp_path / "project")
     consumers = {
         spec.name: make_consumer(tmp_path / "consumers", spec, "0.1.0", DIST, env)
@@ -327,3 +332,112 @@ def test_a_plan_made_stale_by_a_new_commit_is_planned_again_before_anything_is_c
     assert [p.name.split(".stale-")[0] for p in (sandbox.clone / ".release").glob("*.stale-*")] \
         == ["0.2.0.json"]
     assert len(sandbox.indexed()) == 2
+
+
+# -- CI: `invoke release --yes` on a tag push, in a fresh clone at the detached tag ----------
+
+
+def ci_clone(box: Sandbox, where: Path, tag: str) -> tuple[Path, dict[str, str]]:
+    """A fresh clone at ``tag``, HEAD detached, and the variables a tag-push run sees."""
+    git(where.parent, "clone", "-q", str(box.remote), str(where))
+    git(where, "checkout", "-q", "--detach", tag)
+    return where, {"GITHUB_REF": f"refs/tags/{tag}", "GITHUB_REF_NAME": tag,
+                   "GITHUB_REF_TYPE": "tag", "GITHUB_TOKEN": SENTINEL}
+
+
+def tag_by_hand(box: Sandbox, version: str, tag: str, *, branch: str = "main") -> str:
+    """A maintainer sets the version, commits, tags and pushes, without `invoke release`."""
+    set_project_version(box.clone / "pyproject.toml", version)
+    git(box.clone, "commit", "-q", "-am", f"chore: version {version}")
+    git(box.clone, "tag", "-a", "-m", f"{DIST} {version}", tag)
+    git(box.clone, "push", "-q", "--atomic", "origin", f"HEAD:refs/heads/{branch}", tag)
+    return git(box.clone, "rev-parse", "HEAD")
+
+
+def test_a_tag_pushed_by_hand_is_released_by_the_tag_run_from_its_detached_clone(
+    sandbox, tmp_path
+):
+    tagged = tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0")
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
+    done = sandbox.release("--yes", "--json", cwd=clone, env=ci)
+    assert done.returncode == 0, done.stderr
+    assert "is tag fixture-v0.2.0 (from GITHUB_REF)" in done.stderr
+    assert "--- commit: done in an earlier run" in done.stderr
+    assert "--- push: done in an earlier run" in done.stderr
+    report = json.loads(done.stdout)
+    assert (report["version"], report["tag"], report["commit"]) == ("0.2.0", "fixture-v0.2.0",
+                                                                    tagged)
+    assert {f["filename"]: f["sha256"] for f in report["files"]} == sandbox.indexed()
+    assert sorted(sandbox.indexed()) == ["release_fixture_runtime-0.2.0-py3-none-any.whl",
+                                         "release_fixture_runtime-0.2.0.tar.gz"]
+    assert sandbox.tags() == ["fixture-v0.1.0", "fixture-v0.2.0"]
+    assert git(sandbox.remote, "rev-parse", "main") == tagged  # nothing committed or pushed
+    assert [(sandbox.pin(s.name), sandbox.bumps(s.name)) for s in CONSUMERS] == [
+        ("0.2.0\n", 1), ("0.2.0\n", 1), ("0.1.0\n", 0)]
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_a_local_release_then_its_tag_run_only_reverifies_and_cascades(sandbox, tmp_path):
+    local = sandbox.release("--yes")
+    assert local.returncode == 0, local.stderr
+    published = sandbox.indexed()
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
+    done = sandbox.release("--yes", cwd=clone, env=ci)
+    assert done.returncode == 0, done.stderr
+    assert "0.2.0 is already published on the index" in done.stderr
+    assert "==> read-back" in done.stderr
+    assert "==> converge" in done.stderr
+    journal = json.loads((clone / ".release" / "0.2.0.json").read_text(encoding="utf-8"))
+    assert journal["steps"]["build"]["result"]["source"] == "index"
+    assert journal["steps"]["smoke"]["result"]["summary"] == (
+        "skipped: already published on the index")
+    assert [f["action"] for f in journal["steps"]["publish"]["result"]["files"]] == [
+        "already-present", "already-present"]
+    assert sandbox.indexed() == published
+    assert_released_exactly_once(sandbox)
+    again = sandbox.release("--yes", cwd=clone, env=ci)  # a re-run of the same job
+    assert again.returncode == 0, again.stderr
+    assert "nothing to release: fixture-v0.2.0 at HEAD was released" in again.stdout
+
+
+def test_a_tag_run_racing_a_local_release_that_crashed_after_its_push_publishes_it_once(
+    sandbox, tmp_path
+):
+    crashed = sandbox.release("--yes", crash="push")
+    assert crashed.returncode == -signal.SIGKILL
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
+    done = sandbox.release("--yes", cwd=clone, env=ci)
+    assert done.returncode == 0, done.stderr
+    assert "==> smoke" in done.stderr  # nothing on the index yet: built and tested here
+    # The local release resumes and finds the same bytes on the index: the tag run built
+    # the version commit with the timestamp the local release had built it with.
+    resumed = sandbox.release("--yes")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_released_exactly_once(sandbox)
+
+
+def test_a_tag_that_does_not_match_the_version_in_pyproject_is_refused_naming_both(
+    sandbox, tmp_path
+):
+    git(sandbox.clone, "tag", "-a", "-m", "oops", "fixture-v0.3.0")
+    git(sandbox.clone, "push", "-q", "origin", "fixture-v0.3.0")
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.3.0")
+    done = sandbox.release("--yes", cwd=clone, env=ci)
+    assert done.returncode == 1
+    error = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert len(error) == 1
+    assert "tag fixture-v0.3.0 was pushed" in error[0]
+    assert "version at" in error[0] and "is 0.1.0 (tag fixture-v0.1.0)" in error[0]
+    assert sandbox.indexed() == {}
+    assert all(sandbox.bumps(spec.name) == 0 for spec in CONSUMERS)
+
+
+def test_a_tag_off_the_release_branch_is_refused_and_nothing_is_published(sandbox, tmp_path):
+    git(sandbox.clone, "switch", "-q", "-c", "side")
+    tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0", branch="side")
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
+    done = sandbox.release("--yes", cwd=clone, env=ci)
+    assert done.returncode == 1
+    assert "which is not on origin/main (the release branch" in done.stderr
+    assert sandbox.indexed() == {}
+    assert list((clone / ".release").glob("*.json")) == []

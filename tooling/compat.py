@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import hashlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -27,8 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tooling.apimodel import load_api
-from tooling.apivalues import api_fingerprint
+import tooling
 from tooling.cli import guarded
 from tooling.compat_needs import check_needs, format_check, read_needs
 from tooling.config import Config, load_config, read_pyproject
@@ -53,6 +55,8 @@ __all__ = [
 COMPAT_FILE = "compat.json"
 COMPAT_FORMAT = 1
 """Bumped when a field changes meaning; consumers refuse formats they do not know."""
+# Keep this many API cache entries (one per distinct staged package seen).
+_API_CACHE_KEEP = 16
 DEFAULT_CONSTANTS: Mapping[str, str] = {
     "adapter_protocol_version": "ADAPTER_PROTOCOL_VERSION",
     "plugin_api_version": "PLUGIN_API_VERSION",
@@ -180,10 +184,58 @@ def build_compat(config: Config, package_dir: Path) -> dict[str, object]:
             )
         value = found.value if found else None
         data[field] = list(value) if isinstance(value, tuple) else value
-    model = load_api(package_dir.parent, package_dir.name)
-    data["api_fingerprint"] = api_fingerprint(model)
-    data["api_objects"] = len(model.objects)
+    data["api_fingerprint"], data["api_objects"] = _api_summary(
+        package_dir, config.root / "build" / ".cache" / "compat"
+    )
     return data
+
+
+def _api_key(package_dir: Path) -> str:
+    """Digest of everything the API summary depends on: the package's files and the loader."""
+    digest = hashlib.sha256()
+    tools = Path(__file__).parent
+    try:
+        griffe_version = importlib.metadata.version("griffe")
+    except importlib.metadata.PackageNotFoundError:
+        griffe_version = "?"
+    for part in (package_dir.name, tooling.__version__, griffe_version):
+        digest.update(part.encode() + b"\0")
+    for module in ("apimodel.py", "apivalues.py"):
+        digest.update((tools / module).read_bytes() + b"\0")
+    for file in sorted(package_dir.rglob("*")):
+        rel = file.relative_to(package_dir).as_posix()
+        if file.is_file() and rel != COMPAT_FILE and "__pycache__" not in file.parts:
+            digest.update(rel.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _api_summary(package_dir: Path, cache_dir: Path) -> tuple[str, int]:
+    """``api_fingerprint`` and ``api_objects``, from the cache when the package is unchanged.
+
+    griffe (the slow part of a no-op build, issue 4 "Speed") is imported only on a miss; the
+    key covers every file of the package, griffe's version and the loader's own source.
+    """
+    entry = cache_dir / f"api-{_api_key(package_dir)}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        cached = json.loads(entry.read_text(encoding="utf-8"))
+        fingerprint, objects = cached["api_fingerprint"], cached["api_objects"]
+        if isinstance(fingerprint, str) and isinstance(objects, int):
+            return fingerprint, objects
+    from tooling.apimodel import load_api  # noqa: PLC0415 - griffe only on a cache miss
+    from tooling.apivalues import api_fingerprint  # noqa: PLC0415 - with load_api
+
+    model = load_api(package_dir.parent, package_dir.name)
+    fingerprint, objects = api_fingerprint(model), len(model.objects)
+    with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".api-", suffix=".json", dir=cache_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"api_fingerprint": fingerprint, "api_objects": objects}, fh)
+        Path(tmp).replace(entry)
+        entries = sorted(cache_dir.glob("api-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        for old in entries[:-_API_CACHE_KEEP]:
+            old.unlink(missing_ok=True)
+    return fingerprint, objects
 
 
 def dumps_compat(data: Mapping[str, object]) -> str:

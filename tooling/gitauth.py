@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TOKEN_ENV", "auth_config_env", "origin_auth_env", "scope_url"]
 
-TOKEN_ENV = "GITHUB_TOKEN"
+TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a value
 # GitHub and Gitea both take an installation/job token as the password of basic auth with
 # this user name (what actions/checkout itself sends).
-_TOKEN_USER = "x-access-token"
+_TOKEN_USER = "x-access-token"  # noqa: S105 - a fixed user name, not a secret
 
 
 def scope_url(url: str) -> str | None:

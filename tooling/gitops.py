@@ -38,9 +38,12 @@ __all__ = [
     "PushResult",
     "TagResult",
     "commit_files",
+    "commit_subject_and_parent_time",
     "create_tag",
+    "current_branch",
     "find_release_commit",
     "head_commit",
+    "local_tag_commit",
     "main",
     "preflight",
     "publish_auth",
@@ -49,6 +52,7 @@ __all__ = [
     "remote_tag_commit",
     "scratch_worktree",
     "set_project_version",
+    "tags_at",
 ]
 
 # Needed to publish; checked before anything changes.  Names only: values are never read out.
@@ -57,7 +61,7 @@ PUBLISH_CREDENTIALS = ("TWINE_REPOSITORY_URL", "TWINE_USERNAME", "TWINE_PASSWORD
 # Set by GitHub Actions in a job with `id-token: write`: what twine's trusted publishing uses.
 TRUSTED_PUBLISHING = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 _TRUSTED_UPLOAD = ("https://upload.pypi.org/legacy/", "https://test.pypi.org/legacy/")
-_TOKEN_USER = "__token__"
+_TOKEN_USER = "__token__"  # noqa: S105 - twine's fixed user name, not a secret
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true"}
 
 
@@ -120,9 +124,23 @@ def head_commit(repo: Path) -> str:
     return _out(repo, "rev-parse", "HEAD")
 
 
-def _current_branch(repo: Path) -> str:
+def current_branch(repo: Path) -> str:
+    """Return the checked-out branch, or ``""`` on a detached HEAD."""
     done = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def tags_at(repo: Path, commit: str) -> list[str]:
+    """Return the tags pointing at ``commit``."""
+    return _out(repo, "tag", "--points-at", commit).split()
+
+
+def commit_subject_and_parent_time(repo: Path, commit: str) -> tuple[str, int | None]:
+    """Return ``commit``'s subject and its first parent's commit time (None for a root)."""
+    subject = _out(repo, "log", "-1", "--format=%s", commit)
+    done = _git(repo, "log", "-1", "--format=%ct", f"{commit}^", check=False)
+    stamp = done.stdout.strip()
+    return subject, int(stamp) if done.returncode == 0 and stamp.isdigit() else None
 
 
 def _dirty_paths(repo: Path) -> list[str]:
@@ -241,7 +259,7 @@ def preflight(
     if pushed:
         if not dry_run:
             publish_auth()
-        branch = _current_branch(repo)
+        branch = current_branch(repo)
         return Preflight(branch, head_commit(repo), remote, 0)
     _check_clean(repo, allow_dirty)
     if tagged is not None:
@@ -249,8 +267,8 @@ def preflight(
         _tag_on_release_branch(repo, remote, config.release_branch, tagged, head)
         if not dry_run:
             publish_auth()
-        return Preflight(_current_branch(repo), head, remote, 0)
-    branch = _current_branch(repo)
+        return Preflight(current_branch(repo), head, remote, 0)
+    branch = current_branch(repo)
     if branch != config.release_branch:
         shown = branch or "a detached HEAD"
         raise ToolingError(
@@ -328,7 +346,8 @@ def scratch_worktree(repo: Path, commit: str, path: Path) -> Iterator[Path]:
         _remove_worktree(repo, path)
 
 
-def _local_tag_commit(repo: Path, tag: str) -> str | None:
+def local_tag_commit(repo: Path, tag: str) -> str | None:
+    """Return the commit the local ``tag`` points at, or None if there is no such tag."""
     done = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}",
                 check=False)
     return done.stdout.strip() or None
@@ -336,7 +355,7 @@ def _local_tag_commit(repo: Path, tag: str) -> str | None:
 
 def create_tag(repo: Path, tag: str, commit: str, message: str) -> TagResult:
     """Create the annotated ``tag`` at ``commit``; fine if already there, an error elsewhere."""
-    existing = _local_tag_commit(repo, tag)
+    existing = local_tag_commit(repo, tag)
     if existing == commit:
         return TagResult(tag, commit, created=False)
     if existing is not None:
@@ -386,11 +405,14 @@ def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) ->
             f"tag {tag} is already on {remote} at {on_remote[:12]}, not {commit[:12]}: "
             "another release of this version won; nothing was pushed"
         )
-    if on_remote == commit and _contains(repo, remote, branch, commit):
+    on_branch = _contains(repo, remote, branch, commit)
+    if on_remote == commit and on_branch:
         return PushResult(remote, branch, tag, commit, pushed=False)
-    done = _git(repo, "push", "--atomic", "--porcelain", remote,
-                f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}", check=False,
-                remote=remote)
+    # A commit already on the branch (a tag made by hand on it) needs only its tag pushed;
+    # pushing the branch too would be refused as a rewind once the branch has moved on.
+    branch_ref = [] if on_branch else [f"{commit}:refs/heads/{branch}"]
+    done = _git(repo, "push", "--atomic", "--porcelain", remote, *branch_ref,
+                f"refs/tags/{tag}:refs/tags/{tag}", check=False, remote=remote)
     if done.returncode:
         lines = redact(f"{done.stdout}\n{done.stderr}").splitlines()
         rejected = any(ln.startswith("!") for ln in lines)

@@ -22,6 +22,12 @@ from tooling.journal import JOURNAL_DIR, Journal, release_lock
 from tooling.plan import describe_plan, plan_to_json
 from tooling.proc import redact
 from tooling.publish import dist_files, publish_files, read_back
+from tooling.release_tagged import (
+    describe_tagged,
+    find_tagged_release,
+    finished_here,
+    start_tagged_journal,
+)
 
 __all__ = [
     "main",
@@ -107,11 +113,22 @@ def _require_prompt(options: steps.ReleaseOptions) -> None:
 def dry_run(options: steps.ReleaseOptions) -> int:
     """Print what a release would do, changing nothing."""
     config = load_config()
+    unfinished = steps.journal_for(config)
+    tagged = find_tagged_release(config) if unfinished is None else None
+    if tagged is not None and finished_here(config, tagged):
+        print(f"nothing to release: {tagged.tag} at HEAD was released from this checkout")
+        return 0
     with step("preflight", quiet=options.json_output):
-        gitops.preflight(config, dry_run=True)
+        gitops.preflight(config, dry_run=True, tagged=tagged.tag if tagged else None)
+    if tagged is not None:
+        if options.json_output:
+            print(json.dumps({"release": True, "adopt": asdict(tagged), "next": tagged.version,
+                              "tag": tagged.tag}, indent=2))
+        else:
+            print(describe_tagged(tagged))
+        return 0
     with step("plan", quiet=options.json_output):
         plan = steps.plan_release(config, options)
-    unfinished = steps.journal_for(config)
     if options.json_output:
         report = plan_to_json(plan)
         report["resume"] = unfinished.next_step() if unfinished else None
@@ -132,10 +149,22 @@ def release(options: steps.ReleaseOptions) -> int:
     config = load_config()
     with release_lock(config.root / JOURNAL_DIR):
         journal = steps.open_journal(config)
+        # HEAD at the release tag of pyproject's version (CI on a tag push): release it as is.
+        tagged = find_tagged_release(config) if journal is None else None
+        if tagged is not None and finished_here(config, tagged):
+            reason = f"nothing to release: {tagged.tag} at HEAD was released from this checkout"
+            print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
+                              "reason": reason}) if options.json_output else reason)
+            return 0
         with step("preflight"):
             gitops.preflight(config, allow_dirty=steps.pending_files(journal),
-                             pushed=journal is not None and journal.is_done("push"))
-        if journal is None:
+                             pushed=journal is not None and journal.is_done("push"),
+                             tagged=tagged.tag if tagged else None)
+        if tagged is not None:
+            _confirm(f"{describe_tagged(tagged)}\nrelease {tagged.version}?", options)
+            print(describe_tagged(tagged), file=sys.stderr)
+            journal = start_tagged_journal(config, tagged)
+        elif journal is None:
             with step("plan"):
                 plan = steps.plan_release(config, options)
             if plan.next is None:

@@ -33,6 +33,7 @@ from tooling.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
 from tooling.plan import plan_from_repo, plan_to_json
 from tooling.publish import publish_files, read_back, sha256_of
 from tooling.pythons import PYTHONS_ENV, find_pythons, parse_restriction
+from tooling.release_tagged import from_index
 from tooling.smoke import load_settings, run_smoke
 
 if TYPE_CHECKING:
@@ -244,9 +245,31 @@ def _build_tree(ctx: ReleaseContext) -> Iterator[Config]:
     """
     base = _text(ctx.journal.plan, "base", str(ctx.journal.path))
     tree = ctx.work_dir / "worktree"
-    with gitops.scratch_worktree(ctx.config.root, base, tree):
+    with gitops.scratch_worktree(ctx.config.root, base, tree), _build_epoch(ctx):
         gitops.set_project_version(tree / "pyproject.toml", ctx.version)
         yield load_config(tree)
+
+
+@contextlib.contextmanager
+def _build_epoch(ctx: ReleaseContext) -> Iterator[None]:
+    """Build a tagged release with the timestamp ``invoke release`` gave it (release_tagged).
+
+    The build reads ``SOURCE_DATE_EPOCH`` (else the worktree's last commit time); it is set
+    for the duration only, and only when the plan names one.
+    """
+    epoch = ctx.journal.plan.get("source_date_epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        yield
+        return
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 def _dist_dir(ctx: ReleaseContext) -> Path:
@@ -282,6 +305,12 @@ def build(ctx: ReleaseContext) -> dict[str, JsonValue]:
     """Build the wheel and sdist of the new version into ``.release/<version>/dist``."""
     dist = _dist_dir(ctx)
     shutil.rmtree(dist, ignore_errors=True)
+    if ctx.journal.plan.get("adopted"):
+        # A tagged release the index already serves (a local release published it): take
+        # its files as they are, never a rebuild that could differ byte for byte.
+        served = from_index(ctx.config, ctx.version, dist)
+        if served is not None:
+            return served
     with _build_tree(ctx) as config:
         files = _build_distributions(config, dist)
     return {"files": [{"filename": p.name, "sha256": sha256_of(p)} for p in files]}
@@ -305,6 +334,8 @@ def _run_smoke(config: Config, wheel: Path) -> str:
 def smoke(ctx: ReleaseContext) -> dict[str, JsonValue]:
     """Install the built wheel in fresh venvs and prove it works, before anything is pushed."""
     wheel = next(p for p in _built_files(ctx) if p.name.endswith(".whl"))
+    if ctx.journal.result("build").get("source") == "index":
+        return {"wheel": wheel.name, "summary": "skipped: already published on the index"}
     with _build_tree(ctx) as config:
         summary = _run_smoke(config, wheel)
     return {"wheel": wheel.name, "summary": summary}

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
-from tooling.rewrite._transform import CALL_NAMES, ImportRewriter, ModuleStringRewriter
+# libcst (and the transformers built on it) is imported only where a file is really parsed
+# ("lazy" below): importing it costs more than a whole no-op build, which serves every file from
+# the cache (issue 4, "Speed").
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    import libcst as cst
 
 __all__ = ["ImportRef", "Problem", "SourceResult", "rewrite_source", "term_pattern"]
 
@@ -165,6 +166,8 @@ def _is_modules_attr(node: ast.expr) -> bool:
 
 def _call_candidate(node: ast.Call) -> bool:
     """A superset of the calls ModuleStringRewriter.leave_Call rewrites."""
+    from tooling.rewrite._transform import CALL_NAMES  # noqa: PLC0415 - lazy
+
     last = _last_name(node.func)
     if last not in CALL_NAMES:
         return False
@@ -233,6 +236,10 @@ def _rewrite_statement(snippet: str, names: frozenset[str], package: str) -> tup
 
 @lru_cache(maxsize=8192)
 def _rewrite_statement_text(snippet: str, names: frozenset[str], package: str) -> tuple[str, str]:
+    import libcst as cst  # noqa: PLC0415 - lazy
+
+    from tooling.rewrite._transform import ImportRewriter  # noqa: PLC0415 - lazy
+
     module = cst.parse_module(snippet)
     rewriter = ImportRewriter(names, package)
     return module.visit(rewriter).code, _pack(rewriter.counts)
@@ -241,6 +248,10 @@ def _rewrite_statement_text(snippet: str, names: frozenset[str], package: str) -
 @lru_cache(maxsize=8192)
 def _rewrite_expression(snippet: str, names: frozenset[str], package: str) -> tuple[str, str]:
     """Rewrite one candidate expression; returns (new text, packed kind counts)."""
+    import libcst as cst  # noqa: PLC0415 - lazy
+
+    from tooling.rewrite._transform import ModuleStringRewriter  # noqa: PLC0415 - lazy
+
     expression = cst.parse_expression(snippet)
     rewriter = ModuleStringRewriter(names, package)
     new = expression.visit(rewriter)
@@ -308,6 +319,8 @@ def _hit_lines(text: _Text, pattern: re.Pattern[str]) -> list[int]:
 def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one loop
     code: bytes, text: _Text, names: frozenset[str], package: str, terms: frozenset[str]
 ) -> tuple[str, Counter[str], list[ImportRef]]:
+    import libcst as cst  # noqa: PLC0415 - lazy
+
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError) as exc:
@@ -353,42 +366,58 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
     return "".join(pieces), counts, imports
 
 
-class _ImportCollector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+@lru_cache(maxsize=1)
+def _import_collector() -> Callable[[list[ImportRef]], cst.CSTVisitor]:
+    """The visitor class collecting every import with its position (defined on first use)."""
+    import libcst as cst  # noqa: PLC0415 - lazy
+    from libcst.metadata import PositionProvider  # noqa: PLC0415 - lazy
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[ImportRef] = []
+    class _ImportCollector(cst.CSTVisitor):
+        METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def _where(self, node: cst.CSTNode) -> tuple[int, int]:
-        start = self.get_metadata(PositionProvider, node).start
-        return start.line, start.column + 1
+        def __init__(self, refs: list[ImportRef]) -> None:
+            super().__init__()
+            self.refs = refs
 
-    def visit_Import(self, node: cst.Import) -> None:  # noqa: N802 - libcst visitor protocol
-        line, col = self._where(node)
-        for alias in node.names:
-            self.refs.append(ImportRef(line, col, 0, cst.Module([]).code_for_node(alias.name)))
+        def _where(self, node: cst.CSTNode) -> tuple[int, int]:
+            start = self.get_metadata(PositionProvider, node).start
+            return start.line, start.column + 1
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:  # noqa: N802 - libcst protocol
-        line, col = self._where(node)
-        module = "" if node.module is None else cst.Module([]).code_for_node(node.module)
-        names: tuple[str, ...] = ("*",)
-        if not isinstance(node.names, cst.ImportStar):
-            names = tuple(cst.Module([]).code_for_node(a.name) for a in node.names)
-        self.refs.append(ImportRef(line, col, len(node.relative), module, names))
+        def visit_Import(self, node: cst.Import) -> None:  # noqa: N802 - libcst visitor protocol
+            line, col = self._where(node)
+            for alias in node.names:
+                self.refs.append(ImportRef(line, col, 0, cst.Module([]).code_for_node(alias.name)))
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:  # noqa: N802 - libcst protocol
+            line, col = self._where(node)
+            module = "" if node.module is None else cst.Module([]).code_for_node(node.module)
+            names: tuple[str, ...] = ("*",)
+            if not isinstance(node.names, cst.ImportStar):
+                names = tuple(cst.Module([]).code_for_node(a.name) for a in node.names)
+            self.refs.append(ImportRef(line, col, len(node.relative), module, names))
+
+    return _ImportCollector
 
 
 def _full(
     text: str, names: frozenset[str], package: str
 ) -> tuple[str, Counter[str], list[ImportRef]]:
     """The fallback: the same transformers over a full libcst parse."""
+    import libcst as cst  # noqa: PLC0415 - lazy
+    from libcst.metadata import MetadataWrapper  # noqa: PLC0415 - lazy
+
+    from tooling.rewrite._transform import (  # noqa: PLC0415 - lazy
+        ImportRewriter,
+        ModuleStringRewriter,
+    )
+
     module = cst.parse_module(text)
     imports = ImportRewriter(names, package)
     strings = ModuleStringRewriter(names, package)
     new = module.visit(imports).visit(strings)
-    collector = _ImportCollector()
-    MetadataWrapper(new).visit(collector)
-    return new.code, imports.counts + strings.counts, collector.refs
+    refs: list[ImportRef] = []
+    MetadataWrapper(new).visit(_import_collector()(refs))
+    return new.code, imports.counts + strings.counts, refs
 
 
 def rewrite_source(
@@ -418,6 +447,8 @@ def rewrite_source(
     try:
         new_text, counts, imports = _fast(code, text, names, package, terms)
     except _Unsupported:
+        import libcst as cst  # noqa: PLC0415 - lazy
+
         try:
             new_text, counts, imports = _full(text.text, names, package)
         except cst.ParserSyntaxError as exc:
