@@ -1,15 +1,21 @@
-"""Release work as invoke tasks.  Each task turns its flags into arguments for one tooling.release
-function; no git, parsing or HTTP lives here.
+"""Release work as invoke tasks.
+
+Each task turns its flags into arguments for one tooling.release function; no git, parsing or
+HTTP lives here.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
-from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from tooling import release as _release
+
+if TYPE_CHECKING:
+    from invoke.context import Context
 
 
 def _finish(code: int) -> None:
@@ -33,7 +39,7 @@ _COMMON = {
         **_COMMON,
     }
 )
-def release(
+def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context,
     dry_run: bool = False,
     bump: str = "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,6 +10,7 @@ from helpers import SENTINEL, PackageIndex, isolated_env, start_package_index
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 # Fixture trees hold test suites of their own, run by the tests that copy them.
 collect_ignore_glob = ["fixtures/*"]

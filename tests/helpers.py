@@ -19,6 +19,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -50,7 +54,9 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-def init_repo(path: Path, files: dict[str, str | bytes] | None = None, message: str = "chore: init") -> Path:
+def init_repo(
+    path: Path, files: dict[str, str | bytes] | None = None, message: str = "chore: init"
+) -> Path:
     """A new git repository on branch main with one commit of ``files``."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")
@@ -195,7 +201,7 @@ def isolated_env(home: Path) -> dict[str, str]:
         gitconfig.write_text(
             "[user]\n\tname = Test Author\n\temail = author@example.invalid\n"
             "[init]\n\tdefaultBranch = main\n"
-            "[protocol \"file\"]\n\tallow = always\n"
+            '[protocol "file"]\n\tallow = always\n'
             "[advice]\n\tdetachedHead = false\n",
             encoding="utf-8",
         )
@@ -221,7 +227,7 @@ def copy_fixture(name: str, dest: Path) -> Path:
 
 
 @contextlib.contextmanager
-def chdir(path: Path):  # noqa: ANN201 - a context manager
+def chdir(path: Path) -> Iterator[Path]:
     """Temporarily change the working directory."""
     old = Path.cwd()
     os.chdir(path)

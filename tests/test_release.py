@@ -427,7 +427,8 @@ def test_a_tag_that_does_not_match_the_version_in_pyproject_is_refused_naming_bo
     error = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
     assert len(error) == 1
     assert "tag fixture-v0.3.0 was pushed" in error[0]
-    assert "version at" in error[0] and "is 0.1.0 (tag fixture-v0.1.0)" in error[0]
+    assert "version at" in error[0]
+    assert "is 0.1.0 (tag fixture-v0.1.0)" in error[0]
     assert sandbox.indexed() == {}
     assert all(sandbox.bumps(spec.name) == 0 for spec in CONSUMERS)
 

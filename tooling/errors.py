@@ -67,7 +67,7 @@ def annotate(
     col: int | None = None,
     title: str | None = None,
 ) -> None:
-    """Print a GitHub/Gitea Actions annotation (``::error file=...,line=...::msg``) when in Actions."""
+    """Print an Actions annotation (``::error file=...,line=...::msg``) under GitHub or Gitea."""
     if not _in_actions():
         return
     props = []

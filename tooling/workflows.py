@@ -206,14 +206,22 @@ def _release(settings: Settings) -> dict[str, Node]:
         "CASCADE_TOKEN": "${{ secrets.CASCADE_TOKEN }}",
         # The dispatch input (empty on a tag push: the commits decide), read by tooling/plan.py.
         "RELEASE_BUMP": "${{ inputs.bump }}",
-        # Pushes the version commit and tag to this repository: checkout keeps no credentials.
-        "GITHUB_TOKEN": "${{ github.token }}",
-        # GitHub: trusted publishing (OIDC).  twine mints a short-lived upload token itself
-        # when the username is __token__ and no password is set, so none may be set here.
+        # Pushes the version commit and tag to this repository: checkout keeps no credentials,
+        # so tooling/gitauth.py sends this token as a header to origin only (never in a URL).
+        # Gitea: a token secret that may push to the release branch, else the job's token.
+        "GITHUB_TOKEN": PerForge(github="${{ github.token }}",
+                                 gitea="${{ secrets.RELEASE_TOKEN || github.token }}"),
+        # GitHub: trusted publishing (OIDC).  twine (6.1+) mints a short-lived upload token
+        # itself when the upload URL is pypi.org's or test.pypi.org's, the username is
+        # __token__ and no password is set, so none may be set here; the URL must be set
+        # because the release never falls back to twine's default index silently.
         # Gitea has no OIDC issuer (tooling/gitea_rules.py), so it uploads with a token.
         "TWINE_USERNAME": PerForge(github="__token__", gitea="${{ vars.TWINE_USERNAME }}"),
         "TWINE_PASSWORD": PerForge(github=OMIT, gitea="${{ secrets.TWINE_PASSWORD }}"),
-        "TWINE_REPOSITORY_URL": PerForge(github=OMIT, gitea="${{ vars.TWINE_REPOSITORY_URL }}"),
+        "TWINE_REPOSITORY_URL": PerForge(
+            github="${{ vars.TWINE_REPOSITORY_URL || 'https://upload.pypi.org/legacy/' }}",
+            gitea="${{ vars.TWINE_REPOSITORY_URL }}",
+        ),
     }
     return {
         "name": "release",
