@@ -336,3 +336,18 @@ def test_git_sends_the_token_to_origin_only_and_never_prints_it(repo, recorders,
     out = capfd.readouterr()
     assert SENTINEL not in out.out + out.err
     assert encoded not in out.out + out.err
+
+
+def test_a_tag_on_a_commit_already_on_the_branch_is_pushed_alone_even_after_the_branch_moved(
+    repo, tmp_path
+):
+    tagged = git(repo, "rev-parse", "HEAD")  # on origin/main already
+    create_tag(repo, "v0.1.0", tagged, "demo 0.1.0")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
+    later = commit(other, "fix: after the tag")
+    git(other, "push", "-q", "origin", "main")
+    assert push_release(repo, "origin", "main", "v0.1.0", tagged).pushed
+    bare = tmp_path / "remote.git"
+    assert git(bare, "rev-parse", "v0.1.0^{commit}") == tagged
+    assert git(bare, "rev-parse", "main") == later  # the branch was not rewound

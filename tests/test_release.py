@@ -377,6 +377,22 @@ def test_a_tag_pushed_by_hand_is_released_by_the_tag_run_from_its_detached_clone
     assert git(clone, "status", "--porcelain") == ""
 
 
+def test_a_tag_run_killed_after_building_and_inside_publishing_resumes_and_finishes_once(
+    sandbox, tmp_path
+):
+    tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0")
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
+    for point in ("build", "publish:acted"):
+        done = sandbox.release("--yes", cwd=clone, env=ci, crash=point)
+        assert done.returncode == -signal.SIGKILL, (point, done.stderr)
+    final = sandbox.release("--yes", cwd=clone, env=ci)
+    assert final.returncode == 0, final.stderr
+    assert "--- smoke: done in an earlier run" in final.stderr
+    assert len(sandbox.indexed()) == 2
+    assert sandbox.tags() == ["fixture-v0.1.0", "fixture-v0.2.0"]
+    assert [sandbox.bumps(s.name) for s in CONSUMERS] == [1, 1, 0]
+
+
 def test_a_local_release_then_its_tag_run_only_reverifies_and_cascades(sandbox, tmp_path):
     local = sandbox.release("--yes")
     assert local.returncode == 0, local.stderr
@@ -414,6 +430,18 @@ def test_a_tag_run_racing_a_local_release_that_crashed_after_its_push_publishes_
     resumed = sandbox.release("--yes")
     assert resumed.returncode == 0, resumed.stderr
     assert_released_exactly_once(sandbox)
+
+
+def test_dry_run_at_a_pushed_tag_says_it_would_release_it_and_changes_nothing(
+    sandbox, tmp_path
+):
+    tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0")
+    clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
+    done = sandbox.release("--dry-run", cwd=clone, env=ci)
+    assert done.returncode == 0, done.stderr
+    assert "is tag fixture-v0.2.0 (from GITHUB_REF): release 0.2.0 from it" in done.stdout
+    assert not (clone / ".release").exists()
+    assert sandbox.indexed() == {}
 
 
 def test_a_tag_that_does_not_match_the_version_in_pyproject_is_refused_naming_both(

@@ -20,13 +20,14 @@ import tomlkit.exceptions
 
 from tooling.cli import guarded
 from tooling.config import load_config
+from tooling.credentials import PUBLISH_CREDENTIALS, TRUSTED_PUBLISHING, publish_auth
 from tooling.errors import ToolingError
 from tooling.gitauth import origin_auth_env
 from tooling.proc import Completed, redact, run
 from tooling.version import validate_version
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
     from tooling.config import Config
@@ -55,13 +56,6 @@ __all__ = [
     "tags_at",
 ]
 
-# Needed to publish; checked before anything changes.  Names only: values are never read out.
-PUBLISH_CREDENTIALS = ("TWINE_REPOSITORY_URL", "TWINE_USERNAME", "TWINE_PASSWORD",
-                       "RUNTIME_INDEX_URL")
-# Set by GitHub Actions in a job with `id-token: write`: what twine's trusted publishing uses.
-TRUSTED_PUBLISHING = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-_TRUSTED_UPLOAD = ("https://upload.pypi.org/legacy/", "https://test.pypi.org/legacy/")
-_TOKEN_USER = "__token__"  # noqa: S105 - twine's fixed user name, not a secret
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true"}
 
 
@@ -179,53 +173,6 @@ def _check_remote(repo: Path, remote: str, branch: str) -> int:
             "(or, if a release of yours lost the race, see docs/release.md `Abandoning`)"
         )
     return ahead
-
-
-def _is_set(env: Mapping[str, str], name: str) -> bool:
-    return bool(env.get(name, "").strip())
-
-
-def publish_auth(env: Mapping[str, str] | None = None) -> str:
-    """Return how the upload will authenticate: ``password`` or ``trusted-publishing``.
-
-    A password (``TWINE_USERNAME`` + ``TWINE_PASSWORD``) wins when set.  Without one, GitHub
-    Actions' OIDC variables (present when the job has ``id-token: write``) mean twine's
-    trusted publishing: twine itself exchanges the job's OIDC token for a short-lived upload
-    token, which it does only for pypi.org and test.pypi.org and only with the user name
-    ``__token__`` (its default there).  Anything else is an error naming what is missing;
-    names only are printed, never values.
-    """
-    source = os.environ if env is None else env
-    missing = [n for n in ("TWINE_REPOSITORY_URL",) if not _is_set(source, n)]
-    index_missing = [] if _is_set(source, "RUNTIME_INDEX_URL") else ["RUNTIME_INDEX_URL"]
-    oidc = all(_is_set(source, n) for n in TRUSTED_PUBLISHING)
-    if _is_set(source, "TWINE_PASSWORD") or not oidc:
-        missing += [n for n in ("TWINE_USERNAME", "TWINE_PASSWORD") if not _is_set(source, n)]
-        if missing or index_missing:
-            raise ToolingError(
-                f"{', '.join(missing + index_missing)} not set; export them (twine's variables "
-                "and the index's simple API root), or publish from GitHub Actions with "
-                "`id-token: write` (trusted publishing), or use --dry-run"
-            )
-        return "password"
-    if missing or index_missing:
-        raise ToolingError(
-            f"{', '.join(missing + index_missing)} not set; trusted publishing needs twine's "
-            f"upload URL ({_TRUSTED_UPLOAD[0]}) and the index's simple API root"
-        )
-    url = source["TWINE_REPOSITORY_URL"].strip()
-    if not url.startswith(_TRUSTED_UPLOAD):
-        raise ToolingError(redact(
-            f"TWINE_REPOSITORY_URL is {url}: twine does trusted publishing (OIDC) only to "
-            f"{' or '.join(_TRUSTED_UPLOAD)}; set TWINE_USERNAME and TWINE_PASSWORD for this index"
-        ))
-    user = source.get("TWINE_USERNAME", "").strip()
-    if user not in {"", _TOKEN_USER}:
-        raise ToolingError(
-            f"TWINE_USERNAME is {user!r} with no TWINE_PASSWORD: trusted publishing needs "
-            f"{_TOKEN_USER!r} (or unset); set TWINE_PASSWORD to upload as {user!r}"
-        )
-    return "trusted-publishing"
 
 
 def _tag_on_release_branch(repo: Path, remote: str, branch: str, tag: str, head: str) -> None:

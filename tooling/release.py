@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from tooling import gitops
 from tooling import release_steps as steps
@@ -28,6 +29,9 @@ from tooling.release_tagged import (
     finished_here,
     start_tagged_journal,
 )
+
+if TYPE_CHECKING:
+    from tooling.config import Config
 
 __all__ = [
     "main",
@@ -141,6 +145,44 @@ def dry_run(options: steps.ReleaseOptions) -> int:
     return 0
 
 
+def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | None:
+    """Run preflight and return the journal to run: resumed, adopted from a tag, or planned.
+
+    None when there is nothing to release (already said so).
+    """
+    journal = steps.open_journal(config)
+    # HEAD at the release tag of pyproject's version (CI on a tag push): release it as is.
+    tagged = find_tagged_release(config) if journal is None else None
+    if tagged is not None and finished_here(config, tagged):
+        reason = f"nothing to release: {tagged.tag} at HEAD was released from this checkout"
+        print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
+                          "reason": reason}) if options.json_output else reason)
+        return None
+    tag = tagged.tag if tagged else None
+    if journal is not None and journal.plan.get("adopted"):
+        tag = journal.tag  # a resumed tagged release keeps its preflight (HEAD may be detached)
+    with step("preflight"):
+        gitops.preflight(config, allow_dirty=steps.pending_files(journal),
+                         pushed=journal is not None and journal.is_done("push"), tagged=tag)
+    if tagged is not None:
+        print(describe_tagged(tagged), file=sys.stderr)
+        _confirm(f"release {tagged.version} from {tagged.tag}?", options)
+        return start_tagged_journal(config, tagged)
+    if journal is not None:
+        if options.bump or options.prerelease:
+            print(f"note: resuming release {journal.version} as planned; --bump and "
+                  "--prerelease apply to the next release", file=sys.stderr)
+        _confirm(f"resume release {journal.version} at {journal.next_step()}?", options)
+        return journal
+    with step("plan"):
+        plan = steps.plan_release(config, options)
+    if plan.next is None:
+        print(json.dumps(plan_to_json(plan)) if options.json_output else plan.reason)
+        return None
+    _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
+    return steps.start_journal(config, plan)
+
+
 def release(options: steps.ReleaseOptions) -> int:
     """Run the release: plan, act, verify; resume an unfinished one where it stopped."""
     if options.dry_run:
@@ -148,35 +190,9 @@ def release(options: steps.ReleaseOptions) -> int:
     _require_prompt(options)
     config = load_config()
     with release_lock(config.root / JOURNAL_DIR):
-        journal = steps.open_journal(config)
-        # HEAD at the release tag of pyproject's version (CI on a tag push): release it as is.
-        tagged = find_tagged_release(config) if journal is None else None
-        if tagged is not None and finished_here(config, tagged):
-            reason = f"nothing to release: {tagged.tag} at HEAD was released from this checkout"
-            print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
-                              "reason": reason}) if options.json_output else reason)
+        journal = _open_or_start(config, options)  # preflight, then resume, adopt or plan
+        if journal is None:
             return 0
-        with step("preflight"):
-            gitops.preflight(config, allow_dirty=steps.pending_files(journal),
-                             pushed=journal is not None and journal.is_done("push"),
-                             tagged=tagged.tag if tagged else None)
-        if tagged is not None:
-            _confirm(f"{describe_tagged(tagged)}\nrelease {tagged.version}?", options)
-            print(describe_tagged(tagged), file=sys.stderr)
-            journal = start_tagged_journal(config, tagged)
-        elif journal is None:
-            with step("plan"):
-                plan = steps.plan_release(config, options)
-            if plan.next is None:
-                print(json.dumps(plan_to_json(plan)) if options.json_output else plan.reason)
-                return 0
-            _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
-            journal = steps.start_journal(config, plan)
-        else:
-            if options.bump or options.prerelease:
-                print(f"note: resuming release {journal.version} as planned; --bump and "
-                      "--prerelease apply to the next release", file=sys.stderr)
-            _confirm(f"resume release {journal.version} at {journal.next_step()}?", options)
         ctx = steps.ReleaseContext(config, journal, options)
         steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version
         steps.run_step(ctx, "smoke", steps.smoke)          # fresh venvs, the wheel works

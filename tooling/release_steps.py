@@ -33,7 +33,7 @@ from tooling.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
 from tooling.plan import plan_from_repo, plan_to_json
 from tooling.publish import publish_files, read_back, sha256_of
 from tooling.pythons import PYTHONS_ENV, find_pythons, parse_restriction
-from tooling.release_tagged import from_index
+from tooling.release_tagged import build_epoch, from_index
 from tooling.smoke import load_settings, run_smoke
 
 if TYPE_CHECKING:
@@ -245,31 +245,9 @@ def _build_tree(ctx: ReleaseContext) -> Iterator[Config]:
     """
     base = _text(ctx.journal.plan, "base", str(ctx.journal.path))
     tree = ctx.work_dir / "worktree"
-    with gitops.scratch_worktree(ctx.config.root, base, tree), _build_epoch(ctx):
+    with gitops.scratch_worktree(ctx.config.root, base, tree), build_epoch(ctx.journal.plan):
         gitops.set_project_version(tree / "pyproject.toml", ctx.version)
         yield load_config(tree)
-
-
-@contextlib.contextmanager
-def _build_epoch(ctx: ReleaseContext) -> Iterator[None]:
-    """Build a tagged release with the timestamp ``invoke release`` gave it (release_tagged).
-
-    The build reads ``SOURCE_DATE_EPOCH`` (else the worktree's last commit time); it is set
-    for the duration only, and only when the plan names one.
-    """
-    epoch = ctx.journal.plan.get("source_date_epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool):
-        yield
-        return
-    saved = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 def _dist_dir(ctx: ReleaseContext) -> Path:

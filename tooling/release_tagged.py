@@ -15,6 +15,7 @@ idempotent, so nothing is done twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -30,13 +31,14 @@ from tooling.journal import JOURNAL_DIR, Journal, JsonValue
 from tooling.proc import redact
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from tooling.config import Config
 
 __all__ = [
     "TaggedRelease",
+    "build_epoch",
     "describe_tagged",
     "find_tagged_release",
     "finished_here",
@@ -132,6 +134,28 @@ def find_tagged_release(config: Config, env: Mapping[str, str] | None = None
     return TaggedRelease(expected, config.version, head,
                          "GITHUB_REF" if pushed == expected else "HEAD",
                          _release_epoch(repo, head, config.version))
+
+
+@contextlib.contextmanager
+def build_epoch(plan: Mapping[str, JsonValue]) -> Iterator[None]:
+    """Set ``SOURCE_DATE_EPOCH`` to the plan's ``source_date_epoch`` for the duration, if any.
+
+    The build reads ``SOURCE_DATE_EPOCH`` (else the worktree's last commit time); only a
+    tagged release's plan names one (``_release_epoch``).
+    """
+    epoch = plan.get("source_date_epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        yield
+        return
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 def describe_tagged(found: TaggedRelease) -> str:
