@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import zipfile
 from typing import TYPE_CHECKING
@@ -159,3 +162,20 @@ def test_bare_import_scan_finds_every_spelling() -> None:
     assert [(b.line, b.name) for b in found] == [
         (2, "helpers"), (3, "tools.shout"), (5, "helpers"), (9, "tools"),
     ]
+
+
+def test_a_no_op_build_imports_neither_libcst_nor_griffe(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    first = run_tool(root, "tooling.build")
+    assert first.returncode == 0, first.stderr
+    compat = (root / "build" / "stage" / "tiny_runtime" / "compat.json").read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(helpers.REPO_ROOT)}
+    again = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tooling.build"],
+        cwd=root, env=env, capture_output=True, text=True, check=False, timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    imported = {ln.rsplit("|", 1)[-1].strip() for ln in again.stderr.splitlines() if "|" in ln}
+    assert "tooling.rewrite" in imported  # the rewriter ran, from its cache
+    assert not {m for m in imported if m.split(".")[0] in {"libcst", "griffe"}}
+    assert (root / "build" / "stage" / "tiny_runtime" / "compat.json").read_bytes() == compat

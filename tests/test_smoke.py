@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import helpers
 import pytest
@@ -18,8 +19,11 @@ from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.pythons import PYTHONS_ENV, find_pythons
 from tooling.smoke import SmokeReport, run_smoke
-from tooling.smoke_checks import CheckResult, check_deps
+from tooling.smoke_deps import check_deps
 from tooling.stage import source_date_epoch, stage
+
+if TYPE_CHECKING:
+    from tooling.smoke_checks import CheckResult
 
 ONE_PYTHON = "3.11"
 
@@ -162,13 +166,13 @@ def test_workspace_tests_run_rewritten_against_the_installed_wheel(tmp_path: Pat
     assert tests.detail == "3 passed"
 
 
-def make_wheel(tmp_path: Path, files: dict[str, str]) -> Path:
+def make_wheel(tmp_path: Path, files: dict[str, str], *, version: str = "1.0.0") -> Path:
     root = tmp_path / "proj"
     helpers.write_files(root, {
         "pyproject.toml": (
             '[build-system]\nrequires = ["flit_core>=3.11,<5"]\n'
             'build-backend = "flit_core.buildapi"\n'
-            '[project]\nname = "depcheck"\nversion = "1.0.0"\ndescription = "x"\n'
+            f'[project]\nname = "depcheck"\nversion = "{version}"\ndescription = "x"\n'
             '[tool.flit.module]\nname = "depcheck"\n'
         ),
         **files,

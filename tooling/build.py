@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from build import ProjectBuilder
 from pyproject_hooks import quiet_subprocess_runner
 
 from tooling.cli import guarded, step
@@ -123,10 +124,6 @@ def build_project(
     project: Path, outdir: Path, distribution: Literal["sdist", "wheel"], *, epoch: int
 ) -> Path:
     """Build one distribution (``"wheel"`` or ``"sdist"``) of ``project`` without isolation."""
-    # Imported here: a top-level `build` import sorts differently for ruff whenever a build/
-    # directory exists at the root, which every build creates.
-    from build import ProjectBuilder  # noqa: PLC0415
-
     builder = ProjectBuilder(project, python_executable=sys.executable, runner=_runner(epoch))
     try:
         return Path(builder.build(distribution, outdir))
@@ -342,8 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, help="rewriter worker processes")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
-        "--no-check-cache", action="store_true",
-        help="rerun twine, check-wheel-contents and the sdist rebuild even for bytes that passed",
+        "--no-check-cache", "--no-cache", dest="no_check_cache", action="store_true",
+        help="rerun twine, check-wheel-contents and the sdist rebuild even for bytes that passed "
+        "(--no-cache too, so `nox -s build smoke -- --no-cache` proves everything again)",
     )
     args = parser.parse_args(argv)
 

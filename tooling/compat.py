@@ -165,8 +165,13 @@ def find_constant(package_dir: Path, name: str) -> ConstantValue | None:
     return first
 
 
-def build_compat(config: Config, package_dir: Path) -> dict[str, object]:
-    """compat.json's content for the staged package at ``package_dir`` (OUT/PKG)."""
+def build_compat(
+    config: Config, package_dir: Path, *, cache_dir: Path | None = None
+) -> dict[str, object]:
+    """compat.json's content for the staged package at ``package_dir`` (OUT/PKG).
+
+    The griffe-derived API summary is cached under ``cache_dir`` (default ``build/.cache``).
+    """
     constants, required = compat_constants(config)
     data: dict[str, object] = {
         "compat_format": COMPAT_FORMAT,
@@ -184,9 +189,8 @@ def build_compat(config: Config, package_dir: Path) -> dict[str, object]:
             )
         value = found.value if found else None
         data[field] = list(value) if isinstance(value, tuple) else value
-    data["api_fingerprint"], data["api_objects"] = _api_summary(
-        package_dir, config.root / "build" / ".cache" / "compat"
-    )
+    cache = cache_dir if cache_dir is not None else config.root / "build" / ".cache"
+    data["api_fingerprint"], data["api_objects"] = _api_summary(package_dir, cache / "compat")
     return data
 
 
@@ -243,9 +247,9 @@ def dumps_compat(data: Mapping[str, object]) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def write_compat(config: Config, package_dir: Path) -> Path:
+def write_compat(config: Config, package_dir: Path, *, cache_dir: Path | None = None) -> Path:
     """Write ``package_dir/compat.json`` (atomically) and return its path."""
-    text = dumps_compat(build_compat(config, package_dir))
+    text = dumps_compat(build_compat(config, package_dir, cache_dir=cache_dir))
     target = package_dir / COMPAT_FILE
     fd, tmp = tempfile.mkstemp(prefix=".compat-", suffix=".json", dir=package_dir)
     try:

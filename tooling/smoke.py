@@ -7,12 +7,15 @@ dependencies from the index; then, from a temp directory outside the repository 
 listed), load every entry point, run ``<script> --version``, start the runtime with the echo
 adapter and talk A2A to it, and run the workspace's own tests, rewritten, against the wheel.
 Once: deptry on the shipped package against ``[project] dependencies``.
+
+A pass is cached per Python for identical inputs (``tooling/smoke_cache.py``): after the
+install and the installed-files check, which always run, the other checks report
+``passed (cached: ...)``.  ``--no-cache`` proves everything again.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
 import hashlib
 import json
 import os
@@ -21,7 +24,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,25 +32,50 @@ from tooling.cli import guarded
 from tooling.config import load_config, read_pyproject
 from tooling.errors import ToolingError
 from tooling.pythons import PYTHONS_ENV, PythonInfo, find_pythons, parse_restriction
+from tooling.smoke_cache import (
+    cache_dir,
+    load_pass,
+    python_key,
+    store_pass,
+    tree_digest,
+)
 from tooling.smoke_checks import (
     CheckResult,
     Probe,
-    check_deps,
+    check_installed,
     check_record,
-    check_serve,
     check_version,
     ensure_venv,
+    find_uv,
     install_wheel,
     probe_installed,
-    requirement_names,
     run_workspace_tests,
+    site_packages,
     wheel_record,
+)
+from tooling.smoke_deps import check_deps, requirement_names
+from tooling.smoke_report import (
+    CHECKS,
+    PythonReport,
+    SmokeReport,
+    print_line,
+    print_table,
+    report_json,
+)
+from tooling.smoke_serve import check_serve
+from tooling.smoke_settings import (
+    SmokeSettings,
+    dependency_group,
+    find_wheel,
+    load_settings,
+    prepare_tests,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from tooling.config import Config
+    from tooling.smoke_cache import CachedPass
 
 __all__ = [
     "CHECKS",
@@ -61,193 +89,6 @@ __all__ = [
     "run_smoke",
 ]
 
-CHECKS = ("venv", "install", "wheel", "imports", "entry-points", "version", "serve", "tests")
-"""The per-Python checks, in the order they run."""
-
-
-@dataclass(frozen=True)
-class SmokeSettings:
-    """``[tool.runtime-build.smoke]``."""
-
-    script: str | None = None
-    """Console script for the version and serve checks (default: the only one, if one)."""
-    version_check: bool = True
-    """``<script> --version`` must print ``[project] version``."""
-    serve_check: bool = False
-    """Start ``<script> --config FILE`` with the echo adapter, send one A2A message, SIGTERM."""
-    workspace_tests: bool = True
-    """Run ``[tool.runtime-build] tests``, rewritten, against the installed wheel."""
-    test_group: str = "workspace-test"
-    """The ``[dependency-groups]`` group installed for those tests."""
-    pytest_args: tuple[str, ...] = ("-q",)
-    """Extra pytest arguments."""
-    tests_timeout: float = 600.0
-    """Seconds the workspace tests may take per Python."""
-    deps_check: bool = True
-    """Run deptry on the shipped package."""
-    pythons: tuple[str, ...] = ()
-    """Default restriction (versions or paths); ``--python`` and the env variable override."""
-
-
-@dataclass(frozen=True)
-class PythonReport:
-    """Every check on one Python."""
-
-    python: PythonInfo
-    """The interpreter."""
-    venv: Path
-    """The smoke venv used."""
-    checks: tuple[CheckResult, ...]
-    """The checks, in order (skipped ones included)."""
-
-    @property
-    def ok(self) -> bool:
-        """Whether every check passed."""
-        return all(c.ok for c in self.checks)
-
-
-@dataclass(frozen=True)
-class SmokeReport:
-    """The whole smoke run."""
-
-    wheel: Path
-    """The wheel smoked."""
-    wheel_sha256: str
-    """Its sha256: the installed files were proved to be this wheel's."""
-    pythons: tuple[PythonReport, ...]
-    """One report per Python."""
-    deps: CheckResult | None
-    """The deptry check (None when switched off)."""
-    seconds: float = 0.0
-    """Wall time."""
-    failures: tuple[str, ...] = field(default=())
-    """Every failure as ``[X.Y] check: detail`` lines."""
-
-    @property
-    def ok(self) -> bool:
-        """Whether everything passed."""
-        return all(p.ok for p in self.pythons) and (self.deps is None or self.deps.ok)
-
-
-def _bool(table: Mapping[str, object], key: str, where: str, *, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise ToolingError(f"{where}: `{key}` must be true or false")
-    return value
-
-
-def load_settings(config: Config) -> SmokeSettings:
-    """Read ``[tool.runtime-build.smoke]``; every problem names its key."""
-    data = read_pyproject(config.pyproject)
-    tool = data.get("tool", {})
-    build = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
-    table = build.get("smoke", {}) if isinstance(build, dict) else {}
-    where = f"{config.pyproject} [tool.runtime-build.smoke]"
-    if not isinstance(table, dict):
-        raise ToolingError(f"{where}: must be a table")
-    known = {
-        "script", "version-check", "serve-check", "workspace-tests", "test-group",
-        "pytest-args", "tests-timeout", "deps-check", "pythons",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ToolingError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}"
-        )
-    script = table.get("script")
-    if script is None and len(config.scripts) == 1:
-        script = next(iter(config.scripts))
-    if script is not None and script not in config.scripts:
-        raise ToolingError(f"{where}: script {script!r} is not in [project.scripts]")
-    args = table.get("pytest-args", ["-q"])
-    pythons = table.get("pythons", [])
-    for key, value in (("pytest-args", args), ("pythons", pythons)):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ToolingError(f"{where}: `{key}` must be a list of strings")
-    timeout = table.get("tests-timeout", 600)
-    if not isinstance(timeout, int | float) or timeout <= 0:
-        raise ToolingError(f"{where}: `tests-timeout` must be a positive number of seconds")
-    return SmokeSettings(
-        script=script,
-        version_check=_bool(table, "version-check", where, default=script is not None),
-        serve_check=_bool(table, "serve-check", where, default=False),
-        workspace_tests=_bool(table, "workspace-tests", where, default=True),
-        test_group=str(table.get("test-group", "workspace-test")),
-        pytest_args=tuple(args),
-        tests_timeout=float(timeout),
-        deps_check=_bool(table, "deps-check", where, default=True),
-        pythons=tuple(pythons),
-    )
-
-
-def _group(data: Mapping[str, object], name: str, where: str) -> list[str]:
-    groups = data.get("dependency-groups", {})
-    entries = groups.get(name) if isinstance(groups, dict) else None
-    if not isinstance(entries, list):
-        raise ToolingError(f"{where} [dependency-groups]: no group {name!r}")
-    out: list[str] = []
-    for entry in entries:
-        if isinstance(entry, str):
-            out.append(entry)
-        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
-            out.extend(_group(data, entry["include-group"], where))
-    return out
-
-
-def find_wheel(dist: Path, name: str) -> Path:
-    """The one wheel of ``name`` in ``dist``."""
-    prefix = name.replace("-", "_").lower() + "-"
-    wheels = sorted(p for p in dist.glob("*.whl") if p.name.lower().startswith(prefix))
-    if len(wheels) != 1:
-        found = "none" if not wheels else ", ".join(p.name for p in wheels)
-        raise ToolingError(
-            f"{dist}: expected one {name} wheel, found {found}; run `nox -s build` first"
-        )
-    return wheels[0]
-
-
-def _pytest_ini(source: Path, run_dir: Path) -> None:
-    # The workspace's pytest.ini is for the source layout (`pythonpath = .` would put the bare
-    # modules on sys.path); keep its strictness and warning filters, drop its paths.
-    ini = source / "pytest.ini"
-    parser = configparser.ConfigParser(interpolation=None)
-    if ini.is_file():
-        parser.read(ini, encoding="utf-8")
-    if not parser.has_section("pytest"):
-        parser.add_section("pytest")
-    for key in ("pythonpath", "testpaths", "rootdir"):
-        parser.remove_option("pytest", key)
-    with (run_dir / "pytest.ini").open("w", encoding="utf-8") as fh:
-        parser.write(fh)
-
-
-def prepare_tests(config: Config, scratch: Path) -> Path | None:
-    """Rewrite the workspace tests for the installed package; return the run directory."""
-    if config.tests is None or not config.tests.is_dir():
-        return None
-    from tooling.rewrite import rewrite_source, rewrite_tree  # noqa: PLC0415 - only when testing
-
-    run_dir = scratch / "tests-run"
-    run_dir.mkdir(parents=True)
-    tree = rewrite_tree(
-        config.source,
-        config.package,
-        scratch / "rewrite-out",
-        tests=config.tests,
-        tests_out=run_dir / config.tests.name,
-        exclude=config.exclude,
-        cache_dir=config.root / "build" / ".cache",
-        aliases=config.compat_aliases,
-    )
-    top_conftest = config.source / "conftest.py"
-    if top_conftest.is_file() and config.tests.parent == config.source:
-        done = rewrite_source(
-            top_conftest.read_bytes(), frozenset(tree.names), config.package,
-            path=str(top_conftest),
-        )
-        (run_dir / "conftest.py").write_bytes(done.code)
-    _pytest_ini(config.source, run_dir)
-    return run_dir
 
 
 class _Once:
@@ -274,12 +115,15 @@ class _Context:
     config: Config
     settings: SmokeSettings
     wheel: Path
+    wheel_sha256: str
     record: Mapping[str, str]
     extra: tuple[str, ...]
     deps: tuple[str, ...]
     tests_run: Path | None
     index_url: str | None
     envs: Path
+    cache: Path
+    use_cache: bool
     emit: Callable[[str, CheckResult], None]
     first_probe: _Once
     slots: threading.Semaphore
@@ -340,20 +184,57 @@ def _smoke_python(ctx: _Context, python: PythonInfo) -> tuple[PythonReport, Prob
     extra = ctx.extra if ctx.tests_run is not None else ()
     if not record(install_wheel(venv, ctx.wheel, ctx.config.name, extra, index_url=ctx.index_url)):
         return finish("install failed")
+    # Always, cache or not: the installed files are exactly the wheel's (hashed on disk).
+    site = site_packages(venv, python.minor)
+    installed = check_installed(site, ctx.wheel, ctx.record)
+    if not installed.ok:
+        record(installed)
+        return finish("installed files differ from the wheel")
+    key, hit = _lookup(ctx, python, site)
+    if hit is not None:
+        ctx.first_probe.set(hit.dep_modules)
+        for check in (installed, *hit.results(CHECKS[3:])):
+            record(check)
+        return PythonReport(python, venv, tuple(done)), None
+    probe = _prove(ctx, python, venv, installed, record)
+    if probe is None:
+        return finish("probe failed")
+    store_pass(ctx.cache, key, done, probe.dep_modules, covers=CHECKS[3:])
+    return PythonReport(python, venv, tuple(done)), probe
+
+
+def _lookup(ctx: _Context, python: PythonInfo, site: Path) -> tuple[str, CachedPass | None]:
+    """The cache key of one Python, and the pass stored under it (None: miss, --no-cache)."""
+    key = python_key(
+        config=ctx.config, settings=ctx.settings, python=python, wheel_sha256=ctx.wheel_sha256,
+        site=site, tests_digest=tree_digest(ctx.tests_run),
+    )
+    return key, load_pass(ctx.cache, key, CHECKS[3:]) if ctx.use_cache else None
+
+
+def _prove(
+    ctx: _Context,
+    python: PythonInfo,
+    venv: Path,
+    installed: CheckResult,
+    record: Callable[[CheckResult], bool],
+) -> Probe | None:
+    """Run every check on the installed wheel for real; None if the probe itself failed."""
     with tempfile.TemporaryDirectory(prefix=f"smoke-{python.minor}-") as scratch:
         start = time.perf_counter()
         cwd = Path(scratch)
         probe, why = probe_installed(venv, ctx.config.package, ctx.config.name, ctx.deps, cwd)
         if probe is None:
             record(CheckResult("wheel", ok=False, detail=why, seconds=time.perf_counter() - start))
-            return finish("probe failed")
+            return None
         took = time.perf_counter() - start
         ctx.first_probe.set(probe.dep_modules)
-        for check in (check_record(probe, ctx.wheel, ctx.record), *_from_probe(probe, took)):
+        located = check_record(probe, ctx.wheel, ctx.record)  # + imported from site-packages
+        for check in (located if not located.ok else installed, *_from_probe(probe, took)):
             record(check)
         for check in _run_checks(ctx, venv, cwd):
             record(check)
-    return PythonReport(python, venv, tuple(done)), probe
+    return probe
 
 
 def _run_checks(ctx: _Context, venv: Path, cwd: Path) -> Iterator[CheckResult]:
@@ -382,6 +263,7 @@ def _deps_when_probed(ctx: _Context, scratch: Path) -> CheckResult:
     return check_deps(
         ctx.wheel, config.package, config.name, config.dependencies,
         module_map=ctx.first_probe.get(), scratch=scratch,
+        cache_dir=ctx.cache if ctx.use_cache else None,
     )
 
 
@@ -394,11 +276,17 @@ def run_smoke(
     index_url: str | None = None,
     jobs: int = 2,
     on_check: Callable[[str, CheckResult], None] | None = None,
+    use_cache: bool = True,
 ) -> SmokeReport:
-    """Smoke the wheel in ``dist`` on every one of ``pythons``; never raises for a failed check."""
+    """Smoke the wheel in ``dist`` on every one of ``pythons``; never raises for a failed check.
+
+    With ``use_cache``, a Python whose inputs match an earlier pass reports that pass (see
+    ``tooling/smoke_cache.py``); without, everything runs (and a pass is stored either way).
+    """
     start = time.perf_counter()
     settings = settings or load_settings(config)
     wheel = find_wheel(dist, config.name)
+    wheel_sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if not pythons:
         raise ToolingError("no Python 3.11+ found to smoke on; install one or pass --python PATH")
     lock = threading.Lock()
@@ -412,13 +300,18 @@ def run_smoke(
     with tempfile.TemporaryDirectory(prefix="smoke-") as scratch_name:
         scratch = Path(scratch_name)
         tests_run = prepare_tests(config, scratch) if settings.workspace_tests else None
-        extra = tuple(_group(data, settings.test_group, str(config.pyproject))) if tests_run else ()
-        ctx = _Context(
-            config=config, settings=settings, wheel=wheel, record=wheel_record(wheel),
-            extra=extra, deps=requirement_names(config.dependencies), tests_run=tests_run,
-            index_url=index_url, envs=config.root / ".nox" / "smoke-envs", emit=emit,
-            first_probe=_Once(), slots=threading.Semaphore(max(1, jobs)),
+        extra = (
+            tuple(dependency_group(data, settings.test_group, str(config.pyproject)))
+            if tests_run else ()
         )
+        ctx = _Context(
+            config=config, settings=settings, wheel=wheel, wheel_sha256=wheel_sha256,
+            record=wheel_record(wheel), extra=extra, deps=requirement_names(config.dependencies),
+            tests_run=tests_run, index_url=index_url, envs=config.root / ".nox" / "smoke-envs",
+            cache=cache_dir(config), use_cache=use_cache, emit=emit, first_probe=_Once(),
+            slots=threading.Semaphore(max(1, jobs)),
+        )
+        find_uv()  # before the threads: it reads sysconfig, not thread-safe to initialise
         # One thread per Python (at most `jobs` run at once, see ctx.slots) plus deptry's.
         with ThreadPoolExecutor(max_workers=len(pythons) + 1) as pool:
             deps_future = (
@@ -440,56 +333,12 @@ def run_smoke(
         failures.extend(f"[deps] {line}" for line in (deps.failures or (deps.detail,)))
     return SmokeReport(
         wheel=wheel,
-        wheel_sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        wheel_sha256=wheel_sha256,
         pythons=reports,
         deps=deps,
         seconds=time.perf_counter() - start,
         failures=tuple(failures),
     )
-
-
-def _status(check: CheckResult) -> str:
-    return "skip" if check.skipped else ("ok" if check.ok else "FAIL")
-
-
-def _print_line(where: str, check: CheckResult) -> None:
-    print(
-        f"[{where}] {check.name:<12} {_status(check):<4} {check.detail} ({check.seconds:.2f}s)",
-        flush=True,
-    )
-
-
-def _print_table(report: SmokeReport) -> None:
-    header = ["python", *CHECKS]
-    rows = [[r.python.version, *(_status(c) for c in r.checks)] for r in report.pythons]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
-    if report.deps is not None:
-        print(f"deps (deptry): {_status(report.deps)}: {report.deps.detail}")
-    verdict = "ok" if report.ok else f"FAILED ({len(report.failures)} failure(s))"
-    print(f"smoke {verdict}: {report.wheel.name} sha256:{report.wheel_sha256} "
-          f"({report.seconds:.1f}s)")
-
-
-def _as_json(report: SmokeReport) -> dict[str, object]:
-    def check(c: CheckResult) -> dict[str, object]:
-        return {"name": c.name, "ok": c.ok, "skipped": c.skipped, "detail": c.detail,
-                "failures": list(c.failures), "seconds": round(c.seconds, 3)}
-
-    return {
-        "ok": report.ok,
-        "wheel": str(report.wheel),
-        "wheel_sha256": report.wheel_sha256,
-        "pythons": [
-            {"version": r.python.version, "executable": str(r.python.executable),
-             "venv": str(r.venv), "ok": r.ok, "checks": [check(c) for c in r.checks]}
-            for r in report.pythons
-        ],
-        "deps": check(report.deps) if report.deps else None,
-        "failures": list(report.failures),
-        "seconds": round(report.seconds, 3),
-    }
 
 
 # What `--skip` can switch off for one run.
@@ -507,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-url", help="package index for the dependencies (default: uv's)")
     parser.add_argument("--jobs", type=int, default=2, help="Pythons smoked at once (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="prove every check again, even for inputs identical to an earlier pass",
+    )
     parser.add_argument(
         "--skip", action="append", default=[], choices=_SKIPPABLE,
         help="switch a check off for this run (repeatable)",
@@ -532,12 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         report = run_smoke(
             config, (args.dist or config.root / "dist").resolve(), pythons, settings=settings,
             index_url=args.index_url, jobs=args.jobs,
-            on_check=None if args.json else _print_line,
+            on_check=None if args.json else print_line, use_cache=not args.no_cache,
         )
         if args.json:
-            print(json.dumps(_as_json(report), indent=2))
+            print(json.dumps(report_json(report), indent=2))
         else:
-            _print_table(report)
+            print_table(report)
             for line in report.failures:
                 print(f"error: {line}", file=sys.stderr)
         return 0 if report.ok else 1

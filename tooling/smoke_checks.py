@@ -1,5 +1,8 @@
 """The smoke session's checks, one function per check, each returning a `CheckResult`.
 
+The serve check lives in ``tooling/smoke_serve.py``, the dependency check (deptry) in
+``tooling/smoke_deps.py``.
+
 Every check that runs code from the wheel runs it in the smoke venv's interpreter with
 ``-I`` (no user site, no PYTHON* variables, no script or working directory on sys.path)
 from a temp directory outside the repository, so only the installed wheel can answer.
@@ -7,26 +10,20 @@ from a temp directory outside the repository, so only the installed wheel can an
 
 from __future__ import annotations
 
+import base64
 import csv
+import functools
 import hashlib
 import io
 import json
 import os
 import re
-import secrets
-import selectors
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path  # noqa: TC003 - used at run time by the dataclasses' users
 from typing import TYPE_CHECKING
-
-from packaging.requirements import InvalidRequirement, Requirement
 
 from tooling.errors import ToolingError
 from tooling.proc import redact, run
@@ -39,21 +36,24 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckResult",
     "Probe",
-    "check_deps",
+    "check_installed",
     "check_record",
-    "check_serve",
     "check_version",
     "clean_env",
+    "elapsed",
     "ensure_venv",
+    "failed_check",
+    "file_tail",
+    "find_uv",
     "install_wheel",
+    "output_tail",
     "probe_installed",
-    "requirement_names",
     "run_workspace_tests",
+    "site_packages",
     "venv_python",
     "wheel_record",
 ]
 
-_READY = re.compile(r"serving A2A on (?P<url>https?://\S+)")
 _PYTEST_SUMMARY = re.compile(r"=*\s*(?P<summary>(?:\d+ \w+(?:, )?)+) in [\d.]+s")
 # Variables that would point the runtime or Python somewhere other than the smoke setup.
 _DROPPED_ENV = (
@@ -80,6 +80,8 @@ class CheckResult:
     """How long it took."""
     skipped: bool = False
     """True when the check did not apply (switched off, or an earlier step failed)."""
+    cached: bool = False
+    """True when the result is an earlier run's pass for identical inputs (``--no-cache``)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,11 @@ def _venv_version(venv: Path) -> str | None:
     return None
 
 
-def _uv() -> str | None:
+@functools.cache
+def find_uv() -> str | None:
+    """The uv executable (from the uv package, else PATH), or None to fall back to venv."""
+    # Cached and first called before the per-Python threads start (see run_smoke):
+    # find_uv_bin reads sysconfig, whose lazy initialisation is not thread-safe on 3.11.
     try:
         from uv import find_uv_bin  # noqa: PLC0415 - uv is optional; venv is the fallback
     except ImportError:
@@ -196,10 +202,10 @@ def ensure_venv(python: PythonInfo, venv: Path) -> CheckResult:
     """Reuse ``venv`` if it was made from this exact Python; otherwise create it anew."""
     start = time.perf_counter()
     if _venv_version(venv) == python.version:
-        return CheckResult("venv", ok=True, detail=f"reused {venv}", seconds=_since(start))
+        return CheckResult("venv", ok=True, detail=f"reused {venv}", seconds=elapsed(start))
     shutil.rmtree(venv, ignore_errors=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
-    uv = _uv()
+    uv = find_uv()
     if uv:
         argv = [uv, "venv", "--quiet", "--python", os.fspath(python.executable), os.fspath(venv)]
         how = "uv venv"
@@ -208,8 +214,9 @@ def ensure_venv(python: PythonInfo, venv: Path) -> CheckResult:
         how = "python -m venv"
     done = run(argv, check=False, env=clean_env(), timeout=300, what=how)
     if done.returncode != 0:
-        return _failed("venv", f"{how} failed: {_tail(done.stderr or done.stdout)}", start)
-    return CheckResult("venv", ok=True, detail=f"created {venv} ({how})", seconds=_since(start))
+        why = output_tail(done.stderr or done.stdout)
+        return failed_check("venv", f"{how} failed: {why}", start)
+    return CheckResult("venv", ok=True, detail=f"created {venv} ({how})", seconds=elapsed(start))
 
 
 def install_wheel(
@@ -218,7 +225,7 @@ def install_wheel(
     """Install ``wheel`` (always this file, even at an unchanged version) plus its dependencies."""
     start = time.perf_counter()
     python = venv_python(venv)
-    uv = _uv()
+    uv = find_uv()
     if uv and not (venv / "bin" / "pip").exists():
         # --reinstall-package/--refresh-package: uv would otherwise keep an installed copy of
         # the same version (or its cached build of a same-named file): the rebuilt wheel wins.
@@ -236,9 +243,10 @@ def install_wheel(
                 os.fspath(wheel), *extra]
         done = run(argv, check=False, env=clean_env(), timeout=900, what="pip install")
     if done.returncode != 0:
-        return _failed("install", f"installing {wheel.name} failed: {_tail(done.stderr)}", start)
+        why = output_tail(done.stderr)
+        return failed_check("install", f"installing {wheel.name} failed: {why}", start)
     return CheckResult(
-        "install", ok=True, detail=f"{wheel.name} + declared dependencies", seconds=_since(start)
+        "install", ok=True, detail=f"{wheel.name} + declared dependencies", seconds=elapsed(start)
     )
 
 
@@ -265,7 +273,8 @@ def probe_installed(
     done = run(argv, cwd=cwd, check=False, env=clean_env(), timeout=300, what="import probe")
     marker = next((ln for ln in done.stdout.splitlines() if ln.startswith("PROBE-JSON:")), None)
     if marker is None:
-        return None, f"probe failed (exit {done.returncode}): {_tail(done.stderr or done.stdout)}"
+        why = output_tail(done.stderr or done.stdout)
+        return None, f"probe failed (exit {done.returncode}): {why}"
     data = json.loads(marker.removeprefix("PROBE-JSON:"))
     return Probe(
         package_file=data["package_file"],
@@ -302,6 +311,59 @@ def check_record(probe: Probe, wheel: Path, expected: Mapping[str, str]) -> Chec
     )
 
 
+def site_packages(venv: Path, minor: str) -> Path:
+    """The purelib directory of a POSIX venv made by Python ``minor`` (``X.Y``)."""
+    return venv / "lib" / f"python{minor}" / "site-packages"
+
+
+def _file_digest(path: Path) -> str:
+    # RECORD's form (PEP 376/427): sha256=<urlsafe base64 without padding>.
+    raw = hashlib.sha256(path.read_bytes()).digest()
+    return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def check_installed(site: Path, wheel: Path, expected: Mapping[str, str]) -> CheckResult:
+    """Prove in this process that ``site`` holds exactly the files of ``wheel``.
+
+    Every file of the wheel's RECORD is hashed on disk and must match, and the installed
+    RECORD must list the same digests; no subprocess, so it is cheap.  Runs on every smoke,
+    cache or not: a cached pass is served only for exactly this wheel.
+    """
+    start = time.perf_counter()
+    # RECORD lists itself without a hash, so find its directory through another entry.
+    record_name = next(
+        (p.rsplit("/", 1)[0] + "/RECORD" for p in expected if ".dist-info/" in p), "RECORD"
+    )
+    try:
+        text = (site / record_name).read_text(encoding="utf-8")
+    except OSError:
+        return failed_check("wheel", f"{wheel.name} is not installed in {site}", start)
+    installed = {
+        row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2  # noqa: PLR2004
+    }
+    mismatched = []
+    for path, digest in sorted(expected.items()):
+        try:
+            on_disk = _file_digest(site / path)
+        except OSError:
+            on_disk = "missing"
+        if installed.get(path) != digest or on_disk != digest:
+            mismatched.append(path)
+    if mismatched:
+        return CheckResult(
+            "wheel", ok=False,
+            detail=f"installed files differ from {wheel.name}: {', '.join(mismatched[:3])}",
+            failures=tuple(mismatched), seconds=elapsed(start),
+        )
+    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
+    return CheckResult(
+        "wheel", ok=True,
+        detail=f"installed files == {wheel.name} (sha256 {wheel_sha}..., {len(expected)} files "
+        "hashed on disk)",
+        seconds=elapsed(start),
+    )
+
+
 def _script(venv: Path, name: str) -> Path:
     return venv / "bin" / name
 
@@ -311,104 +373,18 @@ def check_version(venv: Path, script: str, version: str, cwd: Path) -> CheckResu
     start = time.perf_counter()
     path = _script(venv, script)
     if not path.exists():
-        return _failed("version", f"console script {script} was not installed", start)
+        return failed_check("version", f"console script {script} was not installed", start)
     argv = [os.fspath(venv_python(venv)), "-I", "-B", os.fspath(path), "--version"]
     done = run(argv, cwd=cwd, check=False, env=clean_env(), timeout=120, what=script)
     text = done.stdout.strip() or done.stderr.strip()
     if done.returncode != 0 or version not in text.split():
-        return _failed(
+        return failed_check(
             "version",
-            f"`{script} --version` printed {_tail(text)!r} (exit {done.returncode}); "
+            f"`{script} --version` printed {output_tail(text)!r} (exit {done.returncode}); "
             f"expected {version}",
             start,
         )
-    return CheckResult("version", ok=True, detail=text.splitlines()[0], seconds=_since(start))
-
-
-def _read_ready(proc: subprocess.Popen[bytes], timeout: float) -> str | None:
-    assert proc.stdout is not None  # noqa: S101 - Popen was given stdout=PIPE
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                return None
-            buffer += chunk
-            match = _READY.search(buffer.decode("utf-8", "replace"))
-            if match:
-                return match["url"]
-    return None
-
-
-def _rpc(url: str, text: str) -> dict[str, object]:
-    body = json.dumps({
-        "jsonrpc": "2.0", "id": 1, "method": "message/send",
-        "params": {"message": {
-            "role": "user", "messageId": "smoke-1", "parts": [{"kind": "text", "text": text}],
-        }},
-    }).encode()
-    request = urllib.request.Request(  # noqa: S310 - the runtime listens on loopback only
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
-        answer: dict[str, object] = json.loads(response.read())
-    return answer
-
-
-def check_serve(venv: Path, script: str, cwd: Path, *, timeout: float = 60.0) -> CheckResult:
-    """Start the installed runtime with the echo adapter, echo one A2A message, SIGTERM it."""
-    start = time.perf_counter()
-    workspace_id = f"smoke-{secrets.token_hex(3)}"
-    snapshots = cwd / "snapshots"
-    config = cwd / "smoke-runtime.yaml"
-    config.write_text(
-        f"workspace_id: {workspace_id}\nruntime: echo\n"
-        f"listen:\n  host: 127.0.0.1\n  port: 0\nsnapshot_dir: {json.dumps(str(snapshots))}\n",
-        encoding="utf-8",
-    )
-    stderr_path = cwd / "serve-stderr.log"
-    argv = [os.fspath(venv_python(venv)), "-I", "-B", os.fspath(_script(venv, script)),
-            "--config", os.fspath(config)]
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=stderr
-        )
-    try:
-        url = _read_ready(proc, timeout)
-        if url is None:
-            return _failed("serve", f"no ready line: {_stderr_tail(stderr_path)}", start)
-        token = f"ping-{secrets.token_hex(4)}"
-        answer = _rpc(url, token)
-        result = answer.get("result")
-        parts = result.get("parts") if isinstance(result, dict) else None
-        echoed = parts[0].get("text") if isinstance(parts, list) and parts else None
-        if echoed != token:
-            return _failed("serve", f"message/send answered {str(answer)[:200]}", start)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-        snapshot = snapshots / f"pre-stop-{workspace_id}.json"
-        if code != 0:
-            tail = _stderr_tail(stderr_path)
-            return _failed("serve", f"exit {code} after SIGTERM: {tail}", start)
-        if not snapshot.is_file():
-            return _failed("serve", f"no snapshot {snapshot.name} after SIGTERM", start)
-        json.loads(snapshot.read_text(encoding="utf-8"))
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        return _failed("serve", f"{type(exc).__name__}: {exc}; {_stderr_tail(stderr_path)}", start)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-    return CheckResult(
-        "serve", ok=True, detail=f"echo over A2A at {url}; SIGTERM -> exit 0 + snapshot",
-        seconds=_since(start),
-    )
+    return CheckResult("version", ok=True, detail=text.splitlines()[0], seconds=elapsed(start))
 
 
 def run_workspace_tests(
@@ -425,98 +401,37 @@ def run_workspace_tests(
     done = run(argv, cwd=copy, check=False, env=clean_env(), timeout=timeout, what="pytest")
     summary = next(
         (m["summary"] for m in _PYTEST_SUMMARY.finditer(done.stdout)), None
-    ) or _tail(done.stdout + done.stderr)
+    ) or output_tail(done.stdout + done.stderr)
     if done.returncode != 0:
         failed = tuple(
             ln.strip() for ln in done.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))
         )
         return CheckResult(
             "tests", ok=False, detail=f"pytest exit {done.returncode}: {summary}",
-            failures=failed, seconds=_since(start),
+            failures=failed, seconds=elapsed(start),
         )
-    return CheckResult("tests", ok=True, detail=summary, seconds=_since(start))
+    return CheckResult("tests", ok=True, detail=summary, seconds=elapsed(start))
 
 
-def requirement_names(dependencies: Sequence[str]) -> tuple[str, ...]:
-    """The distribution names of declared requirement strings."""
-    names = []
-    for text in dependencies:
-        try:
-            names.append(Requirement(text).name)
-        except InvalidRequirement as exc:
-            raise ToolingError(f"[project] dependencies: {text!r} is invalid: {exc}") from exc
-    return tuple(names)
-
-
-def check_deps(
-    wheel: Path,
-    package: str,
-    name: str,
-    dependencies: Sequence[str],
-    *,
-    module_map: Mapping[str, Sequence[str]],
-    scratch: Path,
-) -> CheckResult:
-    """Run deptry on the shipped package against the declared ``[project] dependencies``."""
-    start = time.perf_counter()
-    root = scratch / "deptry"
-    root.mkdir(parents=True)
-    with zipfile.ZipFile(wheel) as archive:
-        for member in archive.namelist():
-            if member.startswith(f"{package}/") and member.endswith(".py"):
-                archive.extract(member, root)
-    # deptry reads the declared dependencies from a [project] table; JSON strings are TOML.
-    (root / "pyproject.toml").write_text(
-        f'[project]\nname = {json.dumps(name)}\nversion = "0"\n'
-        f"dependencies = {json.dumps(list(dependencies))}\n",
-        encoding="utf-8",
-    )
-    mapping = ",".join(
-        f"{dist}={'|'.join(mods)}" for dist, mods in sorted(module_map.items()) if mods
-    )
-    report = scratch / "deptry.json"
-    argv = [
-        sys.executable, "-m", "deptry", ".", "--no-ansi", "--known-first-party", package,
-        "--json-output", os.fspath(report),
-        *(["--package-module-name-map", mapping] if mapping else []),
-    ]
-    done = run(argv, cwd=root, check=False, timeout=300, what="deptry")
-    if not report.is_file():
-        return _failed("deps", f"deptry did not run: {_tail(done.stderr or done.stdout)}", start)
-    issues = json.loads(report.read_text(encoding="utf-8"))
-    failures = tuple(
-        f"{i['location']['file']}"
-        + (f":{i['location']['line']}:{i['location']['column']}" if i["location"]["line"] else "")
-        + f": {i['error']['code']} {i['error']['message']}"
-        for i in issues
-    )
-    if failures:
-        return CheckResult(
-            "deps", ok=False, detail=f"{len(failures)} issue(s), first {failures[0]}",
-            failures=failures, seconds=_since(start),
-        )
-    return CheckResult(
-        "deps", ok=True,
-        detail=f"every import covered, every one of {len(dependencies)} dependencies used",
-        seconds=_since(start),
-    )
-
-
-def _since(start: float) -> float:
+def elapsed(start: float) -> float:
+    """Seconds since ``start`` (a ``time.perf_counter()`` value)."""
     return time.perf_counter() - start
 
 
-def _tail(text: str) -> str:
+def output_tail(text: str) -> str:
+    """The last lines of a tool's output, redacted, on one line."""
     lines = [ln.strip() for ln in redact(text).splitlines() if ln.strip()]
     return " | ".join(lines[-_TAIL_LINES:]) if lines else "no output"
 
 
-def _stderr_tail(path: Path) -> str:
+def file_tail(path: Path) -> str:
+    """`output_tail` of a log file ("no output" when it cannot be read)."""
     try:
-        return _tail(path.read_text(encoding="utf-8", errors="replace"))
+        return output_tail(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return "no output"
 
 
-def _failed(name: str, detail: str, start: float) -> CheckResult:
-    return CheckResult(name, ok=False, detail=redact(detail), seconds=_since(start))
+def failed_check(name: str, detail: str, start: float) -> CheckResult:
+    """A failed ``name`` check with a redacted ``detail``, timed from ``start``."""
+    return CheckResult(name, ok=False, detail=redact(detail), seconds=elapsed(start))

@@ -306,12 +306,12 @@ def _add_version(config: Config, package_dir: Path) -> None:
     init.write_bytes(code + block)
 
 
-def _write_compat(config: Config, package_dir: Path) -> None:
+def _write_compat(config: Config, package_dir: Path, cache_dir: Path) -> None:
     # compat.json is tooling/compat.py's job; it is optional until that module exists.
     if importlib.util.find_spec("tooling.compat") is None:
         return
     compat = importlib.import_module("tooling.compat")
-    compat.write_compat(config, package_dir)
+    compat.write_compat(config, package_dir, cache_dir=cache_dir)
 
 
 def stage(
@@ -326,6 +326,7 @@ def stage(
     dest = (out or config.root / "build" / "stage").resolve()
     validate_version(config.version, where=f"{config.pyproject} [project] version")
     staged_readme, copies = _readme_paths(config)
+    cache_dir = cache_dir if cache_dir is not None else config.root / "build" / ".cache"
     with _temp_beside(dest) as temp:
         tree = rewrite_tree(
             config.source,
@@ -333,7 +334,7 @@ def stage(
             temp,
             exclude=config.exclude,
             jobs=jobs,
-            cache_dir=cache_dir if cache_dir is not None else config.root / "build" / ".cache",
+            cache_dir=cache_dir,
             aliases=config.compat_aliases,
         )
         package_dir = temp / config.package
@@ -347,7 +348,7 @@ def stage(
         (temp / "pyproject.toml").write_text(
             _derived_pyproject(config, staged_readme), encoding="utf-8"
         )
-        _write_compat(config, package_dir)
+        _write_compat(config, package_dir, cache_dir)
         files = staged_files(temp)
         replace_dir(temp, dest)
     return StageResult(

@@ -1,5 +1,7 @@
 """Build + smoke benchmark: naive loop, cold and warm ``nox -s build smoke``, side by side.
 
+Warm is measured twice: as run by default (a Python whose inputs match an earlier pass reports
+that pass from the smoke cache) and with ``-- --no-cache`` (every check proved again).
 Everything runs in a throwaway copy of the repository (its own ``.nox/``, ``build/`` and
 ``dist/``), restricted to one Python (``RUNTIME_SMOKE_PYTHONS``, default 3.11) so the figures
 compare.  The naive loop is what a developer would type: ``python -m venv``, ``pip install
@@ -100,15 +102,21 @@ def _naive(python: Path, repo: Path, scratch: Path, env: Mapping[str, str]) -> f
     return time.perf_counter() - start
 
 
-def _print(figures: Sequence[Figure], naive: Figure, python: str, noop: Figure) -> None:
+def _print(
+    figures: Sequence[Figure], naive: Figure, python: str, warm: Figure, noop: Figure
+) -> None:
     width = max(len(f.label) for f in figures)
     print(f"build + smoke on one Python ({python}); seconds, best of the runs; x = naive / it")
     for figure in figures:
         ratio = naive.seconds / figure.seconds if figure.seconds else 0.0
         print(f"  {figure.label.ljust(width)}  {figure.seconds:7.2f}  {ratio:5.1f}x")
+    speedup = naive.seconds / warm.seconds if warm.seconds else 0.0
+    verdict = "meets" if speedup >= WARM_SPEEDUP_TARGET else "misses"
+    print(f"warm build + smoke {speedup:.1f}x the naive loop ({verdict} the "
+          f"{WARM_SPEEDUP_TARGET:.0f}x target)")
     verdict = "meets" if noop.seconds < NOOP_BUILD_TARGET else "misses"
     print(f"no-op build tooling time {noop.seconds:.2f}s ({verdict} the {NOOP_BUILD_TARGET:.0f}s "
-          f"target); warm target: {WARM_SPEEDUP_TARGET:.0f}x the naive loop")
+          "target)")
 
 
 def run_bench(root: Path, *, quick: bool, python_version: str) -> list[Figure]:
@@ -125,23 +133,23 @@ def run_bench(root: Path, *, quick: bool, python_version: str) -> list[Figure]:
         nox_build_smoke = [*nox, "-s", "build", "smoke"]
         naive = _best("naive loop: venv, pip install build, python -m build, pip install, import",
                       1, lambda: _naive(python.executable, repo, scratch, env))
-        cold = Figure("cold  nox -s build smoke (no venvs)", _timed(nox_build_smoke, repo, env))
-        warm = _best("warm  nox -s build smoke (venvs reused, nothing changed)", reps,
-                     lambda: _timed(nox_build_smoke, repo, env))
+        cold = Figure("cold  nox -s build smoke (no venvs, no caches)",
+                      _timed(nox_build_smoke, repo, env))
+        warm = _best("warm  nox -s build smoke (venvs reused, nothing changed; smoke cache)",
+                     reps, lambda: _timed(nox_build_smoke, repo, env))
+        uncached = _best(
+            "warm  nox -s build smoke -- --no-cache (every check proved again)", reps,
+            lambda: _timed([*nox_build_smoke, "--", "--no-cache"], repo, env),
+        )
         tooling = _best("warm  tooling only: python -m tooling.build + tooling.smoke", reps,
                         lambda: _timed([build_py, "-m", "tooling.build"], repo, env)
                         + _timed([smoke_py, "-m", "tooling.smoke"], repo, env))
-        no_tests = _best(
-            "warm  tooling only, smoke --skip tests (the naive loop's scope)", reps,
-            lambda: _timed([build_py, "-m", "tooling.build"], repo, env)
-            + _timed([smoke_py, "-m", "tooling.smoke", "--skip", "tests"], repo, env),
-        )
         noop_nox = _best("no-op nox -s build (nox start + install check + tooling)", reps,
                          lambda: _timed([*nox, "-s", "build"], repo, env))
         noop = _best("no-op build, tooling time: python -m tooling.build", 3,
                      lambda: _timed([build_py, "-m", "tooling.build"], repo, env))
-    figures = [naive, cold, warm, tooling, no_tests, noop_nox, noop]
-    _print(figures, naive, python.version, noop)
+    figures = [naive, cold, warm, uncached, tooling, noop_nox, noop]
+    _print(figures, naive, python.version, warm, noop)
     return figures
 
 
