@@ -14,14 +14,9 @@ import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion
+from packaging.utils import canonicalize_name
+
+from tooling.index import version_of_filename
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -169,15 +164,6 @@ def built_files(dist: Path, distribution: str) -> tuple[Path, ...]:
     return tuple(f for f in files if canonicalize_name(f.name.split("-")[0]) == wanted)
 
 
-def _filename_version(path: Path) -> str | None:
-    try:
-        if path.name.endswith(".whl"):
-            return str(parse_wheel_filename(path.name)[1])
-        return str(parse_sdist_filename(path.name)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
-
-
 def _headers(text: str) -> tuple[str | None, str | None]:
     message = email.parser.HeaderParser().parsestr(text)
     return message.get("Name"), message.get("Version")
@@ -188,7 +174,7 @@ def _read_wheel(path: Path, package: str) -> BuiltVersions:
         names = archive.namelist()
         metas = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
         if len(metas) != 1:
-            return BuiltVersions(path, "wheel", _filename_version(path), None, None, None,
+            return BuiltVersions(path, "wheel", version_of_filename(path.name), None, None, None,
                                  f"{len(metas)} .dist-info/METADATA files, expected 1")  # fmt: skip
         name, version = _headers(archive.read(metas[0]).decode("utf-8"))
         init = f"{package}/__init__.py"
@@ -196,7 +182,7 @@ def _read_wheel(path: Path, package: str) -> BuiltVersions:
             dunder = DunderVersion(None, "absent", f"the wheel has no {init}")
         else:
             dunder = read_dunder_version(archive.read(init), name or "", version or "")
-    return BuiltVersions(path, "wheel", _filename_version(path), name, version, dunder, None)
+    return BuiltVersions(path, "wheel", version_of_filename(path.name), name, version, dunder, None)
 
 
 def _read_sdist(path: Path) -> BuiltVersions:
@@ -209,10 +195,10 @@ def _read_sdist(path: Path) -> BuiltVersions:
         handle = archive.extractfile(member) if member else None
         text = handle.read().decode("utf-8") if handle else None
     if text is None:
-        return BuiltVersions(path, "sdist", _filename_version(path), None, None, None,
+        return BuiltVersions(path, "sdist", version_of_filename(path.name), None, None, None,
                              "no top-level PKG-INFO")  # fmt: skip
     name, version = _headers(text)
-    return BuiltVersions(path, "sdist", _filename_version(path), name, version, None, None)
+    return BuiltVersions(path, "sdist", version_of_filename(path.name), name, version, None, None)
 
 
 def read_built(path: Path, package: str) -> BuiltVersions:
@@ -221,4 +207,4 @@ def read_built(path: Path, package: str) -> BuiltVersions:
     try:
         return _read_wheel(path, package) if kind == "wheel" else _read_sdist(path)
     except (OSError, zipfile.BadZipFile, tarfile.TarError, UnicodeDecodeError) as exc:
-        return BuiltVersions(path, kind, _filename_version(path), None, None, None, str(exc))
+        return BuiltVersions(path, kind, version_of_filename(path.name), None, None, None, str(exc))

@@ -22,7 +22,14 @@ from packaging.version import InvalidVersion, Version
 from tooling.errors import ToolingError
 from tooling.proc import redact
 
-__all__ = ["IndexFile", "IndexProject", "index_url_from_env", "latest_version", "read_project"]
+__all__ = [
+    "IndexFile",
+    "IndexProject",
+    "index_url_from_env",
+    "latest_version",
+    "read_project",
+    "version_of_filename",
+]
 
 _JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -68,7 +75,8 @@ def index_url_from_env() -> str | None:
     return value or None
 
 
-def _version_of(filename: str) -> str | None:
+def version_of_filename(filename: str) -> str | None:
+    """The version a wheel or sdist file name carries, or None if it does not parse."""
     try:
         if filename.endswith(".whl"):
             return str(parse_wheel_filename(filename)[1])
@@ -101,7 +109,7 @@ class _LinkParser(html.parser.HTMLParser):
 
 def _file(base: str, href: str, filename: str, sha256: str | None) -> IndexFile:
     url = urllib.parse.urljoin(base, href)
-    return IndexFile(filename, url.split("#", 1)[0], sha256, _version_of(filename))
+    return IndexFile(filename, url.split("#", 1)[0], sha256, version_of_filename(filename))
 
 
 def _parse_json(base: str, body: str, name: str) -> IndexProject:
