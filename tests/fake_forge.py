@@ -73,10 +73,19 @@ class FakeForge:
         # lower case (checked in the router).
         return full_name.lower()
 
-    def add_repo(self, full_name: str, files: dict[str, bytes] | None = None, **kw: object) -> None:
+    def add_repo(
+        self,
+        full_name: str,
+        files: dict[str, bytes] | None = None,
+        *,
+        default_branch: str = "main",
+        archived: bool = False,
+    ) -> None:
         owner = full_name.split("/", maxsplit=1)[0]
         stored = full_name.lower() if self.kind == "gitea" else full_name
-        self.repos[self.key(full_name)] = FakeRepo(stored, files=files or {}, **kw)  # type: ignore[arg-type]
+        self.repos[self.key(full_name)] = FakeRepo(
+            stored, default_branch=default_branch, files=files or {}, archived=archived
+        )
         self.orgs.setdefault(owner.lower(), []).append(self.key(full_name))
 
     def fail(self, method: str, path_prefix: str, statuses: list[int]) -> None:
@@ -100,6 +109,13 @@ class FakeForge:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _ref(pull: dict[str, object], side: str) -> object:
+    """The branch name under ``pull[side]["ref"]``, as the API returns a pull's head and base."""
+    branch = pull[side]
+    assert isinstance(branch, dict)
+    return branch["ref"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -191,17 +207,17 @@ class _Handler(BaseHTTPRequestHandler):
                 p
                 for p in forge.pulls
                 if p["repo"] == repo.full_name
-                and f"{full.split('/', maxsplit=1)[0]}:{p['head']['ref']}" == head
-            ]  # type: ignore[index]
+                and f"{full.split('/', maxsplit=1)[0]}:{_ref(p, 'head')}" == head
+            ]
             self._reply(200, found)
         elif len(rest) == 3 and rest[0] == "pulls" and method == "GET" and forge.kind == "gitea":
             found = [
                 p
                 for p in forge.pulls
                 if p["repo"] == repo.full_name
-                and p["base"]["ref"] == rest[1]
-                and p["head"]["ref"] == rest[2]
-            ]  # type: ignore[index]
+                and _ref(p, "base") == rest[1]
+                and _ref(p, "head") == rest[2]
+            ]
             self._reply(200, found[0]) if found else self._reply(404, {"message": "Not Found"})
         elif rest == ["dispatches"] and method == "POST":
             if not isinstance(body, dict) or not isinstance(body.get("event_type"), str):
@@ -241,9 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
         for pull in forge.pulls:
             if (
                 pull["repo"] == repo.full_name
-                and pull["head"]["ref"] == body["head"]
-                and pull["base"]["ref"] == body["base"]
-            ):  # type: ignore[index]
+                and _ref(pull, "head") == body["head"]
+                and _ref(pull, "base") == body["base"]
+            ):
                 if forge.kind == "github":
                     self._reply(
                         422,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -43,7 +43,7 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
     """Create ``files`` (relative path to content) under ``root``."""
     for rel, content in files.items():
         path = root / rel
@@ -55,7 +55,7 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
 
 
 def init_repo(
-    path: Path, files: dict[str, str | bytes] | None = None, message: str = "chore: init"
+    path: Path, files: Mapping[str, str | bytes] | None = None, message: str = "chore: init"
 ) -> Path:
     """A new git repository on branch main with one commit of ``files``."""
     path.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def init_repo(
     return path
 
 
-def commit(repo: Path, message: str, files: dict[str, str | bytes] | None = None) -> str:
+def commit(repo: Path, message: str, files: Mapping[str, str | bytes] | None = None) -> str:
     """Write ``files`` (or touch a counter file) and commit; return the new commit's sha."""
     if files is None:
         counter = repo / ".counter"

@@ -22,6 +22,7 @@ from tooling.apireport import render
 from tooling.config import load_config
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 BASE = FIXTURES / "apidiff" / "base"
@@ -36,7 +37,9 @@ def _line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-def _make_release(repo: Path, files: dict[str, str | bytes], tag: str = "runtime-v1.0.0") -> Path:
+def _make_release(
+    repo: Path, files: Mapping[str, str | bytes], tag: str = "runtime-v1.0.0"
+) -> Path:
     init_repo(repo, files, message="feat: first release")
     git(repo, "tag", tag)
     return repo
@@ -95,7 +98,9 @@ def _find(changes: tuple[Change, ...], path: str, kind: str) -> list[Change]:
         ("tinyrt.api.becomes_class", "kind-changed", "function", "class"),
     ],
 )
-def test_each_breaking_kind_is_reported(scenario, path, kind, old, new):
+def test_each_breaking_kind_is_reported(
+    scenario: Scenario, path: str, kind: str, old: str | None, new: str | None
+) -> None:
     found = _find(scenario.diff.breaking, path, kind)
     # Several entries of one kind are written "first|second".
     olds = old.split("|") if old else [old]
@@ -116,7 +121,7 @@ def test_each_breaking_kind_is_reported(scenario, path, kind, old, new):
         ("tinyrt.limited.announced", "added-function", "function"),
     ],
 )
-def test_each_additive_kind_is_reported(scenario, path, kind, new):
+def test_each_additive_kind_is_reported(scenario: Scenario, path: str, kind: str, new: str) -> None:
     assert [c.new for c in _find(scenario.diff.added, path, kind)] == [new]
 
 
@@ -138,23 +143,23 @@ def test_each_additive_kind_is_reported(scenario, path, kind, new):
         "tinyrt.shapes.base.Shape",  # still defined where it was
     ],
 )
-def test_no_false_alarm(scenario, path):
+def test_no_false_alarm(scenario: Scenario, path: str) -> None:
     every = [*scenario.diff.breaking, *scenario.diff.added]
     assert [c for c in every if c.path == path or c.path.startswith(f"{path}.")] == []
 
 
-def test_breaking_change_requires_a_major_bump(scenario):
+def test_breaking_change_requires_a_major_bump(scenario: Scenario) -> None:
     assert scenario.diff.required_bump == "major"
     assert scenario.diff.against == "runtime-v1.0.0"
 
 
-def test_removed_module_is_reported_once_not_per_member(scenario):
+def test_removed_module_is_reported_once_not_per_member(scenario: Scenario) -> None:
     assert [c.path for c in scenario.diff.breaking if c.path.startswith("tinyrt.gone")] == [
         "tinyrt.gone"
     ]
 
 
-def test_locations_point_into_the_source_tree(scenario):
+def test_locations_point_into_the_source_tree(scenario: Scenario) -> None:
     renamed = _find(scenario.diff.breaking, "tinyrt.api.param_renamed", "parameter-renamed")[0]
     assert (renamed.file, renamed.line) == (
         "src/api.py", _line_of(CHANGED / "src" / "api.py", "def param_renamed")
@@ -169,13 +174,13 @@ def test_locations_point_into_the_source_tree(scenario):
     assert (reexport.file, reexport.line) == ("src/shapes/__init__.py", 3)
 
 
-def test_ref_is_staged_without_touching_the_working_tree(scenario):
+def test_ref_is_staged_without_touching_the_working_tree(scenario: Scenario) -> None:
     assert scenario.status_after == scenario.status_before
     assert scenario.head_after == scenario.head_before
     assert len(git(scenario.repo, "worktree", "list").splitlines()) == 1
 
 
-def test_text_format_is_an_aligned_table(scenario):
+def test_text_format_is_an_aligned_table(scenario: Scenario) -> None:
     text = render(scenario.diff, "text")
     lines = text.splitlines()
     header = next(line for line in lines if "CHANGE" in line)
@@ -186,7 +191,7 @@ def test_text_format_is_an_aligned_table(scenario):
     assert lines[-1] == "required bump: major (16 breaking, 8 added, 0 ignored)"
 
 
-def test_json_format_lists_every_change_with_its_location(scenario):
+def test_json_format_lists_every_change_with_its_location(scenario: Scenario) -> None:
     data = json.loads(render(scenario.diff, "json"))
     assert data["required_bump"] == "major"
     assert len(data["breaking"]) == len(scenario.diff.breaking)
@@ -196,7 +201,7 @@ def test_json_format_lists_every_change_with_its_location(scenario):
     assert entry["message"] == "parameter `b` of tinyrt.api.param_renamed was renamed to `c`"
 
 
-def test_markdown_format_is_a_pr_comment(scenario):
+def test_markdown_format_is_a_pr_comment(scenario: Scenario) -> None:
     text = render(scenario.diff, "markdown")
     assert "**Required bump: major**" in text
     assert "#### Breaking changes" in text
@@ -204,7 +209,9 @@ def test_markdown_format_is_a_pr_comment(scenario):
     assert "| parameter-renamed | `tinyrt.api.param_renamed` | `b` | `c` | `src/api.py:" in text
 
 
-def test_github_format_annotates_breaks_as_errors_and_additions_as_notices(scenario):
+def test_github_format_annotates_breaks_as_errors_and_additions_as_notices(
+    scenario: Scenario
+) -> None:
     lines = render(scenario.diff, "github").splitlines()
     line = _line_of(CHANGED / "src" / "api.py", "def param_renamed")
     assert (
@@ -215,7 +222,7 @@ def test_github_format_annotates_breaks_as_errors_and_additions_as_notices(scena
     assert sum(x.startswith("::notice ") for x in lines) == len(scenario.diff.added)
 
 
-def test_declared_bump_below_the_floor_exits_1_naming_the_breaks(scenario):
+def test_declared_bump_below_the_floor_exits_1_naming_the_breaks(scenario: Scenario) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tooling.apidiff", "--root", str(scenario.repo),
          "--format", "json", "--declared", "minor"],
@@ -229,12 +236,14 @@ def test_declared_bump_below_the_floor_exits_1_naming_the_breaks(scenario):
     assert "--bump major" in proc.stderr
 
 
-def test_declared_bump_at_the_floor_exits_0(scenario, capsys):
+def test_declared_bump_at_the_floor_exits_0(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--root", str(scenario.repo), "--declared", "major"]) == 0
     assert "required bump: major" in capsys.readouterr().out
 
 
-def test_underbump_message_names_additions_when_nothing_breaks():
+def test_underbump_message_names_additions_when_nothing_breaks() -> None:
     added = Change("p.f", "added-function", None, "function", "src/p.py", 3, "function p.f added")
     diff = ApiDiff("p", "v1", "minor", (), (added,), ())
     assert underbump_message(diff, "minor") is None
@@ -282,7 +291,9 @@ def _kinds(tmp_path: Path, old: str, new: str) -> list[tuple[str, str]]:
         "method-to-property",
     ],
 )
-def test_comparison_rules(tmp_path, old, new, expected):
+def test_comparison_rules(
+    tmp_path: Path, old: str, new: str, expected: list[tuple[str, str]]
+) -> None:
     assert _kinds(tmp_path, old, new) == expected
 
 
@@ -292,7 +303,9 @@ SMALL = {
 }
 
 
-def test_ignore_entry_reports_the_break_with_its_reason_and_keeps_the_floor_down(tmp_path, capsys):
+def test_ignore_entry_reports_the_break_with_its_reason_and_keeps_the_floor_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _make_release(tmp_path / "repo", SMALL)
     ignore = (
         '\n[tool.runtime-build.api-ignore]\n"tinyrt.mod.drop" = "nobody calls it, see #42"\n'
@@ -316,7 +329,9 @@ def test_ignore_entry_reports_the_break_with_its_reason_and_keeps_the_floor_down
     ]
 
 
-def test_without_a_release_tag_everything_counts_as_added(tmp_path, capsys):
+def test_without_a_release_tag_everything_counts_as_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     init_repo(tmp_path / "repo", SMALL)
     assert main(["--root", str(tmp_path / "repo")]) == 0
     out = capsys.readouterr().out
@@ -325,7 +340,9 @@ def test_without_a_release_tag_everything_counts_as_added(tmp_path, capsys):
     assert "required bump: minor" in out
 
 
-def test_shallow_clone_without_tags_is_refused_rather_than_all_added(tmp_path, capsys):
+def test_shallow_clone_without_tags_is_refused_rather_than_all_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     origin = _make_release(tmp_path / "origin", SMALL)
     commit(origin, "feat: more", {"src/more.py": "X = 1\n"})
     subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-tags", origin.as_uri(),
@@ -334,7 +351,7 @@ def test_shallow_clone_without_tags_is_refused_rather_than_all_added(tmp_path, c
     assert "shallow clone and no runtime-vX.Y.Z tag reachable from HEAD" in capsys.readouterr().err
 
 
-def test_default_ref_is_the_highest_release_tag_reachable_from_head(tmp_path):
+def test_default_ref_is_the_highest_release_tag_reachable_from_head(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", {"a.txt": "1"})
     for tag in ("runtime-v1.2.0", "runtime-v1.10.0", "runtime-v1.11.0rc1", "runtime-vbogus",
                 "runtime-v01.20.0", "other-v9.0.0"):
@@ -349,7 +366,7 @@ def test_default_ref_is_the_highest_release_tag_reachable_from_head(tmp_path):
     assert last_release_tag(repo, "nothing-") is None
 
 
-def test_ref_side_reads_its_own_config_so_a_moved_source_dir_still_compares(tmp_path):
+def test_ref_side_reads_its_own_config_so_a_moved_source_dir_still_compares(tmp_path: Path) -> None:
     repo = _make_release(tmp_path / "repo", SMALL)
     git(repo, "mv", "src", "runtime_src")
     pyproject = SMALL["pyproject.toml"].replace('source = "src"', 'source = "runtime_src"')
@@ -358,14 +375,16 @@ def test_ref_side_reads_its_own_config_so_a_moved_source_dir_still_compares(tmp_
     assert (diff.breaking, diff.added, diff.required_bump) == ((), (), "patch")
 
 
-def test_against_an_unknown_ref_fails_with_one_line(tmp_path, capsys):
+def test_against_an_unknown_ref_fails_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _make_release(tmp_path / "repo", SMALL)
     assert main(["--root", str(repo), "--against", "no-such-ref"]) == 1
     err = capsys.readouterr().err
     assert "error: --against no-such-ref: not a commit in" in err
 
 
-def test_public_reexport_from_a_private_module_counts_at_its_public_path(tmp_path):
+def test_public_reexport_from_a_private_module_counts_at_its_public_path(tmp_path: Path) -> None:
     files = {
         "pyproject.toml": SMALL["pyproject.toml"],
         "src/_impl.py": "class Engine:\n    def start(self, fast=False):\n        return fast\n",
@@ -385,7 +404,7 @@ def test_public_reexport_from_a_private_module_counts_at_its_public_path(tmp_pat
     ]
 
 
-def test_api_diff_of_the_bundled_workspace_takes_under_5_seconds():
+def test_api_diff_of_the_bundled_workspace_takes_under_5_seconds() -> None:
     config = load_config(REPO_ROOT)
     start = time.perf_counter()
     diff = api_floor(config, None)

@@ -19,6 +19,7 @@ from tooling.consumers import load_consumers
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 VERSION = "0.3.0"
@@ -31,7 +32,9 @@ TEMPLATE = {
 }
 
 
-def make_consumer(root: Path, name: str, files: dict[str, str | bytes] | None = None) -> Path:
+def make_consumer(
+    root: Path, name: str, files: Mapping[str, str | bytes] | None = None
+) -> Path:
     """A bare repository shaped like a workspace template, branch main."""
     work = init_repo(root / "work" / name, TEMPLATE if files is None else files)
     bare = root / f"{name}.git"
@@ -60,7 +63,7 @@ def show(bare: Path, path: str, ref: str = "main") -> bytes:
     ).stdout
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
@@ -76,7 +79,9 @@ def row_of(out: str, name: str) -> str:
     return next(line for line in out.splitlines() if line.startswith(f"{name} "))
 
 
-def test_cascade_rewrites_a_junk_pin_bumps_requirements_and_pushes_one_commit(tmp_path, capsys):
+def test_cascade_rewrites_a_junk_pin_bumps_requirements_and_pushes_one_commit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     requirements = (
         b"httpx>=0.27  # molecule-ai-workspace-runtime==0.1 in a comment\n"
         b"molecule-ai-workspace-runtime==0.1.1000\n"
@@ -115,7 +120,7 @@ def test_cascade_rewrites_a_junk_pin_bumps_requirements_and_pushes_one_commit(tm
     assert git(bare, "rev-list", "--count", "main") == "2"
 
 
-def test_a_consumer_with_only_gitea_workflows_is_cascaded(tmp_path):
+def test_a_consumer_with_only_gitea_workflows_is_cascaded(tmp_path: Path) -> None:
     files = {**TEMPLATE}
     files[".gitea/workflows/publish-image.yml"] = files.pop(".github/workflows/publish-image.yml")
     bare = make_consumer(tmp_path, "codex", files)
@@ -125,7 +130,9 @@ def test_a_consumer_with_only_gitea_workflows_is_cascaded(tmp_path):
     assert show(bare, ".runtime-version") == b"0.3.0\n"
 
 
-def test_each_skip_reason_is_named_and_those_repositories_are_left_alone(tmp_path, capsys):
+def test_each_skip_reason_is_named_and_those_repositories_are_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     no_workflow = make_consumer(tmp_path, "no-workflow", {".runtime-version": "0.2.0\n"})
     no_pin = make_consumer(tmp_path, "no-pin", {".github/workflows/release.yml": "on: push\n"})
     exempt = make_consumer(tmp_path, "exempt")
@@ -151,7 +158,7 @@ def test_each_skip_reason_is_named_and_those_repositories_are_left_alone(tmp_pat
     assert {p: head(p) for p in heads} == heads
 
 
-def test_an_already_current_consumer_gets_no_commit(tmp_path):
+def test_an_already_current_consumer_gets_no_commit(tmp_path: Path) -> None:
     bare = make_consumer(
         tmp_path,
         "current",
@@ -171,7 +178,9 @@ def test_an_already_current_consumer_gets_no_commit(tmp_path):
     assert head(bare) == before
 
 
-def test_a_push_that_lands_between_clone_and_push_is_fetched_reapplied_and_retried(tmp_path):
+def test_a_push_that_lands_between_clone_and_push_is_fetched_reapplied_and_retried(
+    tmp_path: Path
+) -> None:
     bare = make_consumer(tmp_path, "race")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare), str(other))
@@ -195,8 +204,8 @@ def test_a_push_that_lands_between_clone_and_push_is_fetched_reapplied_and_retri
 
 
 def test_a_rejecting_remote_fails_alone_is_named_and_converge_reports_it(
-    tmp_path, capsys, monkeypatch
-):
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = make_consumer(tmp_path, "good")
     locked = make_consumer(tmp_path, "locked")
     hook(locked, 'echo "protected branch: pushes need review" >&2\nexit 1\n')
@@ -226,8 +235,8 @@ def test_a_rejecting_remote_fails_alone_is_named_and_converge_reports_it(
 
 
 def test_converge_catches_a_pin_changed_out_of_band_after_the_cascade(
-    tmp_path, capsys, monkeypatch
-):
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     bare = make_consumer(tmp_path, "hermes")
     listing = write_list(tmp_path, [{"name": "hermes", "url": str(bare)}])
     assert run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)[0] == 0
@@ -246,7 +255,9 @@ def test_converge_catches_a_pin_changed_out_of_band_after_the_cascade(
     assert "diverged  pin is '0.1.1000', want 0.3.0" in row_of(out, "hermes")
 
 
-def test_an_invalid_version_is_refused_before_any_consumer_is_touched(tmp_path, capsys):
+def test_an_invalid_version_is_refused_before_any_consumer_is_touched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bare = make_consumer(tmp_path, "any")
     before = head(bare)
     listing = write_list(tmp_path, [{"name": "any", "url": str(bare)}])
@@ -260,8 +271,8 @@ def test_an_invalid_version_is_refused_before_any_consumer_is_touched(tmp_path, 
 
 
 def test_converge_skips_and_succeeds_when_the_cascade_was_skipped_for_lack_of_credentials(
-    tmp_path, capsys
-):
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     listing = write_list(
         tmp_path,
         [
@@ -276,7 +287,7 @@ def test_converge_skips_and_succeeds_when_the_cascade_was_skipped_for_lack_of_cr
     assert err.count("warning: CASCADE_TOKEN is not set") == 1
 
 
-def test_converge_reports_a_missing_pin_and_skips_what_the_cascade_skipped(tmp_path):
+def test_converge_reports_a_missing_pin_and_skips_what_the_cascade_skipped(tmp_path: Path) -> None:
     lost = make_consumer(tmp_path, "lost", {".gitea/workflows/publish-image.yml": "on: push\n"})
     plain = make_consumer(tmp_path, "plain", {"README.md": "no workflows\n"})
     listing = load_consumers(
@@ -297,8 +308,11 @@ def test_converge_reports_a_missing_pin_and_skips_what_the_cascade_skipped(tmp_p
 
 
 def test_pr_mode_pushes_the_bump_branch_and_opens_a_pull_request(
-    tmp_path, capsys, monkeypatch, sentinel
-):
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    sentinel: str,
+) -> None:
     forge = FakeForge("gitea", sentinel).start()
     try:
         forge.add_repo("molecule-ai/langgraph")
@@ -341,7 +355,9 @@ def test_pr_mode_pushes_the_bump_branch_and_opens_a_pull_request(
         forge.stop()
 
 
-def test_dispatch_mode_sends_runtime_published_and_leaves_the_repository_alone(tmp_path, sentinel):
+def test_dispatch_mode_sends_runtime_published_and_leaves_the_repository_alone(
+    tmp_path: Path, sentinel: str
+) -> None:
     forge = FakeForge("github", sentinel).start()
     try:
         forge.add_repo("molecule-ai/autogen")
@@ -380,10 +396,10 @@ def test_dispatch_mode_sends_runtime_published_and_leaves_the_repository_alone(t
 class _Refusing(BaseHTTPRequestHandler):
     seen: list[str]
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         del format, args
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self.seen.append(self.headers.get("Authorization", ""))
         self.send_response(401)
         self.send_header("WWW-Authenticate", 'Basic realm="forge"')
@@ -392,8 +408,11 @@ class _Refusing(BaseHTTPRequestHandler):
 
 
 def test_the_token_reaches_git_through_the_credential_helper_and_never_the_output(
-    tmp_path, capsys, monkeypatch, sentinel
-):
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    sentinel: str,
+) -> None:
     seen: list[str] = []
     handler = type("Handler", (_Refusing,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

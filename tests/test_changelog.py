@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import helpers
 import pytest
@@ -20,6 +21,11 @@ from tooling.changelog import (
 from tooling.errors import ToolingError
 from tooling.history import commits_since, parse_commit
 from tooling.plan import plan_version
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tooling.history import Commit
 
 EXISTING = """# Changelog
 
@@ -37,7 +43,7 @@ Old text.
 """
 
 
-def commit(n, message):
+def commit(n: int, message: str) -> Commit:
     return parse_commit(f"{n:040x}", message)
 
 
@@ -53,7 +59,7 @@ MIXED = [
 ]
 
 
-def test_section_lists_breaking_then_features_then_fixes_then_performance():
+def test_section_lists_breaking_then_features_then_fixes_then_performance() -> None:
     text = render_section("2.0.0", MIXED, date="2024-05-06")
     assert text.startswith("## 2.0.0 (2024-05-06)\n")
     order = [text.index(h) for h in ("### Breaking changes", "### Features", "### Fixes",
@@ -71,12 +77,12 @@ def test_section_lists_breaking_then_features_then_fixes_then_performance():
     assert text.count("drop run_sync") == 1
 
 
-def test_a_section_without_user_facing_commits_says_so():
+def test_a_section_without_user_facing_commits_says_so() -> None:
     text = render_section("1.3.0", [commit(1, "docs: x")])
     assert "No user-facing changes." in text
 
 
-def test_the_new_section_goes_above_existing_ones_which_stay_byte_identical():
+def test_the_new_section_goes_above_existing_ones_which_stay_byte_identical() -> None:
     section = render_section("1.3.0", MIXED[:3], date="2024-05-06")
     out = insert_section(EXISTING, "1.3.0", section)
     head, _, rest = EXISTING.partition("## 1.2.3")
@@ -85,13 +91,13 @@ def test_the_new_section_goes_above_existing_ones_which_stay_byte_identical():
     assert out.index("## 1.3.0") < out.index("## 1.2.3")
 
 
-def test_inserting_the_same_version_again_changes_nothing():
+def test_inserting_the_same_version_again_changes_nothing() -> None:
     once = insert_section(EXISTING, "1.3.0", render_section("1.3.0", MIXED))
     assert insert_section(once, "1.3.0", render_section("1.3.0", MIXED[:1])) == once
     assert insert_section(EXISTING, "1.2.3", "## 1.2.3\n\nnew\n") == EXISTING
 
 
-def test_version_matching_is_exact():
+def test_version_matching_is_exact() -> None:
     text = "# C\n\n## 1.3.0rc1\n\nx\n\n## [1.2.0] - 2024\n\ny\n"
     assert has_section(text, "1.3.0rc1")
     assert has_section(text, "1.2.0")
@@ -99,32 +105,32 @@ def test_version_matching_is_exact():
     assert not has_section(text, "1.3.0rc")
 
 
-def test_headings_inside_code_fences_are_not_sections():
+def test_headings_inside_code_fences_are_not_sections() -> None:
     text = "# C\n\n```\n## 9.9.9\n```\n\n## 1.0.0\n\nx\n"
     assert not has_section(text, "9.9.9")
     out = insert_section(text, "1.1.0", "## 1.1.0\n\nnew\n")
     assert out.index("## 1.1.0") > out.index("```\n## 9.9.9")
 
 
-def test_an_unreleased_section_stays_on_top():
+def test_an_unreleased_section_stays_on_top() -> None:
     text = "# C\n\n## [Unreleased]\n\n- pending\n\n## 1.0.0\n\nold\n"
     out = insert_section(text, "1.1.0", "## 1.1.0\n\nnew\n")
     assert out == "# C\n\n## [Unreleased]\n\n- pending\n\n## 1.1.0\n\nnew\n\n## 1.0.0\n\nold\n"
 
 
-def test_a_header_only_file_gets_its_first_section_below_the_header():
+def test_a_header_only_file_gets_its_first_section_below_the_header() -> None:
     out = insert_section("# Changelog\n\nIntro.\n", "0.1.0", "## 0.1.0\n\nx\n")
     assert out == "# Changelog\n\nIntro.\n\n## 0.1.0\n\nx\n"
 
 
-def test_crlf_files_keep_crlf():
+def test_crlf_files_keep_crlf() -> None:
     text = EXISTING.replace("\n", "\r\n")
     out = insert_section(text, "1.3.0", "## 1.3.0\n\nnew\n")
     assert "\r\n## 1.3.0\r\n\r\nnew\r\n\r\n## 1.2.3" in out
     assert "\n" not in out.replace("\r\n", "")
 
 
-def test_update_creates_then_leaves_the_file_alone(tmp_path):
+def test_update_creates_then_leaves_the_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "CHANGELOG.md"
     assert update_changelog(path, "0.4.0", MIXED, date="2024-05-06")
     first = path.read_bytes()
@@ -136,12 +142,12 @@ def test_update_creates_then_leaves_the_file_alone(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["CHANGELOG.md"]
 
 
-def test_an_invalid_version_gets_no_section():
+def test_an_invalid_version_gets_no_section() -> None:
     with pytest.raises(ToolingError, match=r"changelog version: 'v1\.0\.0'"):
         render_section("v1.0.0", MIXED)
 
 
-def test_a_final_after_prereleases_lists_everything_since_the_last_final(tmp_path):
+def test_a_final_after_prereleases_lists_everything_since_the_last_final(tmp_path: Path) -> None:
     repo = helpers.init_repo(tmp_path / "repo")
     helpers.git(repo, "tag", "runtime-v1.2.3")
     helpers.commit(repo, "feat: in rc1")
@@ -156,7 +162,7 @@ def test_a_final_after_prereleases_lists_everything_since_the_last_final(tmp_pat
     assert [c.subject for c in section_commits(repo, "runtime-v", rc)] == ["fix: in rc2"]
 
 
-def test_the_command_writes_the_planned_section(tmp_path):
+def test_the_command_writes_the_planned_section(tmp_path: Path) -> None:
     repo = helpers.init_repo(tmp_path / "proj", files={
         "pyproject.toml": '[project]\nname = "demo"\nversion = "0.3.0"\n\n'
                           '[tool.runtime-build]\nsource = "workspace"\n',

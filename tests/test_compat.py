@@ -38,7 +38,7 @@ def _stage(config: Config, out: Path) -> Path:
     return out / config.package
 
 
-def test_compat_json_carries_versions_read_from_the_source(tmp_path):
+def test_compat_json_carries_versions_read_from_the_source(tmp_path: Path) -> None:
     config = _project(tmp_path)
     data = build_compat(config, _stage(config, tmp_path / "stage"))
     assert data["runtime_version"] == "2.1.0"
@@ -51,7 +51,7 @@ def test_compat_json_carries_versions_read_from_the_source(tmp_path):
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", str(data["api_fingerprint"]))
 
 
-def test_write_compat_is_deterministic_across_two_builds(tmp_path):
+def test_write_compat_is_deterministic_across_two_builds(tmp_path: Path) -> None:
     config = _project(tmp_path)
     first = write_compat(config, _stage(config, tmp_path / "one"))
     second = write_compat(config, _stage(config, tmp_path / "two"))
@@ -79,7 +79,9 @@ def test_write_compat_is_deterministic_across_two_builds(tmp_path):
     ],
     ids=["body-and-docstring", "version-bump", "new-module", "new-parameter"],
 )
-def test_fingerprint_changes_exactly_when_the_api_changes(tmp_path, files, same):
+def test_fingerprint_changes_exactly_when_the_api_changes(
+    tmp_path: Path, files: dict[str, str | bytes], same: bool
+) -> None:
     base = _project(tmp_path / "a")
     changed = _project(tmp_path / "b", files)
     before = build_compat(base, _stage(base, tmp_path / "a" / "stage"))["api_fingerprint"]
@@ -87,13 +89,13 @@ def test_fingerprint_changes_exactly_when_the_api_changes(tmp_path, files, same)
     assert (before == after) is same
 
 
-def test_missing_constant_fails_naming_it(tmp_path):
+def test_missing_constant_fails_naming_it(tmp_path: Path) -> None:
     config = _project(tmp_path, {"src/plugins_registry/version.py": "OTHER = 1\n"})
     with pytest.raises(ToolingError, match=r"no module-level `PLUGIN_API_VERSION = <literal>`"):
         build_compat(config, _stage(config, tmp_path / "stage"))
 
 
-def test_constants_are_configurable_and_optional(tmp_path):
+def test_constants_are_configurable_and_optional(tmp_path: Path) -> None:
     extra = (
         "\n[tool.runtime-build.compat]\nrequired = false\n"
         'constants = { wire_version = "ADAPTER_PROTOCOL_VERSION", plugin_api_version = "NOPE" }\n'
@@ -106,13 +108,13 @@ def test_constants_are_configurable_and_optional(tmp_path):
     assert "adapter_protocol_version" not in data
 
 
-def test_two_different_definitions_fail_naming_both(tmp_path):
+def test_two_different_definitions_fail_naming_both(tmp_path: Path) -> None:
     config = _project(tmp_path, {"src/legacy.py": "ADAPTER_PROTOCOL_VERSION = 1\n"})
     with pytest.raises(ToolingError, match=r"legacy\.py:1: ADAPTER_PROTOCOL_VERSION = 1 disagrees"):
         build_compat(config, _stage(config, tmp_path / "stage"))
 
 
-def test_bundled_runtime_declares_both_protocol_versions(tmp_path):
+def test_bundled_runtime_declares_both_protocol_versions(tmp_path: Path) -> None:
     config = load_config(REPO_ROOT)
     data = build_compat(config, _stage(config, tmp_path / "stage"))
     # Read independently of the tooling: the literal as written in the workspace source.
@@ -137,13 +139,15 @@ COMPAT = {
 
 
 @pytest.fixture
-def compat_file(tmp_path):
+def compat_file(tmp_path: Path) -> Path:
     path = tmp_path / "compat.json"
     path.write_text(json.dumps(COMPAT), encoding="utf-8")
     return path
 
 
-def test_consumer_needs_met_exit_0_with_a_table(tmp_path, compat_file, capsys):
+def test_consumer_needs_met_exit_0_with_a_table(
+    tmp_path: Path, compat_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     consumer = tmp_path / "consumer"
     write_files(consumer, {"runtime-needs.toml": (
         'runtime = ">=2.0,<3"\nadapter-protocol = ">=2,<3"\nplugin-api = "~=1.1"\npython = "3.12"\n'
@@ -155,7 +159,9 @@ def test_consumer_needs_met_exit_0_with_a_table(tmp_path, compat_file, capsys):
     assert re.search(r"^python +3.12 +>=3.11 +yes$", out, re.MULTILINE)
 
 
-def test_consumer_needs_unmet_exit_1_naming_them(tmp_path, compat_file, capsys):
+def test_consumer_needs_unmet_exit_1_naming_them(
+    tmp_path: Path, compat_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     consumer = tmp_path / "consumer"
     write_files(consumer, {"pyproject.toml": (
         '[project]\nname = "template"\n\n[tool.runtime]\n'
@@ -171,7 +177,9 @@ def test_consumer_needs_unmet_exit_1_naming_them(tmp_path, compat_file, capsys):
     assert "runtime 2.1.0 does not satisfy: adapter-protocol" in captured.err
 
 
-def test_unknown_need_is_refused_listing_the_known_ones(tmp_path, compat_file, capsys):
+def test_unknown_need_is_refused_listing_the_known_ones(
+    tmp_path: Path, compat_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     needs = tmp_path / "runtime-needs.toml"
     needs.write_text('adaptr-protocol = ">=2"\n', encoding="utf-8")
     assert main(["--check", str(needs), "--compat", str(compat_file)]) == 1
@@ -180,7 +188,7 @@ def test_unknown_need_is_refused_listing_the_known_ones(tmp_path, compat_file, c
     assert "adapter-protocol" in err
 
 
-def test_compat_is_read_from_inside_a_wheel(tmp_path):
+def test_compat_is_read_from_inside_a_wheel(tmp_path: Path) -> None:
     wheel = tmp_path / "tiny_runtime-2.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("tinyrt/__init__.py", "")
@@ -188,7 +196,9 @@ def test_compat_is_read_from_inside_a_wheel(tmp_path):
     assert read_compat(wheel)["plugin_api_version"] == "1.3"
 
 
-def test_invoke_compat_checks_the_current_tree(tmp_path, capsys):
+def test_invoke_compat_checks_the_current_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _project(tmp_path)
     write_files(tmp_path / "consumer", {"runtime-needs.toml": 'plugin-api = ">=2"\n'})
     with chdir(config.root):
@@ -197,7 +207,7 @@ def test_invoke_compat_checks_the_current_tree(tmp_path, capsys):
     assert re.search(r"^plugin-api +>=2 +1.3 +NO$", out, re.MULTILINE)
 
 
-def test_compat_command_prints_the_current_trees_compat_json(tmp_path):
+def test_compat_command_prints_the_current_trees_compat_json(tmp_path: Path) -> None:
     config = _project(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "tooling.compat", "--json", "--root", str(config.root)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers import REPO_ROOT
@@ -11,12 +12,15 @@ from helpers import REPO_ROOT
 from tooling.consumers import load_consumers, needs_token, parse_consumers
 from tooling.errors import ToolingError
 
+if TYPE_CHECKING:
+    from tooling.consumers import ConsumerList
 
-def parse(text: str, where: Path = Path("/srv/list/consumers.toml")):
+
+def parse(text: str, where: Path = Path("/srv/list/consumers.toml")) -> ConsumerList:
     return parse_consumers(textwrap.dedent(text), where)
 
 
-def test_the_repository_list_parses_with_defaults_merged():
+def test_the_repository_list_parses_with_defaults_merged() -> None:
     listed = load_consumers(REPO_ROOT / "consumers.toml")
     names = [c.name for c in listed.consumers]
     assert names == ["claude-code", "langgraph", "hermes", "codex"]
@@ -27,10 +31,11 @@ def test_the_repository_list_parses_with_defaults_merged():
     assert first.api_url == "https://git.example.org/api/v1"
     assert first.repository == "molecule-ai/molecule-ai-workspace-template-claude-code"
     lines = (REPO_ROOT / "consumers.toml").read_text().splitlines()
+    assert first.line is not None
     assert lines[first.line - 1] == "[[consumer]]"  # annotations point at the entry
 
 
-def test_a_consumer_overrides_defaults_and_exempt_ones_are_not_active():
+def test_a_consumer_overrides_defaults_and_exempt_ones_are_not_active() -> None:
     listed = parse(
         """
         [defaults]
@@ -94,7 +99,7 @@ def test_a_consumer_overrides_defaults_and_exempt_ones_are_not_active():
         ('url = "x.git"', "consumer #1: `name` must be a non-empty string"),
     ],
 )
-def test_each_problem_is_one_line_naming_file_consumer_and_field(body, expected):
+def test_each_problem_is_one_line_naming_file_consumer_and_field(body: str, expected: str) -> None:
     with pytest.raises(ToolingError) as error:
         parse(f"[[consumer]]\n{body}\n")
     message = str(error.value)
@@ -104,20 +109,20 @@ def test_each_problem_is_one_line_naming_file_consumer_and_field(body, expected)
     assert error.value.line == 1
 
 
-def test_a_token_in_a_url_is_refused_without_echoing_it(sentinel):
+def test_a_token_in_a_url_is_refused_without_echoing_it(sentinel: str) -> None:
     with pytest.raises(ToolingError) as error:
         parse(f'[[consumer]]\nname = "a"\nurl = "https://bot:{sentinel}@git.example.org/o/a.git"\n')
     assert "CASCADE_TOKEN supplies it" in str(error.value)
     assert sentinel not in str(error.value)
 
 
-def test_duplicate_names_are_refused_with_both_positions():
+def test_duplicate_names_are_refused_with_both_positions() -> None:
     with pytest.raises(ToolingError, match=r"'a' is listed twice \(#1 and #2\)") as error:
         parse('[[consumer]]\nname = "a"\nurl = "x"\n\n[[consumer]]\nname = "a"\nurl = "y"\n')
     assert error.value.line == 5
 
 
-def test_invalid_toml_and_empty_list_and_missing_file_name_the_file(tmp_path):
+def test_invalid_toml_and_empty_list_and_missing_file_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ToolingError, match="invalid TOML"):
         parse("[[consumer]\n")
     with pytest.raises(ToolingError, match=r"no \[\[consumer\]\] entries"):
@@ -126,7 +131,7 @@ def test_invalid_toml_and_empty_list_and_missing_file_name_the_file(tmp_path):
         load_consumers(tmp_path / "nope.toml")
 
 
-def test_only_http_remotes_need_a_token():
+def test_only_http_remotes_need_a_token() -> None:
     assert needs_token("https://git.example.org/o/a.git")
     assert needs_token("HTTP://git.example.org/o/a.git")
     assert not needs_token("file:///srv/a.git")

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from fake_forge import FakeForge
 from helpers import start_package_index
 from test_cascade import TEMPLATE, make_consumer, row_of, run, write_list
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from helpers import PackageIndex
+
 WHEEL = "molecule_ai_workspace_runtime-{}-py3-none-any.whl"
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory):
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     """A pypiserver serving 0.2.0, 0.3.0 and 0.4.0rc1 of the runtime (file names are enough)."""
     packages = tmp_path_factory.mktemp("drift-index") / "packages"
     packages.mkdir()
@@ -25,11 +32,11 @@ def index(tmp_path_factory):
     server.stop()
 
 
-def cells(out, name):
+def cells(out: str, name: str) -> list[str]:
     return re.split(r"\s{2,}", row_of(out, name))
 
 
-def consumer(tmp_path, name, pin):
+def consumer(tmp_path: Path, name: str, pin: str | None) -> Path:
     files = dict(TEMPLATE)
     if pin is None:
         del files[".runtime-version"]
@@ -38,7 +45,12 @@ def consumer(tmp_path, name, pin):
     return make_consumer(tmp_path, name, files)
 
 
-def test_drift_reports_laggards_ignores_exempt_and_exits_1(tmp_path, capsys, monkeypatch, index):
+def test_drift_reports_laggards_ignores_exempt_and_exits_1(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    index: PackageIndex,
+) -> None:
     listing = write_list(
         tmp_path,
         [
@@ -62,7 +74,9 @@ def test_drift_reports_laggards_ignores_exempt_and_exits_1(tmp_path, capsys, mon
     assert "drift against 0.3.0: 3 lagging" in err
 
 
-def test_drift_passes_when_every_pin_is_current(tmp_path, capsys, index):
+def test_drift_passes_when_every_pin_is_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], index: PackageIndex
+) -> None:
     listing = write_list(tmp_path, [{"name": "a", "url": str(consumer(tmp_path, "a", "0.3.0\n"))}])
     code, out, _ = run(
         capsys, "drift", "--consumers", str(listing), "--index-url", index.simple_url, "--json"
@@ -73,7 +87,9 @@ def test_drift_passes_when_every_pin_is_current(tmp_path, capsys, index):
     assert report["rows"][0]["result"] == "current"
 
 
-def test_no_index_or_an_index_without_releases_is_a_real_error_exit_2(tmp_path, capsys, index):
+def test_no_index_or_an_index_without_releases_is_a_real_error_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], index: PackageIndex
+) -> None:
     listing = write_list(tmp_path, [{"name": "a", "url": str(consumer(tmp_path, "a", "0.3.0\n"))}])
     code, _, err = run(capsys, "drift", "--consumers", str(listing))
     assert code == 2
@@ -86,8 +102,12 @@ def test_no_index_or_an_index_without_releases_is_a_real_error_exit_2(tmp_path, 
 
 
 def test_org_listing_finds_blind_spots_and_its_403_is_only_a_warning(
-    tmp_path, capsys, monkeypatch, index, sentinel
-):
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    index: PackageIndex,
+    sentinel: str,
+) -> None:
     forge = FakeForge("github", sentinel).start()
     try:
         forge.add_repo("molecule-ai/listed", {".runtime-version": b"0.3.0\n"})

@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from fake_forge import FakeForge
 
 from tooling.forge import ForgeClient, ForgeError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @pytest.fixture(params=["github", "gitea"])
-def forge(request, sentinel):
+def forge(request: pytest.FixtureRequest, sentinel: str) -> Iterator[FakeForge]:
     server = FakeForge(request.param, sentinel).start()
     server.add_repo("molecule-ai/template-a", {".runtime-version": b"0.2.0\n# junk\n"})
     yield server
     server.stop()
 
 
-def client(forge, token, **kw):
-    return ForgeClient(forge.kind, forge.api_url, token, backoff=0.01, **kw)
+def client(forge: FakeForge, token: str, *, attempts: int = 4) -> ForgeClient:
+    return ForgeClient(forge.kind, forge.api_url, token, attempts=attempts, backoff=0.01)
 
 
-def test_auth_header_is_bearer_on_github_and_token_on_gitea(forge, sentinel):
+def test_auth_header_is_bearer_on_github_and_token_on_gitea(
+    forge: FakeForge, sentinel: str
+) -> None:
     with client(forge, sentinel) as api:
         api.dispatch("molecule-ai/template-a", {"runtime_version": "0.3.0"})
     header = forge.requests[-1].headers["Authorization"]
     assert header == (f"Bearer {sentinel}" if forge.kind == "github" else f"token {sentinel}")
 
 
-def test_dispatch_posts_runtime_published_with_the_version(forge, sentinel):
+def test_dispatch_posts_runtime_published_with_the_version(forge: FakeForge, sentinel: str) -> None:
     with client(forge, sentinel) as api:
         api.dispatch("molecule-ai/template-a", {"runtime_version": "0.3.0"})
     sent = forge.requests[-1]
@@ -40,7 +47,9 @@ def test_dispatch_posts_runtime_published_with_the_version(forge, sentinel):
     assert forge.dispatches[0]["client_payload"] == {"runtime_version": "0.3.0"}
 
 
-def test_create_pull_request_returns_number_and_url_and_reuses_an_open_one(forge, sentinel):
+def test_create_pull_request_returns_number_and_url_and_reuses_an_open_one(
+    forge: FakeForge, sentinel: str
+) -> None:
     with client(forge, sentinel) as api:
         first = api.create_pull_request(
             "molecule-ai/template-a", head="runtime-bump/0.3.0", base="main", title="t", body="b"
@@ -54,7 +63,7 @@ def test_create_pull_request_returns_number_and_url_and_reuses_an_open_one(forge
     assert len(forge.pulls) == 1
 
 
-def test_gitea_owner_and_name_are_sent_in_lower_case(sentinel):
+def test_gitea_owner_and_name_are_sent_in_lower_case(sentinel: str) -> None:
     server = FakeForge("gitea", sentinel).start()
     try:
         server.add_repo("molecule-ai/template-a", {".runtime-version": b"0.3.0\n"})
@@ -69,7 +78,7 @@ def test_gitea_owner_and_name_are_sent_in_lower_case(sentinel):
         server.stop()
 
 
-def test_read_file_decodes_base64_and_absent_file_is_none(forge, sentinel):
+def test_read_file_decodes_base64_and_absent_file_is_none(forge: FakeForge, sentinel: str) -> None:
     with client(forge, sentinel) as api:
         assert (
             api.read_file("molecule-ai/template-a", ".runtime-version", ref="main")
@@ -79,7 +88,7 @@ def test_read_file_decodes_base64_and_absent_file_is_none(forge, sentinel):
     assert forge.requests[-2].query == {"ref": ["main"]}
 
 
-def test_list_org_repos_follows_every_page(forge, sentinel):
+def test_list_org_repos_follows_every_page(forge: FakeForge, sentinel: str) -> None:
     for i in range(120):
         forge.add_repo(f"molecule-ai/extra-{i:03d}", archived=i == 7)
     with client(forge, sentinel) as api:
@@ -90,7 +99,7 @@ def test_list_org_repos_follows_every_page(forge, sentinel):
     assert len(pages) == (2 if forge.kind == "github" else 3)
 
 
-def test_401_403_404_each_say_what_to_do_without_the_token(forge, sentinel):
+def test_401_403_404_each_say_what_to_do_without_the_token(forge: FakeForge, sentinel: str) -> None:
     with client(forge, "wrong-token-value") as api, pytest.raises(ForgeError) as unauthorized:
         api.dispatch("molecule-ai/template-a", {"runtime_version": "0.3.0"})
     assert unauthorized.value.status == 401
@@ -113,7 +122,7 @@ def test_401_403_404_each_say_what_to_do_without_the_token(forge, sentinel):
         assert "wrong-token-value" not in str(error)
 
 
-def test_server_errors_are_retried_with_backoff(forge, sentinel):
+def test_server_errors_are_retried_with_backoff(forge: FakeForge, sentinel: str) -> None:
     forge.fail("POST", "/repos/molecule-ai/template-a/dispatches", [500, 502])
     with client(forge, sentinel, attempts=3) as api:
         api.dispatch("molecule-ai/template-a", {"runtime_version": "0.3.0"})
@@ -122,7 +131,7 @@ def test_server_errors_are_retried_with_backoff(forge, sentinel):
     assert len(forge.dispatches) == 1
 
 
-def test_a_server_error_that_persists_is_reported_as_5xx(forge, sentinel):
+def test_a_server_error_that_persists_is_reported_as_5xx(forge: FakeForge, sentinel: str) -> None:
     forge.fail("GET", "/repos/molecule-ai/template-a/contents", [500, 500])
     with client(forge, sentinel, attempts=2) as api, pytest.raises(ForgeError) as failing:
         api.read_file("molecule-ai/template-a", ".runtime-version")

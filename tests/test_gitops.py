@@ -8,7 +8,7 @@ import http.server
 import os
 import subprocess
 import threading
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 from helpers import SENTINEL, commit, git, init_repo, make_bare_remote
@@ -30,6 +30,10 @@ from tooling.gitops import (
 )
 from tooling.proc import redact
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
 PYPROJECT = """\
 # the project
 [project]
@@ -44,7 +48,7 @@ release-branch = "main"
 """
 
 @pytest.fixture(autouse=True)
-def _no_secret_in_any_output(capfd):
+def _no_secret_in_any_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
     """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
     yield
     out, err = capfd.readouterr()
@@ -53,27 +57,27 @@ def _no_secret_in_any_output(capfd):
 
 
 @pytest.fixture
-def repo(tmp_path):
+def repo(tmp_path: Path) -> Path:
     work = init_repo(tmp_path / "work", {"pyproject.toml": PYPROJECT, "src/a.py": "A = 1\n"})
     make_bare_remote(work, tmp_path / "remote.git")
     return work
 
 
 @pytest.fixture
-def creds(monkeypatch):
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PUBLISH_CREDENTIALS:
         monkeypatch.setenv(name, SENTINEL if name == "TWINE_PASSWORD" else "http://127.0.0.1:9/")
 
 
 @pytest.mark.usefixtures("creds")
-def test_preflight_passes_on_a_clean_release_branch_level_with_its_remote(repo):
+def test_preflight_passes_on_a_clean_release_branch_level_with_its_remote(repo: Path) -> None:
     state = preflight(load_config(repo))
     assert (state.branch, state.ahead, state.remote) == ("main", 0, "origin")
     assert state.head == git(repo, "rev-parse", "HEAD")
 
 
 @pytest.mark.usefixtures("creds")
-def test_preflight_refuses_uncommitted_changes_naming_them(repo):
+def test_preflight_refuses_uncommitted_changes_naming_them(repo: Path) -> None:
     (repo / "src" / "a.py").write_text("A = 2\n", encoding="utf-8")
     (repo / "new.txt").write_text("x", encoding="utf-8")
     with pytest.raises(ToolingError, match=r"uncommitted changes \(.*src/a\.py"):
@@ -81,20 +85,20 @@ def test_preflight_refuses_uncommitted_changes_naming_them(repo):
 
 
 @pytest.mark.usefixtures("creds")
-def test_preflight_allows_the_files_a_crashed_version_commit_left(repo):
+def test_preflight_allows_the_files_a_crashed_version_commit_left(repo: Path) -> None:
     (repo / "pyproject.toml").write_text(PYPROJECT + "\n", encoding="utf-8")
     preflight(load_config(repo), allow_dirty=["pyproject.toml", "CHANGELOG.md"])
 
 
 @pytest.mark.usefixtures("creds")
-def test_preflight_refuses_another_branch(repo):
+def test_preflight_refuses_another_branch(repo: Path) -> None:
     git(repo, "switch", "-q", "-c", "feature")
     with pytest.raises(ToolingError, match="on feature, not the release branch 'main'"):
         preflight(load_config(repo))
 
 
 @pytest.mark.usefixtures("creds")
-def test_preflight_refuses_a_branch_behind_its_remote(repo, tmp_path):
+def test_preflight_refuses_a_branch_behind_its_remote(repo: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
     commit(other, "fix: elsewhere")
@@ -104,8 +108,8 @@ def test_preflight_refuses_a_branch_behind_its_remote(repo, tmp_path):
 
 
 def test_preflight_names_missing_credentials_but_never_their_values(
-    repo, monkeypatch
-):
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TWINE_PASSWORD", SENTINEL)
     with pytest.raises(ToolingError, match="TWINE_REPOSITORY_URL, TWINE_USERNAME") as info:
         preflight(load_config(repo))
@@ -113,23 +117,23 @@ def test_preflight_names_missing_credentials_but_never_their_values(
     assert preflight(load_config(repo), dry_run=True).branch == "main"
 
 
-def test_setting_the_version_changes_only_that_value(repo):
+def test_setting_the_version_changes_only_that_value(repo: Path) -> None:
     set_project_version(repo / "pyproject.toml", "0.2.0")
     assert (repo / "pyproject.toml").read_text(encoding="utf-8") == PYPROJECT.replace(
         'version = "0.1.0"', 'version = "0.2.0"'
     )
 
 
-def test_setting_an_invalid_version_is_refused(repo):
+def test_setting_an_invalid_version_is_refused(repo: Path) -> None:
     with pytest.raises(ToolingError, match=r"'v1\.0' is not a release version"):
         set_project_version(repo / "pyproject.toml", "v1.0")
 
 
-def test_the_version_commit_is_a_chore_so_it_asks_for_no_release():
+def test_the_version_commit_is_a_chore_so_it_asks_for_no_release() -> None:
     assert release_message("1.2.0").startswith("chore(release): ")
 
 
-def test_an_earlier_runs_version_commit_is_recognised(repo):
+def test_an_earlier_runs_version_commit_is_recognised(repo: Path) -> None:
     base = git(repo, "rev-parse", "HEAD")
     assert find_release_commit(repo, base, release_message("0.2.0")) is None
     made = commit(repo, release_message("0.2.0"))
@@ -137,7 +141,7 @@ def test_an_earlier_runs_version_commit_is_recognised(repo):
     assert find_release_commit(repo, base, release_message("0.3.0")) is None
 
 
-def test_a_tag_at_the_same_commit_is_fine_at_another_it_is_an_error(repo):
+def test_a_tag_at_the_same_commit_is_fine_at_another_it_is_an_error(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     assert create_tag(repo, "v0.2.0", head, "demo 0.2.0").created
     assert git(repo, "cat-file", "-t", "v0.2.0") == "tag"  # annotated
@@ -148,7 +152,9 @@ def test_a_tag_at_the_same_commit_is_fine_at_another_it_is_an_error(repo):
     assert git(repo, "rev-parse", "v0.2.0^{commit}") == head
 
 
-def test_push_sends_branch_and_tag_together_and_a_second_push_is_a_no_op(repo, tmp_path):
+def test_push_sends_branch_and_tag_together_and_a_second_push_is_a_no_op(
+    repo: Path, tmp_path: Path
+) -> None:
     made = commit(repo, release_message("0.2.0"))
     create_tag(repo, "v0.2.0", made, "demo 0.2.0")
     first = push_release(repo, "origin", "main", "v0.2.0", made)
@@ -160,7 +166,7 @@ def test_push_sends_branch_and_tag_together_and_a_second_push_is_a_no_op(repo, t
     assert not push_release(repo, "origin", "main", "v0.2.0", made).pushed
 
 
-def test_a_push_that_lost_the_race_pushes_nothing(repo, tmp_path):
+def test_a_push_that_lost_the_race_pushes_nothing(repo: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
     commit(other, "fix: someone else")
@@ -172,7 +178,7 @@ def test_a_push_that_lost_the_race_pushes_nothing(repo, tmp_path):
     assert git(tmp_path / "remote.git", "tag", "--list") == ""
 
 
-def test_a_remote_tag_at_another_commit_is_a_hard_error(repo, tmp_path):
+def test_a_remote_tag_at_another_commit_is_a_hard_error(repo: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
     theirs = commit(other, release_message("0.2.0"), {"theirs.txt": "x"})
@@ -185,7 +191,9 @@ def test_a_remote_tag_at_another_commit_is_a_hard_error(repo, tmp_path):
     assert git(tmp_path / "remote.git", "rev-parse", "v0.2.0^{commit}") == theirs
 
 
-def test_git_errors_never_echo_a_token_from_the_remote_url(repo, capfd):
+def test_git_errors_never_echo_a_token_from_the_remote_url(
+    repo: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     git(repo, "remote", "set-url", "origin", f"http://bot:{SENTINEL}@127.0.0.1:9/x.git")
     made = commit(repo, release_message("0.2.0"))
     create_tag(repo, "v0.2.0", made, "demo 0.2.0")
@@ -196,7 +204,7 @@ def test_git_errors_never_echo_a_token_from_the_remote_url(repo, capfd):
     assert SENTINEL not in out.out + out.err
 
 
-def test_scratch_worktree_is_removed_even_after_a_failure(repo, tmp_path):
+def test_scratch_worktree_is_removed_even_after_a_failure(repo: Path, tmp_path: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     where = tmp_path / "scratch"
     def use_and_fail() -> None:
@@ -211,7 +219,7 @@ def test_scratch_worktree_is_removed_even_after_a_failure(repo, tmp_path):
 
 
 @pytest.mark.usefixtures("creds")
-def test_config_release_branch_is_honoured(repo):
+def test_config_release_branch_is_honoured(repo: Path) -> None:
     config = dataclasses.replace(load_config(repo), release_branch="release")
     with pytest.raises(ToolingError, match="not the release branch 'release'"):
         preflight(config)
@@ -225,20 +233,20 @@ _PYPI = {"TWINE_REPOSITORY_URL": "https://upload.pypi.org/legacy/",
          "RUNTIME_INDEX_URL": "https://pypi.org/simple/"}
 
 
-def test_a_username_and_password_publish_with_the_password():
+def test_a_username_and_password_publish_with_the_password() -> None:
     env = {**_PYPI, "TWINE_USERNAME": "bot", "TWINE_PASSWORD": SENTINEL, **_OIDC}
     assert publish_auth(env) == "password"
 
 
 @pytest.mark.parametrize("user", [{}, {"TWINE_USERNAME": "__token__"}])
-def test_github_oidc_without_a_password_is_trusted_publishing(user):
+def test_github_oidc_without_a_password_is_trusted_publishing(user: dict[str, str]) -> None:
     assert publish_auth({**_PYPI, **_OIDC, **user}) == "trusted-publishing"
     assert publish_auth({**_PYPI, **_OIDC, **user,
                          "TWINE_REPOSITORY_URL": "https://test.pypi.org/legacy/"}) == (
         "trusted-publishing")
 
 
-def test_trusted_publishing_to_an_index_twine_cannot_mint_for_is_refused():
+def test_trusted_publishing_to_an_index_twine_cannot_mint_for_is_refused() -> None:
     env = {**_OIDC, "TWINE_REPOSITORY_URL": "https://bot:" + SENTINEL + "@idx.example/up/",
            "RUNTIME_INDEX_URL": "https://idx.example/simple/"}
     with pytest.raises(ToolingError, match=r"only to https://upload\.pypi\.org/legacy/") as info:
@@ -246,12 +254,12 @@ def test_trusted_publishing_to_an_index_twine_cannot_mint_for_is_refused():
     assert SENTINEL not in str(info.value)
 
 
-def test_trusted_publishing_as_another_user_is_refused():
+def test_trusted_publishing_as_another_user_is_refused() -> None:
     with pytest.raises(ToolingError, match="TWINE_USERNAME is 'bot' with no TWINE_PASSWORD"):
         publish_auth({**_PYPI, **_OIDC, "TWINE_USERNAME": "bot"})
 
 
-def test_no_password_and_no_oidc_names_every_missing_variable():
+def test_no_password_and_no_oidc_names_every_missing_variable() -> None:
     with pytest.raises(ToolingError, match=r"^TWINE_USERNAME, TWINE_PASSWORD not set; .*"
                                            r"id-token: write"):
         publish_auth(_PYPI)
@@ -260,7 +268,9 @@ def test_no_password_and_no_oidc_names_every_missing_variable():
         publish_auth(_OIDC)
 
 
-def test_preflight_accepts_trusted_publishing_in_ci(repo, monkeypatch):
+def test_preflight_accepts_trusted_publishing_in_ci(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in {**_PYPI, **_OIDC}.items():
         monkeypatch.setenv(key, value)
     assert preflight(load_config(repo)).branch == "main"
@@ -275,8 +285,9 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[int, str, str | None]]] = []
 
     def do_GET(self) -> None:
-        self.seen.append((self.server.server_address[1], self.path,
-                          self.headers.get("Authorization")))
+        address = self.server.server_address
+        assert isinstance(address, tuple)  # an AF_INET server: (host, port)
+        self.seen.append((address[1], self.path, self.headers.get("Authorization")))
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -286,7 +297,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def recorders():
+def recorders() -> Iterator[list[int]]:
     _Recorder.seen.clear()
     servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) for _ in range(2)]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
@@ -298,7 +309,7 @@ def recorders():
         server.server_close()
 
 
-def test_the_token_env_is_scoped_to_the_origin_url_and_appended_to_existing_config():
+def test_the_token_env_is_scoped_to_the_origin_url_and_appended_to_existing_config() -> None:
     env = auth_config_env("https://bot:pw@git.example.org:8443/team/runtime.git", SENTINEL,
                           {"GIT_CONFIG_COUNT": "1"})
     assert env["GIT_CONFIG_COUNT"] == "2"
@@ -312,8 +323,12 @@ def test_the_token_env_is_scoped_to_the_origin_url_and_appended_to_existing_conf
     assert auth_config_env("https://git.example.org/x.git", "", {}) == {}
 
 
-def test_git_sends_the_token_to_origin_only_and_never_prints_it(repo, recorders, monkeypatch,
-                                                                  capfd):
+def test_git_sends_the_token_to_origin_only_and_never_prints_it(
+    repo: Path,
+    recorders: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     origin_port, other_port = recorders
     origin = f"http://127.0.0.1:{origin_port}/team/runtime.git"
     git(repo, "remote", "set-url", "origin", origin)
@@ -339,8 +354,8 @@ def test_git_sends_the_token_to_origin_only_and_never_prints_it(repo, recorders,
 
 
 def test_a_tag_on_a_commit_already_on_the_branch_is_pushed_alone_even_after_the_branch_moved(
-    repo, tmp_path
-):
+    repo: Path, tmp_path: Path
+) -> None:
     tagged = git(repo, "rev-parse", "HEAD")  # on origin/main already
     create_tag(repo, "v0.1.0", tagged, "demo 0.1.0")
     other = tmp_path / "other"

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers import REPO_ROOT, SENTINEL, git, init_repo
@@ -15,9 +16,13 @@ from helpers import REPO_ROOT, SENTINEL, git, init_repo
 from tooling.errors import ToolingError
 from tooling.journal import STEPS, Journal, find_unfinished, release_lock
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
 
 @pytest.fixture(autouse=True)
-def _no_secret_in_any_output(capfd):
+def _no_secret_in_any_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
     """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
     yield
     out, err = capfd.readouterr()
@@ -29,7 +34,7 @@ def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT), **extra}
 
 
-def test_each_step_is_recorded_and_read_back_after_a_reload(tmp_path):
+def test_each_step_is_recorded_and_read_back_after_a_reload(tmp_path: Path) -> None:
     journal = Journal.create(tmp_path, "1.2.0", "runtime-v1.2.0", {"base": "abc"})
     journal.begin("plan")
     journal.finish("plan", {"version": "1.2.0"})
@@ -44,7 +49,7 @@ def test_each_step_is_recorded_and_read_back_after_a_reload(tmp_path):
     assert again.result("plan") == {"version": "1.2.0"}
 
 
-def test_a_journal_is_finished_only_when_every_step_is_done(tmp_path):
+def test_a_journal_is_finished_only_when_every_step_is_done(tmp_path: Path) -> None:
     journal = Journal.create(tmp_path, "1.0.0", "v1.0.0", {})
     for name in STEPS[:-1]:
         journal.begin(name)
@@ -57,26 +62,26 @@ def test_a_journal_is_finished_only_when_every_step_is_done(tmp_path):
     assert find_unfinished(tmp_path) is None
 
 
-def test_a_second_journal_for_the_same_version_is_refused(tmp_path):
+def test_a_second_journal_for_the_same_version_is_refused(tmp_path: Path) -> None:
     Journal.create(tmp_path, "1.0.0", "v1.0.0", {})
     with pytest.raises(ToolingError, match="already exists; resume it"):
         Journal.create(tmp_path, "1.0.0", "v1.0.0", {})
 
 
-def test_two_unfinished_journals_are_an_error_naming_both(tmp_path):
+def test_two_unfinished_journals_are_an_error_naming_both(tmp_path: Path) -> None:
     Journal.create(tmp_path, "1.0.0", "v1.0.0", {})
     Journal.create(tmp_path, "1.1.0", "v1.1.0", {})
     with pytest.raises(ToolingError, match=r"1\.0\.0\.json, 1\.1\.0\.json"):
         find_unfinished(tmp_path)
 
 
-def test_a_damaged_journal_is_an_error_naming_the_file(tmp_path):
+def test_a_damaged_journal_is_an_error_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "1.0.0.json").write_text('{"schema": 1, "steps": {', encoding="utf-8")
     with pytest.raises(ToolingError, match=r"1\.0\.0\.json: unreadable release journal"):
         find_unfinished(tmp_path)
 
 
-def test_the_journal_never_holds_a_secret(tmp_path, monkeypatch):
+def test_the_journal_never_holds_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWINE_PASSWORD", SENTINEL)
     journal = Journal.create(tmp_path, "1.0.0", "v1.0.0", {"url": f"https://u:{SENTINEL}@x/"})
     journal.begin("plan")
@@ -86,7 +91,7 @@ def test_the_journal_never_holds_a_secret(tmp_path, monkeypatch):
     assert "***" in text
 
 
-def test_no_temp_file_is_left_beside_the_journal(tmp_path):
+def test_no_temp_file_is_left_beside_the_journal(tmp_path: Path) -> None:
     journal = Journal.create(tmp_path, "1.0.0", "v1.0.0", {})
     for name in STEPS[:3]:
         journal.begin(name)
@@ -95,7 +100,9 @@ def test_no_temp_file_is_left_beside_the_journal(tmp_path):
 
 
 @pytest.mark.parametrize(("point", "status"), [("build", "done"), ("build:acted", "started")])
-def test_crash_hook_kills_the_process_for_real_at_the_chosen_point(tmp_path, point, status):
+def test_crash_hook_kills_the_process_for_real_at_the_chosen_point(
+    tmp_path: Path, point: str, status: str
+) -> None:
     code = textwrap.dedent(f"""
         from pathlib import Path
         from tooling.journal import Journal
@@ -122,7 +129,9 @@ with release_lock(Path(sys.argv[1])):
 """
 
 
-def test_a_second_release_stops_with_the_holders_pid_and_a_dead_holders_lock_is_taken(tmp_path):
+def test_a_second_release_stops_with_the_holders_pid_and_a_dead_holders_lock_is_taken(
+    tmp_path: Path
+) -> None:
     with subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)], env=_env(),
                           stdout=subprocess.PIPE, text=True) as holder:
         try:
@@ -141,7 +150,7 @@ def test_a_second_release_stops_with_the_holders_pid_and_a_dead_holders_lock_is_
         assert me.pid == os.getpid()
 
 
-def test_the_release_directory_never_makes_the_tree_dirty(tmp_path):
+def test_the_release_directory_never_makes_the_tree_dirty(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     with release_lock(repo / ".release"):
         Journal.create(repo / ".release", "1.0.0", "v1.0.0", {})

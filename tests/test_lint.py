@@ -47,7 +47,9 @@ def _hits(result: lint.CheckResult, file: str, rule: str) -> list[int | None]:
     ]
 
 
-def test_a_clean_tree_passes_every_workflow_check(tmp_path, capsys):
+def test_a_clean_tree_passes_every_workflow_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = _tree(tmp_path, "workflows-clean")
     checks = ("parity", "gitea", "actionlint", "zizmor")
     assert lint.main(["--root", str(root), *_only(*checks)]) == 0
@@ -55,7 +57,9 @@ def test_a_clean_tree_passes_every_workflow_check(tmp_path, capsys):
     assert [line.split()[:2] for line in lines] == [["ok", check] for check in checks]
 
 
-def test_a_workflow_without_its_twin_fails_parity_naming_the_forge_that_never_runs_it(tmp_path):
+def test_a_workflow_without_its_twin_fails_parity_naming_the_forge_that_never_runs_it(
+    tmp_path: Path
+) -> None:
     result = lint.check_parity(_tree(tmp_path, "workflows-missing-twin"))
     assert not result.ok
     by_path = {p.path: p.message for p in result.problems}
@@ -66,7 +70,9 @@ def test_a_workflow_without_its_twin_fails_parity_naming_the_forge_that_never_ru
 
 
 @pytest.mark.parametrize(("file", "rule", "line", "since"), CONSTRUCTS)
-def test_each_unsupported_gitea_construct_is_reported_at_its_line(file, rule, line, since):
+def test_each_unsupported_gitea_construct_is_reported_at_its_line(
+    file: str, rule: str, line: int, since: tuple[int, int] | None
+) -> None:
     before = (since[0], since[1] - 1) if since else (99, 0)
     result = lint.check_gitea(UNSUPPORTED, gitea_version=before)
     assert not result.ok
@@ -76,26 +82,29 @@ def test_each_unsupported_gitea_construct_is_reported_at_its_line(file, rule, li
         assert _hits(lint.check_gitea(UNSUPPORTED, gitea_version=since), file, rule) == []
 
 
-def test_every_gitea_rule_has_a_fixture_a_reason_and_a_source():
+def test_every_gitea_rule_has_a_fixture_a_reason_and_a_source() -> None:
     assert {rule for _, rule, _, _ in CONSTRUCTS} == {r.ident for r in lint.GITEA_RULES}
     for rule in lint.GITEA_RULES:
         assert rule.reason
         assert rule.source
 
 
-def test_github_workflows_are_not_held_to_gitea_limits():
+def test_github_workflows_are_not_held_to_gitea_limits() -> None:
     result = lint.check_gitea(UNSUPPORTED, gitea_version=(1, 0))
     assert result.problems
     assert all(p.path.startswith(".gitea/workflows/") for p in result.problems)
 
 
-def test_the_generated_workflows_fit_gitea_1_26_but_older_gitea_would_run_releases_at_once():
+def test_the_generated_workflows_fit_gitea_1_26_but_older_gitea_would_run_releases_at_once(
+) -> None:
     assert lint.check_gitea(REPO).ok
     older = lint.check_gitea(REPO, gitea_version=(1, 25))
     assert _hits(older, "release.yml", "concurrency")
 
 
-def test_an_edited_missing_or_orphaned_generated_file_fails_the_generated_check(tmp_path):
+def test_an_edited_missing_or_orphaned_generated_file_fails_the_generated_check(
+    tmp_path: Path
+) -> None:
     expected = workflows.expected_files(workflows.settings_from_project(REPO))
     for generated in expected:
         target = tmp_path / generated.path
@@ -116,7 +125,7 @@ def test_an_edited_missing_or_orphaned_generated_file_fails_the_generated_check(
     }
 
 
-def test_actionlint_reports_syntax_expression_and_injection_findings(tmp_path):
+def test_actionlint_reports_syntax_expression_and_injection_findings(tmp_path: Path) -> None:
     result = lint.check_actionlint(_tree(tmp_path, "workflows-insecure"))
     assert not result.ok
     found = {(p.path, p.line) for p in result.problems}
@@ -125,7 +134,9 @@ def test_actionlint_reports_syntax_expression_and_injection_findings(tmp_path):
         assert (f"{forge}/workflows/greet.yml", 10) in found  # untrusted input in a script
 
 
-def test_zizmor_reports_unpinned_actions_persisted_credentials_and_template_injection(tmp_path):
+def test_zizmor_reports_unpinned_actions_persisted_credentials_and_template_injection(
+    tmp_path: Path
+) -> None:
     result = lint.check_zizmor(_tree(tmp_path, "workflows-insecure"))
     assert not result.ok
     found = {(p.path, p.line, p.message.split(":")[0]) for p in result.problems}
@@ -137,7 +148,7 @@ def test_zizmor_reports_unpinned_actions_persisted_credentials_and_template_inje
         assert (path, 3, "dangerous-triggers") in found
 
 
-def test_ruff_findings_fail_the_lint_with_their_location(tmp_path):
+def test_ruff_findings_fail_the_lint_with_their_location(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["F"]\n')
     (tmp_path / "tooling").mkdir()
     (tmp_path / "tooling" / "bad.py").write_text('"""Doc."""\n\nimport os\n')
@@ -147,14 +158,16 @@ def test_ruff_findings_fail_the_lint_with_their_location(tmp_path):
     assert "F401" in result.problems[0].message
 
 
-def test_type_errors_fail_the_lint_with_their_location(tmp_path):
+def test_type_errors_fail_the_lint_with_their_location(tmp_path: Path) -> None:
     (tmp_path / "tasks.py").write_text('count: int = "three"\n')
     result = lint.check_mypy(tmp_path)
     assert not result.ok
     assert [(p.path, p.line) for p in result.problems] == [("tasks.py", 1)]
 
 
-def test_one_result_line_per_check_and_a_failing_exit_when_any_fails(tmp_path, capsys):
+def test_one_result_line_per_check_and_a_failing_exit_when_any_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = _tree(tmp_path, "workflows-missing-twin")
     assert lint.main(["--root", str(root), *_only("parity", "gitea")]) == 1
     captured = capsys.readouterr()
@@ -163,18 +176,20 @@ def test_one_result_line_per_check_and_a_failing_exit_when_any_fails(tmp_path, c
     assert "1 lint check(s) failed" in captured.err
 
 
-def test_findings_become_annotations_under_actions(capsys, monkeypatch):
+def test_findings_become_annotations_under_actions(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert lint.main(["--root", str(UNSUPPORTED), *_only("gitea")]) == 1
     out = capsys.readouterr().out
     assert "::error file=.gitea/workflows/merge-group.yml,line=4,title=lint%3A gitea::" in out
 
 
-def test_the_repository_passes_its_own_workflow_checks(capsys):
+def test_the_repository_passes_its_own_workflow_checks(capsys: pytest.CaptureFixture[str]) -> None:
     assert lint.main(["--root", str(REPO), *_only(*WORKFLOW_CHECKS)]) == 0, capsys.readouterr()
 
 
-def test_the_docs_list_every_gitea_rule_and_every_check():
+def test_the_docs_list_every_gitea_rule_and_every_check() -> None:
     text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
     for rule in lint.GITEA_RULES:
         assert f"`gitea-{rule.ident}`" in text

@@ -35,39 +35,39 @@ AFTER = (
 )
 
 
-def test_requirement_lines_keep_operator_extras_markers_and_every_other_byte():
+def test_requirement_lines_keep_operator_extras_markers_and_every_other_byte() -> None:
     bump = bump_requirements(BEFORE, "0.3.0", path="requirements.txt")
     assert bump.data == AFTER
     assert [c.line for c in bump.changes] == [3, 4, 5, 6]
     assert bump.matched == 4  # the bare name is left alone: it pins nothing
 
 
-def test_a_second_bump_changes_nothing():
+def test_a_second_bump_changes_nothing() -> None:
     bump = bump_requirements(AFTER, "0.3.0", path="requirements.txt")
     assert bump.data == AFTER
     assert bump.changes == ()
 
 
-def test_a_hash_pinned_line_is_refused_rather_than_breaking_the_hashes():
+def test_a_hash_pinned_line_is_refused_rather_than_breaking_the_hashes() -> None:
     data = b"molecule-ai-workspace-runtime==0.1.0 \\\n    --hash=sha256:abc\n"
     with pytest.raises(ToolingError, match=r"requirements.txt:1: .* is hash-pinned"):
         bump_requirements(data, "0.3.0", path="requirements.txt")
 
 
-def test_an_upper_bound_that_excludes_the_version_is_refused():
+def test_an_upper_bound_that_excludes_the_version_is_refused() -> None:
     data = b"molecule-ai-workspace-runtime>=0.1,<0.2\n"
     with pytest.raises(ToolingError, match=r"requirements.txt:1: .* would exclude 0.3.0"):
         bump_requirements(data, "0.3.0", path="requirements.txt")
 
 
-def test_an_invalid_version_is_refused_at_pin_write():
+def test_an_invalid_version_is_refused_at_pin_write() -> None:
     with pytest.raises(ToolingError, match="not a release version"):
         pin_text("v0.3.0")
     with pytest.raises(ToolingError, match="not a release version"):
         bump_requirements(BEFORE, "0.3", path="requirements.txt")
 
 
-def test_a_junk_pin_is_rewritten_to_exactly_the_version():
+def test_a_junk_pin_is_rewritten_to_exactly_the_version() -> None:
     junk = b"0.1.1000\n# fire-publish-image-1778872861\n"
     assert read_pin(junk) == "0.1.1000"
     plan = plan_bump(
@@ -83,7 +83,7 @@ def test_a_junk_pin_is_rewritten_to_exactly_the_version():
     assert plan.files == {".runtime-version": b"0.3.0\n"}
 
 
-def test_a_pin_already_exact_plans_no_change():
+def test_a_pin_already_exact_plans_no_change() -> None:
     plan = plan_bump(
         workflows=(".github/workflows/release.yaml",),
         pin=b"0.3.0\n",
@@ -95,7 +95,7 @@ def test_a_pin_already_exact_plans_no_change():
     assert plan.files == {}
 
 
-def test_either_workflow_directory_counts_and_the_glob_narrows_it():
+def test_either_workflow_directory_counts_and_the_glob_narrows_it() -> None:
     assert workflow_skip((".gitea/workflows/publish-image.yml",), "*") is None
     assert workflow_skip((".github/workflows/publish-image.yaml",), "publish-*") is None
     assert "no release workflow" in str(workflow_skip((), "*"))

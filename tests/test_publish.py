@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 FAST = RetryPolicy(attempts=4, backoff=0.05)
 
 @pytest.fixture(autouse=True)
-def _no_secret_in_any_output(capfd):
+def _no_secret_in_any_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
     """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
     yield
     out, err = capfd.readouterr()
@@ -65,6 +65,7 @@ class _FlakyProxy(http.server.BaseHTTPRequestHandler):
     """Forwards to the index; answers 500 to the first ``failures`` uploads (POSTs)."""
 
     upstream: str = ""
+    url: str = ""  # where uploads go: this proxy's own address
     failures: int = 0
     seen_posts: int = 0
 
@@ -80,6 +81,7 @@ class _FlakyProxy(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 return
         target = urllib.parse.urlsplit(self.upstream)
+        assert target.hostname is not None  # the fixture's own http://127.0.0.1:port URL
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
         conn.request(self.command, self.path, body=body, headers=headers)
@@ -105,14 +107,16 @@ def flaky_proxy(
     fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[type[_FlakyProxy]]:
     """Uploads go through the proxy; lookups and read-back go straight to the index."""
-    handler = type("Proxy", (_FlakyProxy,), {"upstream": fresh_index.url})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    class Proxy(_FlakyProxy):
+        upstream = fresh_index.url
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    Proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    use_index(monkeypatch, fresh_index, upload_url=handler.url)  # type: ignore[attr-defined]
+    use_index(monkeypatch, fresh_index, upload_url=Proxy.url)
     try:
-        yield handler
+        yield Proxy
     finally:
         server.shutdown()
         server.server_close()
@@ -126,8 +130,11 @@ def use_index(monkeypatch: pytest.MonkeyPatch, index: PackageIndex, upload_url: 
 
 
 def test_publish_uploads_then_reads_back_the_same_bytes(
-    tmp_path, fresh_index, monkeypatch, capfd
-):
+    tmp_path: Path,
+    fresh_index: PackageIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     use_index(monkeypatch, fresh_index)
     files = build_dists(tmp_path / "p", "1.0.0")
     report = publish_files(files, policy=FAST)
@@ -141,7 +148,9 @@ def test_publish_uploads_then_reads_back_the_same_bytes(
     assert SENTINEL not in out.out + out.err
 
 
-def test_publishing_the_same_files_again_is_a_no_op(tmp_path, fresh_index, monkeypatch):
+def test_publishing_the_same_files_again_is_a_no_op(
+    tmp_path: Path, fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_index(monkeypatch, fresh_index)
     files = build_dists(tmp_path / "p", "1.0.0")
     publish_files(files, policy=FAST)
@@ -153,8 +162,11 @@ def test_publishing_the_same_files_again_is_a_no_op(tmp_path, fresh_index, monke
 
 
 def test_same_file_name_with_other_content_is_refused_never_overwritten(
-    tmp_path, fresh_index, monkeypatch, capfd
-):
+    tmp_path: Path,
+    fresh_index: PackageIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     use_index(monkeypatch, fresh_index)
     first = build_dists(tmp_path / "a", "1.0.0")
     publish_files(first, policy=FAST)
@@ -168,7 +180,9 @@ def test_same_file_name_with_other_content_is_refused_never_overwritten(
     assert SENTINEL not in out.out + out.err
 
 
-def test_upload_answered_500_twice_then_200_succeeds(tmp_path, flaky_proxy, capfd):
+def test_upload_answered_500_twice_then_200_succeeds(
+    tmp_path: Path, flaky_proxy: type[_FlakyProxy], capfd: pytest.CaptureFixture[str]
+) -> None:
     flaky_proxy.failures = 2
     files = build_dists(tmp_path / "p", "2.0.0")
     report = publish_files(files, policy=FAST)
@@ -180,7 +194,9 @@ def test_upload_answered_500_twice_then_200_succeeds(tmp_path, flaky_proxy, capf
     assert SENTINEL not in out.out + out.err
 
 
-def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(tmp_path, flaky_proxy):
+def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
+    tmp_path: Path, flaky_proxy: type[_FlakyProxy]
+) -> None:
     # twine retries a 5xx upload 5 times in a row by itself; the 6th and 7th 500 reach us.
     flaky_proxy.failures = 7
     files = build_dists(tmp_path / "p", "2.0.0")
@@ -190,8 +206,11 @@ def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(tmp_path, 
 
 
 def test_index_failing_forever_fails_cleanly_and_a_later_run_succeeds(
-    tmp_path, fresh_index, flaky_proxy, capfd
-):
+    tmp_path: Path,
+    fresh_index: PackageIndex,
+    flaky_proxy: type[_FlakyProxy],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     flaky_proxy.failures = -1
     files = build_dists(tmp_path / "p", "3.0.0")
     with pytest.raises(ToolingError, match="upload failed after 4 attempts") as info:
@@ -207,8 +226,11 @@ def test_index_failing_forever_fails_cleanly_and_a_later_run_succeeds(
 
 
 def test_wrong_password_is_refused_without_retrying_or_echoing_it(
-    tmp_path, fresh_index, monkeypatch, capfd
-):
+    tmp_path: Path,
+    fresh_index: PackageIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     use_index(monkeypatch, fresh_index)
     monkeypatch.setenv("TWINE_PASSWORD", SENTINEL + "-wrong")
     files = build_dists(tmp_path / "p", "1.0.0")
@@ -219,21 +241,30 @@ def test_wrong_password_is_refused_without_retrying_or_echoing_it(
     assert SENTINEL not in out.out + out.err
 
 
-def test_publish_needs_the_upload_url_so_it_never_defaults_to_pypi(tmp_path, monkeypatch):
+def test_publish_needs_the_upload_url_so_it_never_defaults_to_pypi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RUNTIME_INDEX_URL", "http://127.0.0.1:9/simple/")
     files = build_dists(tmp_path / "p", "1.0.0")
     with pytest.raises(ToolingError, match="TWINE_REPOSITORY_URL is not set"):
         publish_files(files, policy=FAST)
 
 
-def test_read_back_fails_when_the_index_lacks_a_file(tmp_path, fresh_index, monkeypatch):
+def test_read_back_fails_when_the_index_lacks_a_file(
+    tmp_path: Path, fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_index(monkeypatch, fresh_index)
     files = build_dists(tmp_path / "p", "1.0.0")
     with pytest.raises(ToolingError, match="not served by"):
         read_back(files, policy=FAST)
 
 
-def test_publish_main_prints_json_report(tmp_path, fresh_index, monkeypatch, capfd):
+def test_publish_main_prints_json_report(
+    tmp_path: Path,
+    fresh_index: PackageIndex,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     use_index(monkeypatch, fresh_index)
     files = build_dists(tmp_path / "p", "1.0.0")
     assert main([*map(str, files), "--json", "--backoff", "0.05"]) == 0

@@ -23,6 +23,7 @@ from tooling.journal import STEPS
 from tooling.release import run_publish, run_tag
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from helpers import PackageIndex
@@ -34,7 +35,7 @@ _CI_VARIABLES = ("GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_REF_TYPE", "GITHUB_TOK
                  "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 
 @pytest.fixture(autouse=True)
-def _no_secret_in_any_output(capfd):
+def _no_secret_in_any_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
     """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
     yield
     out, err = capfd.readouterr()
@@ -86,7 +87,7 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path, fresh_index, monkeypatch) -> Sandbox:
+def sandbox(tmp_path: Path, fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     monkeypatch.setenv("CASCADE_TOKEN", SENTINEL)
     env = {**os.environ, **fresh_index.twine_env(), "PYTHONPATH": str(REPO_ROOT),
            "RUNTIME_SMOKE_PYTHONS": f"{sys.version_info.major}.{sys.version_info.minor}"}
@@ -141,7 +142,7 @@ def assert_released_exactly_once(box: Sandbox) -> None:
     assert "## 0.2.0" in (box.clone / "CHANGELOG.md").read_text(encoding="utf-8")
 
 
-def test_a_release_killed_after_every_step_in_turn_finishes_exactly_once(sandbox):
+def test_a_release_killed_after_every_step_in_turn_finishes_exactly_once(sandbox: Sandbox) -> None:
     for name in STEPS:
         done = sandbox.release("--yes", crash=name)
         assert done.returncode == -signal.SIGKILL, (name, done.stderr)
@@ -152,7 +153,9 @@ def test_a_release_killed_after_every_step_in_turn_finishes_exactly_once(sandbox
     assert_released_exactly_once(sandbox)
 
 
-def test_a_release_killed_inside_every_step_after_it_acted_finishes_exactly_once(sandbox):
+def test_a_release_killed_inside_every_step_after_it_acted_finishes_exactly_once(
+    sandbox: Sandbox
+) -> None:
     # Killed after the step's action, before the journal records it: the re-run must find
     # the tag, the pushed commit, the uploaded files and the bumped consumers already there.
     for name in STEPS:
@@ -163,7 +166,7 @@ def test_a_release_killed_inside_every_step_after_it_acted_finishes_exactly_once
     assert_released_exactly_once(sandbox)
 
 
-def test_a_whole_release_reports_every_step_and_a_json_summary(sandbox):
+def test_a_whole_release_reports_every_step_and_a_json_summary(sandbox: Sandbox) -> None:
     done = sandbox.release("--yes", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -177,7 +180,7 @@ def test_a_whole_release_reports_every_step_and_a_json_summary(sandbox):
     assert_released_exactly_once(sandbox)
 
 
-def test_two_releases_started_at_once_one_wins_the_other_changes_nothing(sandbox):
+def test_two_releases_started_at_once_one_wins_the_other_changes_nothing(sandbox: Sandbox) -> None:
     argv = [sys.executable, "-m", "tooling.release", "--yes"]
     procs = [subprocess.Popen(argv, cwd=sandbox.clone, env=sandbox.env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -194,8 +197,8 @@ def test_two_releases_started_at_once_one_wins_the_other_changes_nothing(sandbox
 
 
 def test_a_release_that_lost_the_race_on_another_machine_stops_and_publishes_nothing(
-    sandbox, tmp_path
-):
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(sandbox.remote), str(other))
     (other / "workspace" / "extra.py").write_text('"""More."""\n', encoding="utf-8")
@@ -212,7 +215,7 @@ def test_a_release_that_lost_the_race_on_another_machine_stops_and_publishes_not
     assert all(sandbox.bumps(spec.name) == 0 for spec in CONSUMERS)
 
 
-def test_dry_run_prints_the_plan_and_changes_nothing(sandbox):
+def test_dry_run_prints_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
     before = git(sandbox.clone, "rev-parse", "HEAD")
     text = sandbox.release("--dry-run")
     assert text.returncode == 0, text.stderr
@@ -232,7 +235,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(sandbox):
     assert sandbox.indexed() == {}
 
 
-def test_dry_run_refuses_a_release_below_the_api_floor(sandbox):
+def test_dry_run_refuses_a_release_below_the_api_floor(sandbox: Sandbox) -> None:
     (sandbox.clone / "workspace" / "greeting.py").write_text('"""Greetings: gone."""\n',
                                                               encoding="utf-8")
     (sandbox.clone / "workspace" / "main.py").write_text(
@@ -252,7 +255,7 @@ def test_dry_run_refuses_a_release_below_the_api_floor(sandbox):
     assert "--bump" in done.stderr
 
 
-def test_without_a_terminal_the_release_needs_yes_and_changes_nothing(sandbox):
+def test_without_a_terminal_the_release_needs_yes_and_changes_nothing(sandbox: Sandbox) -> None:
     done = sandbox.release()
     assert done.returncode == 1
     assert "pass --yes" in done.stderr
@@ -260,7 +263,7 @@ def test_without_a_terminal_the_release_needs_yes_and_changes_nothing(sandbox):
     assert sandbox.tags() == ["fixture-v0.1.0"]
 
 
-def test_missing_credentials_stop_the_release_before_anything_changes(sandbox):
+def test_missing_credentials_stop_the_release_before_anything_changes(sandbox: Sandbox) -> None:
     sandbox.env.pop("TWINE_PASSWORD")
     done = sandbox.release("--yes")
     assert done.returncode == 1
@@ -268,7 +271,9 @@ def test_missing_credentials_stop_the_release_before_anything_changes(sandbox):
     assert list((sandbox.clone / ".release").glob("*.json")) == []
 
 
-def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capfd):
+def test_tag_and_publish_tasks_work_alone_and_twice(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(sandbox.clone)
     for key, value in sandbox.env.items():
         monkeypatch.setenv(key, value)
@@ -300,7 +305,9 @@ def test_tag_and_publish_tasks_work_alone_and_twice(sandbox, monkeypatch, capfd)
                                          "release_fixture_runtime-0.2.0.tar.gz"]
 
 
-def test_a_pushed_release_resumes_even_after_the_branch_moved_on(sandbox, tmp_path):
+def test_a_pushed_release_resumes_even_after_the_branch_moved_on(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     done = sandbox.release("--yes", crash="push")
     assert done.returncode == -signal.SIGKILL
     other = tmp_path / "other"
@@ -316,8 +323,8 @@ def test_a_pushed_release_resumes_even_after_the_branch_moved_on(sandbox, tmp_pa
 
 
 def test_a_plan_made_stale_by_a_new_commit_is_planned_again_before_anything_is_committed(
-    sandbox,
-):
+    sandbox: Sandbox,
+) -> None:
     done = sandbox.release("--yes", crash="smoke")
     assert done.returncode == -signal.SIGKILL
     fixed = sandbox.clone / "workspace" / "greeting.py"
@@ -355,8 +362,8 @@ def tag_by_hand(box: Sandbox, version: str, tag: str, *, branch: str = "main") -
 
 
 def test_a_tag_pushed_by_hand_is_released_by_the_tag_run_from_its_detached_clone(
-    sandbox, tmp_path
-):
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     tagged = tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0")
     clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
     done = sandbox.release("--yes", "--json", cwd=clone, env=ci)
@@ -378,8 +385,8 @@ def test_a_tag_pushed_by_hand_is_released_by_the_tag_run_from_its_detached_clone
 
 
 def test_a_tag_run_killed_after_building_and_inside_publishing_resumes_and_finishes_once(
-    sandbox, tmp_path
-):
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0")
     clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
     for point in ("build", "publish:acted"):
@@ -393,7 +400,9 @@ def test_a_tag_run_killed_after_building_and_inside_publishing_resumes_and_finis
     assert [sandbox.bumps(s.name) for s in CONSUMERS] == [1, 1, 0]
 
 
-def test_a_local_release_then_its_tag_run_only_reverifies_and_cascades(sandbox, tmp_path):
+def test_a_local_release_then_its_tag_run_only_reverifies_and_cascades(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     local = sandbox.release("--yes")
     assert local.returncode == 0, local.stderr
     published = sandbox.indexed()
@@ -417,8 +426,8 @@ def test_a_local_release_then_its_tag_run_only_reverifies_and_cascades(sandbox, 
 
 
 def test_a_tag_run_racing_a_local_release_that_crashed_after_its_push_publishes_it_once(
-    sandbox, tmp_path
-):
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     crashed = sandbox.release("--yes", crash="push")
     assert crashed.returncode == -signal.SIGKILL
     clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
@@ -433,8 +442,8 @@ def test_a_tag_run_racing_a_local_release_that_crashed_after_its_push_publishes_
 
 
 def test_dry_run_at_a_pushed_tag_says_it_would_release_it_and_changes_nothing(
-    sandbox, tmp_path
-):
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0")
     clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")
     done = sandbox.release("--dry-run", cwd=clone, env=ci)
@@ -445,8 +454,8 @@ def test_dry_run_at_a_pushed_tag_says_it_would_release_it_and_changes_nothing(
 
 
 def test_a_tag_that_does_not_match_the_version_in_pyproject_is_refused_naming_both(
-    sandbox, tmp_path
-):
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     git(sandbox.clone, "tag", "-a", "-m", "oops", "fixture-v0.3.0")
     git(sandbox.clone, "push", "-q", "origin", "fixture-v0.3.0")
     clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.3.0")
@@ -461,7 +470,9 @@ def test_a_tag_that_does_not_match_the_version_in_pyproject_is_refused_naming_bo
     assert all(sandbox.bumps(spec.name) == 0 for spec in CONSUMERS)
 
 
-def test_a_tag_off_the_release_branch_is_refused_and_nothing_is_published(sandbox, tmp_path):
+def test_a_tag_off_the_release_branch_is_refused_and_nothing_is_published(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     git(sandbox.clone, "switch", "-q", "-c", "side")
     tag_by_hand(sandbox, "0.2.0", "fixture-v0.2.0", branch="side")
     clone, ci = ci_clone(sandbox, tmp_path / "ci", "fixture-v0.2.0")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tooling.rewrite import TreeResult, rewrite_tree
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rewrite-tree"
 PKG = "molecule_runtime"
@@ -37,17 +41,19 @@ def src(tmp_path: Path) -> Path:
     return tmp_path / "src"
 
 
-def rewrite(src: Path, out: Path, cache: Path | None, **kwargs: object) -> TreeResult:
+def rewrite(
+    src: Path, out: Path, cache: Path | None, *, aliases: Sequence[str] = ()
+) -> TreeResult:
     return rewrite_tree(
         src, PKG, out, tests=src / "tests", tests_out=out.with_name(f"{out.name}-tests"),
-        exclude=EXCLUDE, jobs=1, cache_dir=cache, **kwargs,  # type: ignore[arg-type]
+        exclude=EXCLUDE, jobs=1, cache_dir=cache, aliases=aliases,
     )
 
 
-def assert_like_cold(src: Path, out: Path, tmp_path: Path, **kwargs: object) -> None:
+def assert_like_cold(src: Path, out: Path, tmp_path: Path) -> None:
     """``out`` (and its tests) hold exactly what a cold run without any cache writes."""
     cold = tmp_path / f"cold-{len(list(tmp_path.iterdir()))}"
-    rewrite(src, cold, None, **kwargs)
+    rewrite(src, cold, None)
     assert tree_files(out) == tree_files(cold)
     assert tree_files(out.with_name(f"{out.name}-tests")) == tree_files(
         cold.with_name(f"{cold.name}-tests"))

@@ -9,12 +9,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tooling.errors import ToolingError
-from tooling.rewrite import discover_names, rewrite_tree
+from tooling.rewrite import TreeResult, discover_names, rewrite_tree
 from tooling.rewrite._package import hook_block
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rewrite-tree"
 PKG = "molecule_runtime"
@@ -54,10 +58,12 @@ def assert_same_tree(actual: Path, expected: Path) -> None:
     assert not diffs, "".join(diffs)
 
 
-def rewrite_fixture(src: Path, out: Path, tests_out: Path, **kwargs: object) -> object:
+def rewrite_fixture(
+    src: Path, out: Path, tests_out: Path, *, jobs: int, cache_dir: Path | None = None
+) -> TreeResult:
     return rewrite_tree(
         src, PKG, out, tests=src / "tests", tests_out=tests_out,
-        exclude=["tests", "scripts"], **kwargs,  # type: ignore[arg-type]
+        exclude=["tests", "scripts"], jobs=jobs, cache_dir=cache_dir,
     )
 
 
@@ -77,13 +83,13 @@ def test_parallel_and_cached_runs_give_identical_output(src: Path, tmp_path: Pat
     warm = rewrite_fixture(src, tmp_path / "b", tmp_path / "tb", jobs=2, cache_dir=cache)
     serial = rewrite_fixture(src, tmp_path / "c", tmp_path / "tc", jobs=1)
     assert tree_files(tmp_path / "a") == tree_files(tmp_path / "b") == tree_files(tmp_path / "c")
-    assert cold.cached == 0  # type: ignore[attr-defined]
+    assert cold.cached == 0
     python_files = len(list(src.rglob("*.py"))) - len(list((src / "scripts").rglob("*.py")))
-    assert warm.cached == python_files  # type: ignore[attr-defined]
-    assert warm.references == cold.references == serial.references  # type: ignore[attr-defined]
+    assert warm.cached == python_files
+    assert warm.references == cold.references == serial.references
     (src / "extra_0.py").write_text("import heartbeat\n")
     changed = rewrite_fixture(src, tmp_path / "d", tmp_path / "td", jobs=2, cache_dir=cache)
-    assert changed.cached == warm.cached - 1  # type: ignore[attr-defined]
+    assert changed.cached == warm.cached - 1
     assert (tmp_path / "d" / PKG / "extra_0.py").read_text() == (
         f"import {PKG}.heartbeat as heartbeat\n"
     )
@@ -114,9 +120,17 @@ def test_excluded_files_are_not_shipped(src: Path, tmp_path: Path) -> None:
     assert not any(r.startswith(("tests/", "scripts/")) or r.endswith(".yaml") for r in shipped)
 
 
-def assert_fails(tmp_path: Path, message: str, *args: object, **kwargs: object) -> ToolingError:
+def assert_fails(
+    tmp_path: Path,
+    message: str,
+    source: Path,
+    package: str,
+    out: Path,
+    *,
+    exclude: Sequence[str] = (),
+) -> ToolingError:
     with pytest.raises(ToolingError) as info:
-        rewrite_tree(*args, **kwargs)  # type: ignore[arg-type]
+        rewrite_tree(source, package, out, exclude=exclude)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"src", "cache"}]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from typing import TYPE_CHECKING
 
 import helpers
 import pytest
@@ -17,6 +18,13 @@ import pytest
 from tooling.distmeta import read_built, read_dunder_version
 from tooling.release import run_versions
 from tooling.versions import collect_versions, main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from helpers import PackageIndex
+
+    from tooling.versions import VersionSource, VersionsReport
 
 DIST = "molecule-ai-workspace-runtime"
 # The shape tooling/stage.py appends to the staged __init__.py.
@@ -35,7 +43,9 @@ PYPROJECT = (
 )
 
 
-def make_wheel(dist, version, *, metadata_version=None, init=METADATA_INIT):
+def make_wheel(
+    dist: Path, version: str, *, metadata_version: str | None = None, init: str = METADATA_INIT
+) -> Path:
     """A minimal but well-formed wheel, written by hand."""
     dist.mkdir(parents=True, exist_ok=True)
     path = dist / f"molecule_ai_workspace_runtime-{version}-py3-none-any.whl"
@@ -49,7 +59,7 @@ def make_wheel(dist, version, *, metadata_version=None, init=METADATA_INIT):
     return path
 
 
-def make_sdist(dist, version, *, pkg_info_version=None):
+def make_sdist(dist: Path, version: str, *, pkg_info_version: str | None = None) -> Path:
     dist.mkdir(parents=True, exist_ok=True)
     path = dist / f"molecule_ai_workspace_runtime-{version}.tar.gz"
     data = f"Metadata-Version: 2.4\nName: {DIST}\nVersion: {pkg_info_version or version}\n"
@@ -61,7 +71,7 @@ def make_sdist(dist, version, *, pkg_info_version=None):
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(tmp_path: Path) -> Path:
     """A project at 0.3.0, tagged runtime-v0.3.0, with a matching wheel and sdist in dist/."""
     root = helpers.init_repo(tmp_path / "proj", files={
         "pyproject.toml": PYPROJECT.format(version="0.3.0"),
@@ -72,11 +82,13 @@ def project(tmp_path):
     return root
 
 
-def by_place(report):
+def by_place(report: VersionsReport) -> dict[str, VersionSource]:
     return {s.place: s for s in report.sources}
 
 
-def test_agreeing_sources_pass_and_every_place_is_listed(project, capsys):
+def test_agreeing_sources_pass_and_every_place_is_listed(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = collect_versions(project)
     assert report.ok, report.problems
     places = by_place(report)
@@ -94,7 +106,9 @@ def test_agreeing_sources_pass_and_every_place_is_listed(project, capsys):
     assert out.splitlines()[0].split() == ["place", "version", "status", "detail", "where"]
 
 
-def test_a_stale_wheel_is_a_disagreement_naming_the_file(project, capsys):
+def test_a_stale_wheel_is_a_disagreement_naming_the_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_wheel(project / "dist", "0.2.0")
     assert main(["--root", str(project), "--no-consumers"]) == 1
     captured = capsys.readouterr()
@@ -103,7 +117,7 @@ def test_a_stale_wheel_is_a_disagreement_naming_the_file(project, capsys):
     assert "error: 1 disagreement(s)" in captured.err
 
 
-def test_wheel_metadata_that_differs_from_its_file_name_is_caught(project):
+def test_wheel_metadata_that_differs_from_its_file_name_is_caught(project: Path) -> None:
     shutil.rmtree(project / "dist")
     make_wheel(project / "dist", "0.3.0", metadata_version="0.3.1")
     report = collect_versions(project)
@@ -111,7 +125,7 @@ def test_wheel_metadata_that_differs_from_its_file_name_is_caught(project):
     assert "METADATA says 0.3.1 but pyproject.toml says 0.3.0" in report.problems[0]
 
 
-def test_a_hard_coded_dunder_version_that_differs_is_caught(project):
+def test_a_hard_coded_dunder_version_that_differs_is_caught(project: Path) -> None:
     shutil.rmtree(project / "dist")
     make_wheel(project / "dist", "0.3.0", init='__version__ = "0.1.0"\n')
     report = collect_versions(project)
@@ -125,7 +139,7 @@ def test_a_hard_coded_dunder_version_that_differs_is_caught(project):
     )
 
 
-def test_pyproject_ahead_of_the_last_tag_is_caught(project):
+def test_pyproject_ahead_of_the_last_tag_is_caught(project: Path) -> None:
     (project / "pyproject.toml").write_text(PYPROJECT.format(version="0.4.0"))
     shutil.rmtree(project / "dist")
     report = collect_versions(project)
@@ -137,13 +151,15 @@ def test_pyproject_ahead_of_the_last_tag_is_caught(project):
     )
 
 
-def test_a_stale_sdist_is_caught(project):
+def test_a_stale_sdist_is_caught(project: Path) -> None:
     make_sdist(project / "dist", "0.3.0", pkg_info_version="0.2.9")
     report = collect_versions(project)
     assert any("PKG-INFO says 0.2.9" in p for p in report.problems)
 
 
-def test_an_invalid_pyproject_version_is_reported_not_crashed_on(project, capsys):
+def test_an_invalid_pyproject_version_is_reported_not_crashed_on(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (project / "pyproject.toml").write_text(PYPROJECT.format(version="v0.3.0"))
     assert main(["--root", str(project), "--no-consumers", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
@@ -152,7 +168,7 @@ def test_an_invalid_pyproject_version_is_reported_not_crashed_on(project, capsys
     assert "'v0.3.0' is not a release version" in data["problems"][0]
 
 
-def test_no_built_wheel_is_reported_but_not_a_disagreement(project):
+def test_no_built_wheel_is_reported_but_not_a_disagreement(project: Path) -> None:
     shutil.rmtree(project / "dist")
     report = collect_versions(project)
     assert report.ok
@@ -173,23 +189,31 @@ def test_no_built_wheel_is_reported_but_not_a_disagreement(project):
         ("def (:\n", None, "does not parse"),
     ],
 )  # fmt: skip
-def test_dunder_version_is_resolved_without_running_the_package(init, value, problem):
+def test_dunder_version_is_resolved_without_running_the_package(
+    init: str, value: str | None, problem: str | None
+) -> None:
     found = read_dunder_version(init.encode(), DIST, "1.0.0")
     assert found.value == value
-    assert (found.problem is None) if problem is None else (problem in found.problem)
+    if problem is None:
+        assert found.problem is None
+    else:
+        assert found.problem is not None
+        assert problem in found.problem
 
 
-def test_an_unreadable_wheel_is_reported(tmp_path):
+def test_an_unreadable_wheel_is_reported(tmp_path: Path) -> None:
     bad = tmp_path / "molecule_ai_workspace_runtime-1.0.0-py3-none-any.whl"
     bad.write_bytes(b"not a zip")
     assert read_built(bad, "molecule_runtime").error
 
 
-def make_consumer(path, pin):
+def make_consumer(path: Path, pin: str) -> Path:
     return helpers.init_repo(path, files={".runtime-version": pin})
 
 
-def test_consumer_pins_are_read_and_compared_but_do_not_fail_the_report(project, tmp_path):
+def test_consumer_pins_are_read_and_compared_but_do_not_fail_the_report(
+    project: Path, tmp_path: Path
+) -> None:
     current = make_consumer(tmp_path / "c1", "0.3.0\n")
     lagging = make_consumer(tmp_path / "c2", "0.2.0\n")
     broken = make_consumer(tmp_path / "c3", "0.1.1000\n# bumped by hand\n")
@@ -211,7 +235,7 @@ def test_consumer_pins_are_read_and_compared_but_do_not_fail_the_report(project,
     assert places["consumer remote"].detail == "no CASCADE_TOKEN for this remote"
 
 
-def test_the_index_latest_release_is_shown(project, fresh_index):
+def test_the_index_latest_release_is_shown(project: Path, fresh_index: PackageIndex) -> None:
     for version in ("0.2.0", "0.3.0", "0.4.0rc1"):
         make_wheel(fresh_index.packages, version)
     report = collect_versions(project, index_url=fresh_index.simple_url)
@@ -220,14 +244,16 @@ def test_the_index_latest_release_is_shown(project, fresh_index):
     assert "newest pre-release 0.4.0rc1" in row.detail
 
 
-def test_an_unreachable_index_is_reported_without_failing(project):
+def test_an_unreachable_index_is_reported_without_failing(project: Path) -> None:
     url = f"http://127.0.0.1:{helpers.free_port()}/simple/"
     report = collect_versions(project, index_url=url)
     assert report.ok
     assert by_place(report)["index latest"].status == "unreachable"
 
 
-def test_invoke_versions_runs_the_report_from_the_project_root(project, monkeypatch, capsys):
+def test_invoke_versions_runs_the_report_from_the_project_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(project)
     assert run_versions(json_output=True) == 0
     data = json.loads(capsys.readouterr().out)
@@ -235,7 +261,7 @@ def test_invoke_versions_runs_the_report_from_the_project_root(project, monkeypa
     assert {"place", "where", "version", "status", "detail"} == set(data["sources"][0])
 
 
-def test_the_module_runs_as_a_command(project):
+def test_the_module_runs_as_a_command(project: Path) -> None:
     make_wheel(project / "dist", "0.2.0")
     done = subprocess.run(
         [sys.executable, "-m", "tooling.versions", "--root", str(project), "--no-consumers"],

@@ -7,11 +7,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tooling import release, workflows
 from tooling.errors import ToolingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tooling.workflow_yaml import Node
 
 REPO = Path(__file__).resolve().parents[1]
 STEMS = ("ci", "release", "drift")
@@ -28,7 +34,10 @@ def files(settings: workflows.Settings) -> tuple[workflows.GeneratedFile, ...]:
     return workflows.expected_files(settings)
 
 
-def _load(files: tuple[workflows.GeneratedFile, ...], forge: str, stem: str) -> dict:
+# Parsed YAML has no static shape: the assertions below are what check it.
+def _load(
+    files: tuple[workflows.GeneratedFile, ...], forge: workflows.Forge, stem: str
+) -> dict[str, Any]:
     path = workflows.WORKFLOW_DIRS[forge] / f"{stem}.yml"
     text = next(f.text for f in files if f.path == path)
     data = workflows.load_workflow(text)
@@ -36,7 +45,7 @@ def _load(files: tuple[workflows.GeneratedFile, ...], forge: str, stem: str) -> 
     return data
 
 
-def _jobs(files: tuple[workflows.GeneratedFile, ...]):
+def _jobs(files: tuple[workflows.GeneratedFile, ...]) -> Iterator[tuple[str, dict[str, Any]]]:
     for forge in workflows.FORGES:
         for stem in STEMS:
             for name, job in _load(files, forge, stem)["jobs"].items():
@@ -55,26 +64,34 @@ def _project_copy(tmp_path: Path) -> Path:
     return root
 
 
-def test_generation_is_deterministic_and_matches_the_committed_files(settings, files):
+def test_generation_is_deterministic_and_matches_the_committed_files(
+    settings: workflows.Settings, files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     assert workflows.expected_files(settings) == files
     assert workflows.find_stale(REPO, files) == ()
 
 
-def test_both_forges_get_the_same_three_workflows(files):
+def test_both_forges_get_the_same_three_workflows(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     assert sorted(str(f.path) for f in files) == sorted(
         f"{folder}/{stem}.yml" for folder in (".github/workflows", ".gitea/workflows")
         for stem in STEMS
     )
 
 
-def test_every_generated_file_says_it_is_generated_and_how_to_regenerate(files):
+def test_every_generated_file_says_it_is_generated_and_how_to_regenerate(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for generated in files:
         head = generated.text.splitlines()[:3]
         assert head[0] == workflows.GENERATED_MARKER
         assert any("`invoke workflows`" in line for line in head)
 
 
-def test_every_job_sets_up_the_project_the_readme_way(files):
+def test_every_job_sets_up_the_project_the_readme_way(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for where, job in _jobs(files):
         checkout, setup, install = job["steps"][:3]
         sha = workflows.CHECKOUT.sha
@@ -86,7 +103,9 @@ def test_every_job_sets_up_the_project_the_readme_way(files):
         ), where
 
 
-def test_every_action_is_pinned_by_full_sha_with_its_version_in_a_comment(files):
+def test_every_action_is_pinned_by_full_sha_with_its_version_in_a_comment(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for generated in files:
         uses = [line for line in generated.text.splitlines() if "uses:" in line]
         assert uses, generated.path
@@ -94,13 +113,17 @@ def test_every_action_is_pinned_by_full_sha_with_its_version_in_a_comment(files)
             assert _PINNED_USES.match(line), f"{generated.path}: {line}"
 
 
-def test_no_expression_is_expanded_inside_a_run_script(files):
+def test_no_expression_is_expanded_inside_a_run_script(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for where, job in _jobs(files):
         for step in job["steps"]:
             assert "${{" not in step.get("run", ""), where
 
 
-def test_every_job_asks_for_no_more_than_it_needs(files):
+def test_every_job_asks_for_no_more_than_it_needs(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for forge in workflows.FORGES:
         for stem in STEMS:
             assert _load(files, forge, stem)["permissions"] == {}
@@ -110,7 +133,9 @@ def test_every_job_asks_for_no_more_than_it_needs(files):
         assert job["permissions"] == {"contents": "read"}, where
 
 
-def test_ci_lints_tests_and_builds_on_every_supported_python(files, settings):
+def test_ci_lints_tests_and_builds_on_every_supported_python(
+    files: tuple[workflows.GeneratedFile, ...], settings: workflows.Settings
+) -> None:
     for forge in workflows.FORGES:
         ci = _load(files, forge, "ci")
         assert set(ci["on"]) == {"push", "pull_request"}
@@ -122,7 +147,9 @@ def test_ci_lints_tests_and_builds_on_every_supported_python(files, settings):
         assert jobs["build-smoke"]["steps"][-1]["run"] == "nox -s build smoke"
 
 
-def test_api_diff_runs_on_pull_requests_with_the_full_history(files):
+def test_api_diff_runs_on_pull_requests_with_the_full_history(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for forge in workflows.FORGES:
         job = _load(files, forge, "ci")["jobs"]["api-diff"]
         assert job["if"] == "github.event_name == 'pull_request'"
@@ -130,7 +157,9 @@ def test_api_diff_runs_on_pull_requests_with_the_full_history(files):
         assert job["steps"][-1]["run"] == "nox -s api-diff -- --format github"
 
 
-def test_release_runs_on_tag_or_dispatch_one_at_a_time_never_cancelled(files):
+def test_release_runs_on_tag_or_dispatch_one_at_a_time_never_cancelled(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     for forge in workflows.FORGES:
         flow = _load(files, forge, "release")
         assert flow["on"]["push"] == {"tags": ["runtime-v*"]}
@@ -147,7 +176,9 @@ def test_release_runs_on_tag_or_dispatch_one_at_a_time_never_cancelled(files):
         assert flow["jobs"]["release"]["steps"][0]["with"]["fetch-depth"] == 0
 
 
-def test_release_publishes_by_oidc_on_github_and_by_token_on_gitea(files):
+def test_release_publishes_by_oidc_on_github_and_by_token_on_gitea(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
     github = _load(files, "github", "release")["jobs"]["release"]
     assert github["permissions"] == {"contents": "write", "id-token": "write"}
     assert github["environment"] == "release"
@@ -162,7 +193,7 @@ def test_release_publishes_by_oidc_on_github_and_by_token_on_gitea(files):
     assert gitea["steps"][-1]["env"]["TWINE_PASSWORD"] == _secret("TWINE_PASSWORD")
 
 
-def test_drift_runs_daily_and_on_demand(files):
+def test_drift_runs_daily_and_on_demand(files: tuple[workflows.GeneratedFile, ...]) -> None:
     for forge in workflows.FORGES:
         flow = _load(files, forge, "drift")
         assert len(flow["on"]["schedule"][0]["cron"].split()) == 5
@@ -170,7 +201,7 @@ def test_drift_runs_daily_and_on_demand(files):
         assert flow["jobs"]["drift"]["steps"][-1]["run"] == "invoke drift"
 
 
-def test_tag_prefix_and_python_matrix_follow_the_project_configuration():
+def test_tag_prefix_and_python_matrix_follow_the_project_configuration() -> None:
     custom = workflows.Settings(tag_prefix="rt-", pythons=("3.12", "3.14"))
     generated = workflows.expected_files(custom)
     assert _load(generated, "gitea", "release")["on"]["push"]["tags"] == ["rt-*"]
@@ -186,22 +217,26 @@ TRICKY = [
 ]
 
 
-def test_the_emitter_writes_every_scalar_so_the_forges_read_it_back_unchanged():
-    flow = {"name": "x", "on": {"push": {}}, "jobs": {"j": {
+def test_the_emitter_writes_every_scalar_so_the_forges_read_it_back_unchanged() -> None:
+    flow: dict[str, Node] = {"name": "x", "on": {"push": {}}, "jobs": {"j": {
         "runs-on": "ubuntu-latest", "steps": [{"run": value} for value in TRICKY]}}}
     text = workflows.render(flow, "github")
     loaded = workflows.load_workflow(text)
+    assert isinstance(loaded, dict)
     assert [step["run"] for step in loaded["jobs"]["j"]["steps"]] == TRICKY
     assert loaded["on"] == {"push": {}}
 
 
-def test_a_scalar_the_emitter_cannot_write_faithfully_is_refused():
-    flow = {"name": "x", "on": {"push": {}}, "jobs": {"j": {"steps": [{"run": "a\n\n"}]}}}
+def test_a_scalar_the_emitter_cannot_write_faithfully_is_refused() -> None:
+    flow: dict[str, Node] = {"name": "x", "on": {"push": {}}, "jobs": {"j": {
+        "steps": [{"run": "a\n\n"}]}}}
     with pytest.raises(ToolingError, match="does not parse back"):
         workflows.render(flow, "gitea")
 
 
-def test_check_fails_on_an_edited_file_and_writing_restores_it(tmp_path, capsys):
+def test_check_fails_on_an_edited_file_and_writing_restores_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = _project_copy(tmp_path)
     assert workflows.main(["--root", str(root)]) == 0
     edited = root / ".gitea/workflows/release.yml"
@@ -218,7 +253,9 @@ def test_check_fails_on_an_edited_file_and_writing_restores_it(tmp_path, capsys)
     assert workflows.main(["--check", "--root", str(root)]) == 0
 
 
-def test_writing_creates_missing_files_removes_orphans_and_keeps_hand_written_ones(tmp_path):
+def test_writing_creates_missing_files_removes_orphans_and_keeps_hand_written_ones(
+    tmp_path: Path
+) -> None:
     root = _project_copy(tmp_path)
     folder = root / ".github/workflows"
     folder.mkdir(parents=True)
@@ -236,12 +273,12 @@ def test_writing_creates_missing_files_removes_orphans_and_keeps_hand_written_on
     assert not list(root.rglob("*.tmp"))
 
 
-def test_invoke_workflows_check_passes_on_the_repository(monkeypatch):
+def test_invoke_workflows_check_passes_on_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     assert release.run_workflows(check=True) == 0
 
 
-def test_the_module_runs_as_a_command():
+def test_the_module_runs_as_a_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tooling.workflows", "--check"], cwd=REPO,
         capture_output=True, text=True, check=False,

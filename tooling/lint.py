@@ -9,7 +9,7 @@ problem; the exit status is 1 if any failed):
 - actionlint: syntax, expressions and types of every workflow file.
 - zizmor: security audit of every workflow file (offline, pedantic persona).
 - ruff: `ruff check` over the pipeline's code.
-- mypy: strict type check of tooling/, noxfile.py and tasks.py.
+- mypy: strict type check of tooling/, tests/, noxfile.py and tasks.py.
 
 The first three are pure functions over a directory tree, so tests run them on fixture trees.
 """
@@ -65,7 +65,7 @@ __all__ = [
 
 CHECKS = ("parity", "generated", "gitea", "actionlint", "zizmor", "ruff", "mypy")
 RUFF_TARGETS = ("tooling", "tests", "noxfile.py", "tasks.py")
-MYPY_TARGETS = ("tooling", "noxfile.py", "tasks.py")
+MYPY_TARGETS = ("tooling", "tests", "noxfile.py", "tasks.py")
 
 
 @dataclass(frozen=True)
