@@ -73,6 +73,23 @@ def test_smoke_command_passes_on_a_good_wheel_and_restricts_by_env(
 
 
 @pytest.mark.slow
+def test_smoke_without_a_restriction_proves_every_python_found_at_once(tmp_path: Path) -> None:
+    # The README's main job: every Python 3.11+ found, smoked concurrently in one run.
+    root = make_project(tmp_path)
+    build_distributions(load_config(root), quiet=True)
+    found = [p.version for p in find_pythons()]
+    done = run_tool(root, "tooling.smoke", "--no-cache")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for version in found:
+        short = ".".join(version.split(".")[:2])
+        for check in ("venv", "install", "wheel", "imports", "entry-points", "version"):
+            prefix = f"[{short}] {check} "
+            assert any(ln.startswith(prefix) and " ok " in ln for ln in lines), (short, check)
+        assert any(ln.startswith(version) for ln in lines), version  # its table row
+
+
+@pytest.mark.slow
 def test_rebuilt_wheel_at_an_unchanged_version_is_the_one_smoked(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     config = load_config(root)
