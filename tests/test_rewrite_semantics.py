@@ -174,3 +174,95 @@ def test_compat_aliases_are_off_by_default(fixture_out: tuple[Path, Path, Path])
         out, cwd=cwd,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# A workspace and its tests using the module references real suites use beyond imports:
+# logger names, pytest_plugins, `python -c` code, constant variables, pkgutil prefixes,
+# __name__ checks.  The suite must give the same per-test results on both layouts.
+TRICKY: dict[str, str] = {
+    "heartbeat.py": """\
+        import logging
+        log = logging.getLogger(__name__)
+        def beat():
+            log.info("beat")
+            return "beat"
+        """,
+    "adapters/__init__.py": "",
+    "adapters/echo.py": "NAME = 'echo'\n",
+    "adapters/fixtures.py": """\
+        import pytest
+        @pytest.fixture
+        def adapter_name():
+            return "echo"
+        """,
+    "registry.py": """\
+        import pkgutil
+        import adapters
+        def names():
+            return sorted(m.name for m in pkgutil.iter_modules(adapters.__path__, "adapters."))
+        def is_registry():
+            return __name__ == "registry"
+        """,
+    "tests/conftest.py": 'pytest_plugins = ["adapters.fixtures"]\n',
+    "tests/test_tricky.py": """\
+        import logging
+        import subprocess
+        import sys
+        import types
+        import heartbeat
+        import registry
+
+        def test_caplog_on_the_module_logger(caplog):
+            caplog.set_level(logging.INFO, logger="heartbeat")
+            heartbeat.beat()
+            assert "beat" in caplog.text
+
+        def test_plugin_fixture(adapter_name):
+            assert adapter_name == "echo"
+
+        def test_python_c(tmp_path):
+            argv = [sys.executable, "-c", "import heartbeat; print(heartbeat.beat())"]
+            proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+            assert proc.stdout == "beat\\n", proc.stderr
+
+        def test_stub_through_a_constant(monkeypatch):
+            name = "heartbeat"
+            stub = types.ModuleType(name)
+            stub.beat = lambda: "stub"
+            monkeypatch.setitem(sys.modules, name, stub)
+            import heartbeat as again
+            assert again.beat() == "stub"
+
+        def test_pkgutil_prefix_names_importable_modules():
+            import importlib
+            assert importlib.import_module(registry.names()[0]).NAME == "echo"
+
+        def test_name_check():
+            assert registry.is_registry()
+        """,
+}
+
+
+def _results(stdout: str) -> list[str]:
+    return sorted(line.split(" - ")[0].rsplit("::", 1)[-1] + " " + line.split()[0]
+                  for line in stdout.splitlines() if line.startswith(("PASSED", "FAILED")))
+
+
+def test_tricky_references_pass_on_both_layouts_alike(tmp_path: Path) -> None:
+    src = write(tmp_path / "src", TRICKY)
+    pytest_args = "['-q', '-rA', '-p', 'no:cacheprovider', '-W', 'error', '{}']"
+    # Source layout: the bare tree on sys.path, as `cd workspace && pytest` has it.
+    env_code = "import os; os.environ['PYTHONPATH'] = {!r}\n"
+    bare = run_isolated(env_code.format(str(src)) + "import pytest\nsys.exit(pytest.main("
+                        + pytest_args.format(src / "tests") + "))", src, cwd=src)
+    out, tests_out = tmp_path / "out", tmp_path / "tests-out"
+    rewrite_tree(src, PKG, out, tests=src / "tests", tests_out=tests_out, exclude=["tests"],
+                 jobs=1)
+    (tmp_path / "elsewhere").mkdir()
+    rewritten = run_isolated(env_code.format(str(out)) + "import pytest\nsys.exit(pytest.main("
+                             + pytest_args.format(tests_out) + "))", out,
+                             cwd=tmp_path / "elsewhere")
+    assert bare.returncode == 0, bare.stdout + bare.stderr
+    assert rewritten.returncode == 0, rewritten.stdout + rewritten.stderr
+    assert _results(bare.stdout) == _results(rewritten.stdout)
+    assert len(_results(rewritten.stdout)) == 6

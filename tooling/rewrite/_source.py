@@ -180,16 +180,38 @@ def _call_candidate(node: ast.Call) -> bool:
     return True
 
 
+def _is_name_attr(node: ast.expr) -> bool:
+    from tooling.rewrite._transform import MODULE_NAME_ATTRS  # noqa: PLC0415 - lazy
+
+    if isinstance(node, ast.Name):
+        return node.id == "__name__"
+    return isinstance(node, ast.Attribute) and node.attr in MODULE_NAME_ATTRS
+
+
 def _expr_candidate(node: ast.AST) -> bool:
     if isinstance(node, ast.Call):
         return _call_candidate(node)
     if isinstance(node, ast.Subscript):
         return _is_modules_attr(node.value)
     if isinstance(node, ast.Compare):
-        return any(_is_modules_attr(c) for c in node.comparators)
+        return any(_is_modules_attr(c) or _is_name_attr(c) for c in node.comparators) or (
+            _is_name_attr(node.left)
+        )
     if isinstance(node, (ast.List, ast.Tuple)):
-        return any(isinstance(e, ast.Constant) and e.value == "-m" for e in node.elts)
+        return any(isinstance(e, ast.Constant) and e.value in {"-m", "-c"} for e in node.elts)
     return False
+
+
+def _statement_candidate(node: ast.AST) -> bool:
+    """``pytest_plugins = ...``: rewritten as a statement (the target gives the position)."""
+    from tooling.rewrite._transform import PYTEST_PLUGINS  # noqa: PLC0415 - lazy
+
+    return (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == PYTEST_PLUGINS
+    )
 
 
 def _walk(tree: ast.AST, hits: list[int]) -> Iterator[ast.AST]:
@@ -203,7 +225,7 @@ def _walk(tree: ast.AST, hits: list[int]) -> Iterator[ast.AST]:
             i = bisect.bisect_left(hits, lineno)
             if i == len(hits) or hits[i] > end:
                 continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or _statement_candidate(node):
             yield node
             continue
         if isinstance(node, ast.JoinedStr):
@@ -243,6 +265,19 @@ def _rewrite_statement_text(snippet: str, names: frozenset[str], package: str) -
     module = cst.parse_module(snippet)
     rewriter = ImportRewriter(names, package)
     return module.visit(rewriter).code, _pack(rewriter.counts)
+
+
+@lru_cache(maxsize=1024)
+def _rewrite_strings_statement(
+    snippet: str, names: frozenset[str], package: str
+) -> tuple[str, str]:
+    """Rewrite the module-name strings of one non-import statement (``pytest_plugins = ...``)."""
+    import libcst as cst  # noqa: PLC0415 - lazy
+
+    from tooling.rewrite._transform import ModuleStringRewriter  # noqa: PLC0415 - lazy
+
+    rewriter = ModuleStringRewriter(names, package)
+    return cst.parse_module(snippet).visit(rewriter).code, _pack(rewriter.counts)
 
 
 @lru_cache(maxsize=8192)
@@ -341,6 +376,8 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
         try:
             if is_import:
                 new, packed = _rewrite_statement(snippet, names, package)
+            elif isinstance(node, ast.stmt):
+                new, packed = _rewrite_strings_statement(snippet, names, package)
             elif term_pattern(names).search(snippet):
                 new, packed = _rewrite_expression(snippet, names, package)
             else:
@@ -357,6 +394,18 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
                 ref = _call_ref(sub, names, package)
                 if ref is not None:
                     imports.append(ref)
+    from tooling.rewrite._flow import constant_edits  # noqa: PLC0415 - lazy
+
+    flow = constant_edits(tree, text, names, package)
+    if flow:
+        taken = sorted(edits)
+        for edit in flow:
+            i = bisect.bisect_left(taken, edit)
+            if (i == 0 or taken[i - 1][1] <= edit[0]) and (
+                i == len(taken) or edit[1] <= taken[i][0]
+            ):
+                edits.append(edit)
+                counts["constant"] += 1
     pieces: list[str] = []
     last = 0
     for start, end, new in sorted(edits):

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, TypeVar
 import libcst as cst
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "CALL_NAMES",
     "KINDS",
+    "MODULE_NAME_ATTRS",
+    "PYTEST_PLUGINS",
     "ImportRewriter",
     "ModuleStringRewriter",
     "dotted_name",
@@ -34,6 +36,11 @@ KINDS = (
     "sys_modules",
     "module_type",
     "argv_module",
+    "argv_code",
+    "logger",
+    "module_name",
+    "pytest_plugins",
+    "constant",
 )
 
 # Last component of a called name that can take a module name; the ast locator uses the same set
@@ -47,7 +54,21 @@ _IMPORT_FUNCTIONS: dict[str, tuple[int, tuple[str, ...]]] = {
     "resolve_name": (0, ("name",)),
     "importorskip": (0, ("modname",)),
     "run_module": (0, ("mod_name",)),
+    # The prefix names the package whose submodules are listed: "adapters." -> "PKG.adapters."
+    "iter_modules": (1, ("prefix",)),
+    "walk_packages": (1, ("prefix",)),
 }
+# Logger names: modules log under getLogger(__name__), which the package changes, so a logger
+# name that is a workspace module name follows the module (caplog, assertLogs, getLogger).
+_LOGGER_FUNCTIONS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "getLogger": (0, ("name",)),
+    "set_level": (1, ("logger",)),
+    "at_level": (1, ("logger",)),
+    "assertLogs": (0, ("logger",)),
+    "assertNoLogs": (0, ("logger",)),
+}
+# Attributes holding a module's dotted name: comparing them with a literal names a module.
+MODULE_NAME_ATTRS = frozenset({"__name__", "__module__"})
 _RESOURCE_FUNCTIONS = frozenset(
     {"files", "read_text", "read_binary", "open_text", "open_binary", "path", "contents",
      "is_resource"}
@@ -60,6 +81,7 @@ CALL_NAMES: frozenset[str] = frozenset(
         *_IMPORT_FUNCTIONS,
         *_RESOURCE_FUNCTIONS,
         *_SYS_MODULES_METHODS,
+        *_LOGGER_FUNCTIONS,
         "__import__",
         "ModuleType",
         "get_data",
@@ -188,6 +210,25 @@ class ImportRewriter(cst.CSTTransformer):
         return updated_node.with_changes(module=_prefixed(updated_node.module, self.package))
 
 
+PYTEST_PLUGINS = "pytest_plugins"
+"""The conftest variable whose strings name plugin modules."""
+
+
+def _is_name_attr(node: cst.BaseExpression) -> bool:
+    """``__name__`` or ``x.__name__`` / ``x.__module__``."""
+    if isinstance(node, cst.Name):
+        return node.value == "__name__"
+    return isinstance(node, cst.Attribute) and node.attr.value in MODULE_NAME_ATTRS
+
+
+def _changed_elements(
+    node: cst.List | cst.Tuple, elements: list[cst.BaseElement]
+) -> cst.List | cst.Tuple:
+    if all(a is b for a, b in zip(elements, node.elements, strict=True)):
+        return node
+    return node.with_changes(elements=elements)
+
+
 def _is_sys_modules(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Attribute) and node.attr.value == "modules":
         value = node.value
@@ -237,11 +278,20 @@ class ModuleStringRewriter(cst.CSTTransformer):
     boolean expression of those.  Every other string is left alone.
     """
 
-    def __init__(self, names: frozenset[str], package: str) -> None:
-        """Rewrite module-name strings of ``names`` into ``package``."""
+    def __init__(
+        self, names: frozenset[str], package: str, bindings: Mapping[str, str] | None = None
+    ) -> None:
+        """Rewrite module-name strings of ``names`` into ``package``.
+
+        ``bindings`` maps variables to the one string constant each holds; a variable found in
+        a module-reference position is not changed but recorded in ``flagged``, so the caller
+        can rewrite the constant where it is defined.
+        """
         super().__init__()
         self.names = names
         self.package = package
+        self.bindings = bindings or {}
+        self.flagged: set[str] = set()
         self.counts: Counter[str] = Counter()
 
     # -- expressions naming a module -------------------------------------------------------
@@ -285,11 +335,15 @@ class ModuleStringRewriter(cst.CSTTransformer):
         parts = [first.with_changes(value=f"{self.package}.{body}"), *node.parts[1:]]
         return node.with_changes(parts=parts)
 
-    def _name_expr(  # noqa: PLR0911 - one return per expression shape
+    def _name_expr(  # noqa: C901, PLR0911 - one return per expression shape
         self, node: cst.BaseExpression, *, whole: bool = True) -> cst.BaseExpression:
         """Rewrite an expression that evaluates to a module name, as far as it is literal."""
         new: cst.BaseExpression | None = None
-        if isinstance(node, (cst.SimpleString, cst.FormattedString)):
+        if isinstance(node, cst.Name) and node.value in self.bindings:
+            literal = cst.SimpleString(repr(self.bindings[node.value]))
+            if self._string(literal, whole=whole) is not None:
+                self.flagged.add(node.value)
+        elif isinstance(node, (cst.SimpleString, cst.FormattedString)):
             new = self._string(node, whole=whole)
         elif isinstance(node, cst.ConcatenatedString):
             left = node.left
@@ -388,6 +442,8 @@ class ModuleStringRewriter(cst.CSTTransformer):
             if last == "import_module":
                 call = self._rewrite_arg(call, _arg(call, 1, ("package",)), "import_function")
             return call
+        if last in _LOGGER_FUNCTIONS:
+            return self._logger(call, dotted, parts)
         if last == "ModuleType":
             return self._rewrite_arg(call, _arg(call, 0, ("name",)), "module_type")
         if last == "get_data" and receiver == "pkgutil":
@@ -430,6 +486,19 @@ class ModuleStringRewriter(cst.CSTTransformer):
                 if new is not first_arg.value:
                     return _replace_arg(call, first_arg, first_arg.with_changes(value=new))
         return call
+
+    def _logger(self, call: cst.Call, dotted: str, parts: list[str]) -> cst.Call:
+        last = parts[-1]
+        if last == "getLogger":
+            if dotted not in {"getLogger", "logging.getLogger"}:
+                return call
+        elif last in {"set_level", "at_level"}:
+            if len(parts) < 2 or parts[-2] != "caplog":  # noqa: PLR2004 - receiver.method
+                return call
+        elif len(parts) < 2:  # noqa: PLR2004 - self.assertLogs(...)
+            return call
+        index, keywords = _LOGGER_FUNCTIONS[last]
+        return self._rewrite_arg(call, _arg(call, index, keywords), "logger")
 
     def _dunder_import(self, call: cst.Call) -> cst.BaseExpression:
         """``__import__("a.b")`` returns the top package: keep that with ``(...).a``."""
@@ -485,6 +554,8 @@ class ModuleStringRewriter(cst.CSTTransformer):
         if len(updated_node.comparisons) != 1:
             return updated_node
         target = updated_node.comparisons[0]
+        if isinstance(target.operator, (cst.Equal, cst.NotEqual)):
+            return self._name_comparison(updated_node, target)
         if not isinstance(target.operator, (cst.In, cst.NotIn)) or not _is_sys_modules(
             target.comparator
         ):
@@ -495,20 +566,101 @@ class ModuleStringRewriter(cst.CSTTransformer):
         self.counts["sys_modules"] += 1
         return updated_node.with_changes(left=left)
 
+    def _name_comparison(
+        self, node: cst.Comparison, target: cst.ComparisonTarget
+    ) -> cst.Comparison:
+        """``__name__ == "a"`` / ``m.__module__ != "a.b"``: the literal names a module."""
+        left, right = node.left, target.comparator
+        if _is_name_attr(left):
+            new = self._name_expr(right)
+            if new is not right:
+                self.counts["module_name"] += 1
+                return node.with_changes(comparisons=[target.with_changes(comparator=new)])
+        elif _is_name_attr(right):
+            new = self._name_expr(left)
+            if new is not left:
+                self.counts["module_name"] += 1
+                return node.with_changes(left=new)
+        return node
+
     def _argv(self, elements: Sequence[cst.BaseElement]) -> list[cst.BaseElement] | None:
-        """``[..., "-m", "a.b", ...]``: the element after ``-m`` names a module."""
+        """``[..., "-m", "a.b", ...]`` names a module; ``[..., "-c", "import a"]`` is code."""
         out = list(elements)
         changed = False
         for i, element in enumerate(elements[:-1]):
             value = element.value
-            if isinstance(value, cst.SimpleString) and value.raw_value == "-m":
-                nxt = elements[i + 1]
+            if not isinstance(value, cst.SimpleString) or value.raw_value not in {"-m", "-c"}:
+                continue
+            nxt = elements[i + 1]
+            if value.raw_value == "-m":
                 new = self._name_expr(nxt.value)
-                if new is not nxt.value:
-                    out[i + 1] = nxt.with_changes(value=new)
-                    self.counts["argv_module"] += 1
-                    changed = True
+                kind = "argv_module"
+            else:
+                new = self._code(nxt.value)
+                kind = "argv_code"
+            if new is not nxt.value:
+                out[i + 1] = nxt.with_changes(value=new)
+                self.counts[kind] += 1
+                changed = True
         return out if changed else None
+
+    def _code(  # noqa: PLR0911 - one return per reason a literal is left alone
+        self, node: cst.BaseExpression
+    ) -> cst.BaseExpression:
+        """A literal holding Python source (``python -c``): rewrite it as a module.
+
+        Only literals without escapes (their text is their value) and ``dedent(literal)`` are
+        handled, so the new literal is the rewritten source between the same quotes.
+        """
+        if (
+            isinstance(node, cst.Call)
+            and dotted_name(node.func) in {"dedent", "textwrap.dedent"}
+            and len(node.args) == 1
+        ):
+            inner = self._code(node.args[0].value)
+            if inner is node.args[0].value:
+                return node
+            return node.with_changes(args=[node.args[0].with_changes(value=inner)])
+        if not isinstance(node, cst.SimpleString) or "b" in node.prefix.lower():
+            return node
+        body = node.value[len(node.prefix) + len(node.quote) : -len(node.quote)]
+        if "\\" in body:
+            return node
+        from tooling.rewrite._source import rewrite_source  # noqa: PLC0415 - import cycle
+
+        result = rewrite_source(body.encode(), self.names, self.package, path="<-c>")
+        if result.problems or not result.changed:
+            return node
+        new_body = result.code.decode()
+        if node.quote in new_body or new_body.endswith(node.quote[0]):
+            return node  # pragma: no cover - rewriting adds names and dots, never quotes
+        return node.with_changes(value=f"{node.prefix}{node.quote}{new_body}{node.quote}")
+
+    def leave_Assign(  # noqa: N802 - libcst visitor protocol
+        self, original_node: cst.Assign, updated_node: cst.Assign
+    ) -> cst.Assign:
+        """``pytest_plugins = ["a.plugin", ...]`` (or one string): each names a module."""
+        del original_node
+        if len(updated_node.targets) != 1:
+            return updated_node
+        target = updated_node.targets[0].target
+        if not isinstance(target, cst.Name) or target.value != PYTEST_PLUGINS:
+            return updated_node
+        value = updated_node.value
+        if isinstance(value, (cst.List, cst.Tuple)):
+            elements: list[cst.BaseElement] = []
+            for element in value.elements:
+                new = self._name_expr(element.value)
+                if new is not element.value:
+                    self.counts["pytest_plugins"] += 1
+                    element = element.with_changes(value=new)  # noqa: PLW2901
+                elements.append(element)
+            new_value: cst.BaseExpression = _changed_elements(value, elements)
+        else:
+            new_value = self._name_expr(value)
+            if new_value is not value:
+                self.counts["pytest_plugins"] += 1
+        return _changed(updated_node, value=new_value)
 
     def leave_List(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.List, updated_node: cst.List
