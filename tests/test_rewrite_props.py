@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tooling.rewrite import rewrite_source
-from tooling.rewrite._source import _full
+from tooling.rewrite._fallback import _full
 
 WORKSPACE = ("config", "heartbeat", "builtin_tools", "a")
 OTHERS = ("os", "json", "configparser", "heartbeats", "yaml")

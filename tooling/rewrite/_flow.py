@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tooling.rewrite._source import _expr_candidate, _Text, _Unsupported
+from tooling.rewrite._fastpath import _expr_candidate, _Unsupported
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from tooling.rewrite._text import _Text
 
 __all__ = ["Constant", "constant_edits", "find_constants", "flagged_literals"]
 
@@ -273,7 +275,7 @@ def _flagged_variables(
     """The variables of ``bindings`` that sit in a module-reference position of ``snippet``."""
     import libcst as cst  # noqa: PLC0415 - lazy
 
-    from tooling.rewrite._transform import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
 
     rewriter = ModuleStringRewriter(names, package, dict(bindings))
     cst.parse_expression(snippet).visit(rewriter)
@@ -285,7 +287,7 @@ def _rewrite_literal(literal: str, names: frozenset[str], package: str) -> str:
     """A string literal that names a module, prefixed (``"config"`` -> ``"PKG.config"``)."""
     import libcst as cst  # noqa: PLC0415 - lazy
 
-    from tooling.rewrite._transform import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
 
     node = cst.parse_expression(literal)
     if not isinstance(node, cst.SimpleString):
