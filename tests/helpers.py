@@ -5,21 +5,20 @@ Imported by test modules as ``helpers`` (pytest puts ``tests/`` on ``sys.path``)
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import os
-import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tooling.e2e import LocalIndex, start_index
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -119,20 +118,27 @@ def sha256_file(path: Path) -> str:
 
 @dataclass
 class PackageIndex:
-    """A running pypiserver on 127.0.0.1."""
+    """A running pypiserver on 127.0.0.1, with the credentials uploads need."""
 
-    url: str
-    """Base URL, e.g. ``http://127.0.0.1:PORT``."""
-    packages: Path
-    """The directory it serves and uploads into."""
+    server: LocalIndex
+    """The server itself (started by the same code ``nox -s e2e`` uses)."""
     username: str | None
     password: str | None = field(repr=False)  # a failing test's traceback must not show it
-    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT``."""
+        return self.server.url
+
+    @property
+    def packages(self) -> Path:
+        """The directory it serves and uploads into."""
+        return self.server.packages
 
     @property
     def simple_url(self) -> str:
         """The PEP 503 / PEP 691 simple API root."""
-        return f"{self.url}/simple/"
+        return self.server.simple_url
 
     @property
     def upload_url(self) -> str:
@@ -148,13 +154,7 @@ class PackageIndex:
 
     def stop(self) -> None:
         """Stop the server and wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.server.stop()
 
 
 def start_package_index(
@@ -162,35 +162,11 @@ def start_package_index(
 ) -> PackageIndex:
     """Start pypiserver on a free loopback port serving ``packages``.
 
-    With ``username`` and ``password``, uploads need them (an htpasswd file is written beside
-    ``packages``); without, anyone may upload.
+    With ``username`` and ``password``, uploads need them (the password file and the log go
+    beside ``packages``); without, anyone may upload.
     """
-    packages.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    if username and password:
-        htpasswd = packages.parent / f"htpasswd-{secrets.token_hex(4)}"
-        # The {SHA} htpasswd scheme, which pypiserver's passlib reads; written by hand so the
-        # test process never imports passlib (it warns about the deprecated crypt module).
-        digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()  # noqa: S324
-        htpasswd.write_text(f"{username}:{{SHA}}{digest}\n", encoding="utf-8")
-        auth = ["-a", "update", "-P", str(htpasswd)]
-    else:
-        auth = ["-a", ".", "-P", "."]
-    log = packages.parent / f"pypiserver-{port}.log"
-    argv = [
-        sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1",
-        "--disable-fallback", "--hash-algo", "sha256", "--backend", "simple-dir",
-        *auth, str(packages),
-    ]
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT)
-    index = PackageIndex(f"http://127.0.0.1:{port}", packages, username, password, proc)
-    try:
-        wait_for_http(f"{index.url}/health", timeout=30)
-    except AssertionError:
-        index.stop()
-        raise AssertionError(log.read_text(errors="replace")) from None
-    return index
+    server = start_index(packages.parent, username, password, packages=packages)
+    return PackageIndex(server, username, password)
 
 
 def isolated_env(home: Path) -> dict[str, str]:

@@ -154,19 +154,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_index(root: Path, username: str, password: str) -> LocalIndex:
-    """Start pypiserver on a free loopback port; uploads need ``username``/``password``."""
-    packages = root / "packages"
+def start_index(
+    root: Path,
+    username: str | None,
+    password: str | None,
+    *,
+    packages: Path | None = None,
+) -> LocalIndex:
+    """Start pypiserver on a free loopback port serving ``packages`` (default ``root/packages``).
+
+    With ``username`` and ``password`` uploads need them; with neither, anyone may upload.
+    Its log and password file go in ``root``.
+    """
+    packages = packages or root / "packages"
     packages.mkdir(parents=True, exist_ok=True)
-    htpasswd = root / "htpasswd"
-    # pypiserver reads the {SHA} htpasswd scheme through passlib.
-    digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()  # noqa: S324
-    htpasswd.write_text(f"{username}:{{SHA}}{digest}\n", encoding="utf-8")
     port = _free_port()
+    if username and password:
+        htpasswd = root / f"htpasswd-{port}"
+        # pypiserver reads the {SHA} htpasswd scheme through passlib.
+        digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()  # noqa: S324
+        htpasswd.write_text(f"{username}:{{SHA}}{digest}\n", encoding="utf-8")
+        auth = ["-a", "update", "-P", str(htpasswd)]
+    else:
+        auth = ["-a", ".", "-P", "."]
     argv = [sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1",
             "--disable-fallback", "--hash-algo", "sha256", "--backend", "simple-dir",
-            "-a", "update", "-P", str(htpasswd), str(packages)]
-    with (root / "pypiserver.log").open("wb") as log:
+            *auth, str(packages)]
+    log_path = root / f"pypiserver-{port}.log"
+    with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     index = LocalIndex(f"http://127.0.0.1:{port}", packages, process)
     deadline = time.monotonic() + 30
@@ -180,7 +195,7 @@ def start_index(root: Path, username: str, password: str) -> LocalIndex:
             continue
         return index
     index.stop()
-    tail = (root / "pypiserver.log").read_text(errors="replace").strip().splitlines()[-1:]
+    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
     raise ToolingError(f"pypiserver did not start on port {port}: {' '.join(tail)}; "
                        "install it with `pip install --group bench`")
 
