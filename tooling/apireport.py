@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from tooling.cli import format_table
+
 if TYPE_CHECKING:
     from tooling.apicompare import ApiDiff, Change
 
@@ -61,11 +63,7 @@ def render_text(diff: ApiDiff) -> str:
     if len(rows) == 1:
         lines.append("no public API changes")
     else:
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines += [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        ]
+        lines += format_table(rows[0], rows[1:]).splitlines()
     lines += [f"ignored {i.change.path}: {i.reason} (api-ignore {i.entry!r})" for i in diff.ignored]
     lines.append(_summary(diff))
     return "\n".join(lines)

@@ -17,13 +17,13 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
 from tooling.cascade import cascade_all
+from tooling.cli import format_table
 from tooling.config import load_config
 from tooling.consumer_git import cascade_token
 from tooling.consumers import ConsumerList, load_consumers
 from tooling.converge import converge_all, divergence_line
 from tooling.drift import drift_all, latest_release
 from tooling.errors import ToolingError, annotate
-from tooling.fanout import render_table
 from tooling.forge import ForgeClient
 from tooling.index import index_url_from_env
 from tooling.proc import redact
@@ -61,7 +61,8 @@ def _version(value: str | None) -> str:
 def _print_table(
     rows: Sequence[Sequence[str]], *, to_stderr: bool, headers: Sequence[str] = _HEADERS
 ) -> None:
-    print(render_table(headers, rows), file=sys.stderr if to_stderr else sys.stdout, flush=True)
+    out = sys.stderr if to_stderr else sys.stdout
+    print(format_table(headers, rows, rule=True), file=out, flush=True)
 
 
 def _print_json(data: dict[str, object], stdout: TextIO) -> None:

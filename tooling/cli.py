@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError, report_error
+from tooling.proc import redact
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["guarded", "step"]
+__all__ = ["format_table", "guarded", "step"]
 
 
 def guarded(work: Callable[[], int]) -> int:
@@ -45,3 +46,23 @@ def step(name: str, *, quiet: bool = False) -> Iterator[None]:
     if not quiet:
         took = time.perf_counter() - start
         print(f"<== {name}: done in {took:.2f}s", file=sys.stderr, flush=True)
+
+
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, rule: bool = False
+) -> str:
+    """A plain fixed-width table (readable in any log), every cell scrubbed of secrets.
+
+    Columns are two spaces apart; ``rule`` adds a line of dashes under the headers.
+    """
+    cells = [[redact(str(c)) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(widths[i]) for i, v in enumerate(values)).rstrip()
+
+    ruled = ["  ".join("-" * w for w in widths)] if rule else []
+    return "\n".join([line(headers), *ruled, *(line(r) for r in cells)])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from tooling.cli import format_table
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
@@ -165,11 +166,8 @@ def format_check(check: CompatCheck, compat: Mapping[str, object], *, as_json: b
         }, indent=2, sort_keys=True)
     rows = [("NEED", "WANTED", "PROVIDED", "OK")]
     rows += [(r.need, r.wanted, r.provided, "yes" if r.satisfied else "NO") for r in check.results]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [f"{check.needs_file} vs runtime {compat.get('runtime_version')}"]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
+    lines += format_table(rows[0], rows[1:]).splitlines()
     lines += [f"unsatisfied: {r.need}: {r.reason}" for r in check.results if not r.satisfied]
     return "\n".join(lines)
 

@@ -28,7 +28,7 @@ from tooling.proc import redact
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["DEFAULT_MAX_JOBS", "default_jobs", "fan_out", "live_display", "render_table"]
+__all__ = ["DEFAULT_MAX_JOBS", "default_jobs", "fan_out", "live_display"]
 
 DEFAULT_MAX_JOBS = 16
 _T = TypeVar("_T")
@@ -118,17 +118,3 @@ class _Display:
         if self._progress is not None:
             self._progress.stop()
 
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Render a plain fixed-width table (readable in any log), every cell redacted."""
-    cells = [[redact(str(c)) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(widths[i]) for i, v in enumerate(values)).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in cells)])

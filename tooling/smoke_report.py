@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tooling.cli import format_table
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -83,9 +85,7 @@ def print_table(report: SmokeReport) -> None:
         [r.python.version, *("cached" if c.cached else _status(c) for c in r.checks)]
         for r in report.pythons
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    print(format_table(header, rows))
     if report.deps is not None:
         print(f"deps (deptry): {_status(report.deps)}: {report.deps.detail}")
     if report.cached:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from tooling.cli import guarded
+from tooling.cli import format_table, guarded
 from tooling.config import find_root, read_pyproject
 from tooling.distmeta import BuiltVersions, built_files, read_built
 from tooling.errors import ToolingError, annotate
@@ -289,12 +289,7 @@ def render_table(report: VersionsReport) -> str:
     """Render the report as an aligned text table, problems after it."""
     header = ("place", "version", "status", "detail", "where")
     body = [(s.place, s.version or "-", s.status, s.detail, s.where) for s in report.sources]
-    widths = [max(len(row[i]) for row in (header, *body)) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
-        for row in (header, *body)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[4]))
+    lines = format_table(header, body, rule=True).splitlines()
     verdict = "our sources agree" if report.ok else "our sources DISAGREE:"
     lines.append(verdict)
     lines.extend(f"  - {problem}" for problem in report.problems)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tooling.cascade import cascade_all
+from tooling.cli import format_table
 from tooling.consumers import load_consumers
 from tooling.converge import converge_all
-from tooling.fanout import default_jobs, render_table
+from tooling.fanout import default_jobs
 
 __all__ = ["main"]
 
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "serial total s",
         "speed-up",
     )
-    print(render_table(headers, rows))
+    print(format_table(headers, rows, rule=True))
     print(f"(cpus: {os.cpu_count()}; target: 200 consumers cascaded + converged < 30 s)")
     return 0
 
