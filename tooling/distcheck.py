@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import hashlib
 import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,7 +13,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-__all__ = ["FORBIDDEN_PATTERNS", "BareImport", "bare_imports", "forbidden_entries", "scan_source"]
+__all__ = [
+    "FORBIDDEN_PATTERNS",
+    "BareImport",
+    "bare_imports",
+    "forbidden_entries",
+    "scan_source",
+    "sha256_of",
+]
 
 FORBIDDEN_PATTERNS: tuple[str, ...] = (
     # Tests never ship; the smoke session runs them against the installed wheel instead.
@@ -100,3 +108,12 @@ def bare_imports(wheel: Path, names: frozenset[str]) -> list[BareImport]:
             if info.filename.endswith(".py"):
                 found.extend(scan_source(archive.read(info), names, info.filename))
     return sorted(found, key=lambda b: (b.path, b.line, b.col))
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

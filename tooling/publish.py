@@ -10,6 +10,7 @@ same sha256 means done, same name and another sha256 is a hard error, never an o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ from packaging.utils import (
 )
 
 from tooling.cli import guarded
+from tooling.distcheck import sha256_of
 from tooling.errors import ToolingError
 from tooling.index import IndexFile, index_url_from_env, read_project
 from tooling.proc import redact, run
@@ -45,10 +47,10 @@ __all__ = [
     "RetryPolicy",
     "VerifiedFile",
     "dist_files",
+    "download",
     "main",
     "publish_files",
     "read_back",
-    "sha256_of",
 ]
 
 _TRANSIENT = re.compile(
@@ -129,15 +131,6 @@ class ReadBackReport:
     """Every file, in the order given."""
 
 
-def sha256_of(path: Path) -> str:
-    """Return the hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _name_and_version(path: Path) -> tuple[str, str]:
     try:
         if path.name.endswith(".whl"):
@@ -204,13 +197,22 @@ def _check(paths: Sequence[Path], env: Mapping[str, str]) -> None:
         raise ToolingError(f"twine check --strict refused the files: {tail}; fix the metadata")
 
 
-def _download_sha256(url: str, policy: RetryPolicy) -> str:
+def download(url: str, policy: RetryPolicy, dest: Path | None = None) -> str:
+    """Return the sha256 of the bytes ``url`` serves, keeping them at ``dest`` if given.
+
+    Connection errors, 429 and 5xx are retried per ``policy``; any other non-200 answer is an
+    error at once.  ``dest`` is written through a temp file, so it is whole or absent.
+    """
     last = "no attempt made"
+    temp = dest.with_name(f".{dest.name}.part") if dest is not None else None
     for attempt in range(1, policy.attempts + 1):
         time.sleep(policy.delay(attempt))
         digest = hashlib.sha256()
         try:
-            with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
+            with contextlib.ExitStack() as stack:
+                response = stack.enter_context(
+                    httpx.stream("GET", url, follow_redirects=True, timeout=60.0)
+                )
                 if response.status_code >= _SERVER_ERROR or response.status_code == _TOO_MANY:
                     last = f"HTTP {response.status_code}"
                     continue
@@ -218,18 +220,23 @@ def _download_sha256(url: str, policy: RetryPolicy) -> str:
                     raise ToolingError(
                         redact(f"{url}: HTTP {response.status_code}; check RUNTIME_INDEX_URL")
                     )
+                sink = stack.enter_context(temp.open("wb")) if temp is not None else None
                 for chunk in response.iter_bytes(_CHUNK):
                     digest.update(chunk)
+                    if sink is not None:
+                        sink.write(chunk)
         except httpx.HTTPError as exc:
             last = type(exc).__name__
             continue
+        if temp is not None and dest is not None:
+            temp.replace(dest)
         return digest.hexdigest()
     raise ToolingError(redact(f"{url}: download failed after {policy.attempts} attempts ({last})"))
 
 
 def _served_sha256(entry: IndexFile, policy: RetryPolicy) -> str:
     # The stated hash is only a claim; when there is none, the bytes decide.
-    return entry.sha256 or _download_sha256(entry.url, policy)
+    return entry.sha256 or download(entry.url, policy)
 
 
 def _listing(index_url: str, project: str, policy: RetryPolicy) -> dict[str, IndexFile]:
@@ -339,7 +346,7 @@ def read_back(
                 f"{path.name}: the index states sha256 {entry.sha256[:12]}..., built "
                 f"{sha[:12]}...; the index does not serve what was built"
             )
-        downloaded = _download_sha256(entry.url, policy)
+        downloaded = download(entry.url, policy)
         if downloaded != sha:
             raise ToolingError(
                 f"{path.name}: downloaded bytes hash to {downloaded[:12]}..., built "

@@ -27,11 +27,12 @@ from tooling.cli import step
 from tooling.config import load_config
 from tooling.consumers import load_consumers
 from tooling.converge import converge_all
+from tooling.distcheck import sha256_of
 from tooling.errors import ToolingError
 from tooling.history import last_release_tag
 from tooling.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
 from tooling.plan import plan_from_repo, plan_to_json
-from tooling.publish import publish_files, read_back, sha256_of
+from tooling.publish import publish_files, read_back
 from tooling.pythons import PYTHONS_ENV, find_pythons, parse_restriction
 from tooling.release_tagged import build_epoch, from_index
 from tooling.smoke import load_settings, run_smoke

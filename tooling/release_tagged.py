@@ -16,19 +16,17 @@ idempotent, so nothing is done twice.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
-
 from tooling import gitops
+from tooling.distcheck import sha256_of
 from tooling.errors import ToolingError
-from tooling.index import IndexFile, index_url_from_env, read_project
+from tooling.index import index_url_from_env, read_project
 from tooling.journal import JOURNAL_DIR, Journal, JsonValue
-from tooling.proc import redact
+from tooling.publish import RetryPolicy, download
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -48,8 +46,8 @@ __all__ = [
 ]
 
 _REF_PREFIX = "refs/tags/"
-_ATTEMPTS = 3
-_CHUNK = 1 << 16
+# Downloading an already-published release: a few patient tries.
+_DOWNLOAD = RetryPolicy(attempts=3, backoff=0.5)
 
 
 @dataclass(frozen=True)
@@ -168,30 +166,6 @@ def describe_tagged(found: TaggedRelease) -> str:
 # -- the index ------------------------------------------------------------------------------
 
 
-def _download(entry: IndexFile, dest: Path) -> str:
-    """Download ``entry`` to ``dest``; return the sha256 of the bytes written."""
-    last = "no attempt made"
-    for _ in range(_ATTEMPTS):
-        digest = hashlib.sha256()
-        temp = dest.with_name(f".{dest.name}.part")
-        try:
-            with httpx.stream("GET", entry.url, follow_redirects=True, timeout=60.0) as response, \
-                    temp.open("wb") as fh:
-                if response.status_code != httpx.codes.OK:
-                    last = f"HTTP {response.status_code}"
-                    continue
-                for chunk in response.iter_bytes(_CHUNK):
-                    digest.update(chunk)
-                    fh.write(chunk)
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-            continue
-        temp.replace(dest)
-        return digest.hexdigest()
-    raise ToolingError(redact(f"{entry.url}: download failed after {_ATTEMPTS} attempts "
-                              f"({last}); check RUNTIME_INDEX_URL"))
-
-
 def published_files(config: Config, version: str, dest: Path) -> tuple[Path, ...] | None:
     """Download ``version``'s files into ``dest`` when the index serves a wheel and an sdist.
 
@@ -209,7 +183,7 @@ def published_files(config: Config, version: str, dest: Path) -> tuple[Path, ...
     paths = []
     for entry in sorted(served, key=lambda f: f.filename):
         path = dest / entry.filename
-        sha = _download(entry, path)
+        sha = download(entry.url, _DOWNLOAD, path)
         if entry.sha256 is not None and entry.sha256 != sha:
             raise ToolingError(
                 f"{entry.filename}: the index states sha256 {entry.sha256[:12]}... but serves "
@@ -271,6 +245,6 @@ def from_index(config: Config, version: str, dist: Path) -> dict[str, JsonValue]
           ", each identical to the sha256 the index states); nothing is built, smoke-tested or "
           "uploaded again: read-back, cascade and converge follow", file=sys.stderr, flush=True)
     listed: list[JsonValue] = [
-        {"filename": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in files
+        {"filename": p.name, "sha256": sha256_of(p)} for p in files
     ]
     return {"files": listed, "source": "index"}

@@ -16,7 +16,6 @@ install and the installed-files check, which always run, the other checks report
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from tooling.cli import guarded
 from tooling.config import load_config, read_pyproject
+from tooling.distcheck import sha256_of
 from tooling.errors import ToolingError
 from tooling.pythons import PYTHONS_ENV, PythonInfo, find_pythons, parse_restriction
 from tooling.smoke_cache import (
@@ -286,7 +286,7 @@ def run_smoke(
     start = time.perf_counter()
     settings = settings or load_settings(config)
     wheel = find_wheel(dist, config.name)
-    wheel_sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    wheel_sha256 = sha256_of(wheel)
     if not pythons:
         raise ToolingError("no Python 3.11+ found to smoke on; install one or pass --python PATH")
     lock = threading.Lock()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path  # noqa: TC003 - used at run time by the dataclasses' users
 from typing import TYPE_CHECKING
 
+from tooling.distcheck import sha256_of
 from tooling.errors import ToolingError
 from tooling.proc import redact, run
 
@@ -290,7 +291,7 @@ def probe_installed(
 
 def check_record(probe: Probe, wheel: Path, expected: Mapping[str, str]) -> CheckResult:
     """The installed files are exactly the ones in ``wheel`` (sha256 per file), from the venv."""
-    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
+    wheel_sha = sha256_of(wheel)[:16]
     mismatched = sorted(
         path for path, digest in expected.items() if probe.record.get(path) != digest
     )
@@ -355,7 +356,7 @@ def check_installed(site: Path, wheel: Path, expected: Mapping[str, str]) -> Che
             detail=f"installed files differ from {wheel.name}: {', '.join(mismatched[:3])}",
             failures=tuple(mismatched), seconds=elapsed(start),
         )
-    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
+    wheel_sha = sha256_of(wheel)[:16]
     return CheckResult(
         "wheel", ok=True,
         detail=f"installed files == {wheel.name} (sha256 {wheel_sha}..., {len(expected)} files "
