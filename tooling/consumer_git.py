@@ -26,6 +26,7 @@ from git.objects.tree import Tree
 from gitdb.base import IStream
 
 from tooling.errors import ToolingError
+from tooling.gitauth import append_config_env
 from tooling.proc import redact, register_secret
 
 if TYPE_CHECKING:
@@ -106,14 +107,10 @@ def git_env(token: str | None) -> dict[str, str]:
     }
     if token:
         register_secret(token)
-        base = int(os.environ.get("GIT_CONFIG_COUNT", "0") or "0")
         env["CASCADE_TOKEN"] = token
         # An empty value first clears helpers from other config, so no stored credential wins.
-        env[f"GIT_CONFIG_KEY_{base}"] = "credential.helper"
-        env[f"GIT_CONFIG_VALUE_{base}"] = ""
-        env[f"GIT_CONFIG_KEY_{base + 1}"] = "credential.helper"
-        env[f"GIT_CONFIG_VALUE_{base + 1}"] = _HELPER
-        env["GIT_CONFIG_COUNT"] = str(base + 2)
+        helpers = [("credential.helper", ""), ("credential.helper", _HELPER)]
+        env.update(append_config_env(os.environ, helpers))
     return env
 
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 from tooling.proc import register_secret, run
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-__all__ = ["TOKEN_ENV", "auth_config_env", "origin_auth_env", "scope_url"]
+__all__ = ["TOKEN_ENV", "append_config_env", "auth_config_env", "origin_auth_env", "scope_url"]
 
 TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a value
 # GitHub and Gitea both take an installation/job token as the password of basic auth with
@@ -62,13 +62,26 @@ def auth_config_env(url: str, token: str, base: Mapping[str, str]) -> dict[str, 
     encoded = base64.b64encode(f"{_TOKEN_USER}:{token}".encode()).decode("ascii")
     register_secret(token)
     register_secret(encoded)
+    return append_config_env(
+        base, [(f"http.{scope}.extraHeader", f"AUTHORIZATION: basic {encoded}")]
+    )
+
+
+def append_config_env(
+    base: Mapping[str, str], entries: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """Return the ``GIT_CONFIG_*`` variables that add ``entries`` (key, value) to git's config.
+
+    They are numbered after the entries ``base`` already holds (its ``GIT_CONFIG_COUNT``), so
+    a caller's own configuration through the environment is kept.
+    """
     given = base.get("GIT_CONFIG_COUNT", "").strip()
     start = int(given) if given.isdigit() else 0
-    return {
-        "GIT_CONFIG_COUNT": str(start + 1),
-        f"GIT_CONFIG_KEY_{start}": f"http.{scope}.extraHeader",
-        f"GIT_CONFIG_VALUE_{start}": f"AUTHORIZATION: basic {encoded}",
-    }
+    env = {"GIT_CONFIG_COUNT": str(start + len(entries))}
+    for offset, (key, value) in enumerate(entries):
+        env[f"GIT_CONFIG_KEY_{start + offset}"] = key
+        env[f"GIT_CONFIG_VALUE_{start + offset}"] = value
+    return env
 
 
 def origin_auth_env(repo: Path, remote: str = "origin",
