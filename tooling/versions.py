@@ -8,9 +8,7 @@ consumers' pins are reported for information: lagging pins are the drift guard's
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +24,7 @@ from tooling.distmeta import BuiltVersions, built_files, read_built
 from tooling.errors import ToolingError, annotate
 from tooling.history import last_release_tag
 from tooling.index import index_url_from_env, latest_version, read_project
-from tooling.proc import redact, register_secret, run
+from tooling.proc import redact
 from tooling.version import is_valid_version, validate_version
 
 if TYPE_CHECKING:
@@ -42,8 +40,6 @@ __all__ = [
     "render_table",
     "report_to_json",
 ]
-
-_FETCH_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -196,42 +192,26 @@ def _index_row(name: str, index_url: str | None, version: str | None) -> Version
     return VersionSource("index latest", shown, latest or newest, "ok", "; ".join(notes) or "-")
 
 
-def _git_env(consumer: Consumer) -> dict[str, str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    token = os.environ.get("CASCADE_TOKEN", "").strip()
-    if token and consumer.needs_token:
-        # The token travels in a header set through the environment: never in the URL or argv.
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        register_secret(token)
-        register_secret(basic)
-        count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
-        env.update({
-            "GIT_CONFIG_COUNT": str(count + 1),
-            f"GIT_CONFIG_KEY_{count}": "http.extraHeader",
-            f"GIT_CONFIG_VALUE_{count}": f"Authorization: Basic {basic}",
-        })  # fmt: skip
-    return env
+def _consumer_row(
+    consumer: Consumer, version: str | None, *, token: str | None, env: Mapping[str, str],
+    scratch: Path,
+) -> VersionSource:
+    # Imported here: only this report reads consumer remotes.
+    from tooling.converge import read_remote_pin  # noqa: PLC0415
 
-
-def _consumer_row(consumer: Consumer, version: str | None) -> VersionSource:
     place = f"consumer {consumer.name}" + (" (exempt)" if consumer.exempt else "")
     where = f"{redact(consumer.url)}@{consumer.branch}:{consumer.pin_file}"
-    if consumer.needs_token and not os.environ.get("CASCADE_TOKEN", "").strip():
+    if consumer.needs_token and token is None:
         return VersionSource(place, where, None, "not read", "no CASCADE_TOKEN for this remote")
-    env = _git_env(consumer)
-    with tempfile.TemporaryDirectory(prefix="versions-pin-") as tmp:
-        try:
-            run(["git", "init", "-q", tmp], env=env, what="git init")
-            run(["git", "fetch", "-q", "--depth", "1", "--no-tags", consumer.url,
-                 f"refs/heads/{consumer.branch}"], cwd=Path(tmp), env=env,
-                timeout=_FETCH_TIMEOUT, what=f"git fetch {consumer.name}")  # fmt: skip
-        except ToolingError as exc:
-            return VersionSource(place, where, None, "not read", redact(exc.message))
-        shown = run(["git", "show", f"FETCH_HEAD:{consumer.pin_file}"], cwd=Path(tmp),
-                    env=env, check=False)  # fmt: skip
-    if shown.returncode != 0:
+    try:
+        remote = read_remote_pin(
+            consumer.url, consumer.branch, consumer.pin_file, env=env, scratch=scratch
+        )
+    except ToolingError as exc:
+        return VersionSource(place, where, None, "not read", redact(exc.message))
+    if remote.data is None:
         return VersionSource(place, where, None, "absent", f"no {consumer.pin_file} on the branch")
-    return _pin_row(place, where, shown.stdout, version)
+    return _pin_row(place, where, remote.data.decode("utf-8", "replace"), version)
 
 
 def _pin_row(place: str, where: str, text: str, version: str | None) -> VersionSource:
@@ -253,11 +233,20 @@ def _consumer_rows(path: Path, version: str | None) -> list[VersionSource]:
     if not path.is_file():
         return [VersionSource("consumers", str(path), None, "not configured", "no consumers.toml")]
     # Imported here: only this report needs the consumer list.
+    from tooling.consumer_git import cascade_token, git_env  # noqa: PLC0415
     from tooling.consumers import load_consumers  # noqa: PLC0415
 
     consumers = load_consumers(path).consumers
-    with ThreadPoolExecutor(max_workers=min(8, len(consumers) or 1)) as pool:
-        return list(pool.map(lambda c: _consumer_row(c, version), consumers))
+    token = cascade_token()
+    env = git_env(token)
+    with (
+        tempfile.TemporaryDirectory(prefix="versions-pins-") as scratch,
+        ThreadPoolExecutor(max_workers=min(8, len(consumers) or 1)) as pool,
+    ):
+        return list(pool.map(
+            lambda c: _consumer_row(c, version, token=token, env=env, scratch=Path(scratch)),
+            consumers,
+        ))
 
 
 def collect_versions(
