@@ -211,11 +211,15 @@ def _consumer_row(
         return VersionSource(place, where, None, "not read", redact(exc.message))
     if remote.data is None:
         return VersionSource(place, where, None, "absent", f"no {consumer.pin_file} on the branch")
-    return _pin_row(place, where, remote.data.decode("utf-8", "replace"), version)
+    return _pin_row(place, where, remote.data, version)
 
 
-def _pin_row(place: str, where: str, text: str, version: str | None) -> VersionSource:
-    first = text.split("\n", 1)[0].removeprefix("\ufeff").strip()
+def _pin_row(place: str, where: str, data: bytes, version: str | None) -> VersionSource:
+    # Imported here: only this report reads consumer pins.
+    from tooling.pins import read_pin  # noqa: PLC0415
+
+    first = read_pin(data)
+    text = data.decode("utf-8", "replace")
     if text != f"{first}\n" or not is_valid_version(first):
         # The whole file goes to the validator, so a second line is named as such.
         shown = text[:-1] if text.endswith("\n") and text.count("\n") == 1 else text
