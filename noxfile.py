@@ -40,7 +40,7 @@ def smoke(session: nox.Session) -> None:
 def api_diff(session: nox.Session) -> None:
     """Diff the staged package's public API against a git ref; print the required bump."""
     _install_groups(session, "apidiff")
-    session.run("python", "-m", "tooling.apidiff", *session.posargs)
+    session.run("python", "-m", "tooling.api", *session.posargs)
 
 
 @nox.session
@@ -77,11 +77,11 @@ def e2e(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Static checks: ruff, mypy, workflow parity, actionlint and zizmor."""
     _install_groups(session, "lint", "test")
-    session.run("python", "-m", "tooling.lint", *session.posargs)
+    session.run("python", "-m", "tooling.ci.lint", *session.posargs)
 
 
 @nox.session
 def versions(session: nox.Session) -> None:
     """Every place a version lives, side by side; fails when the project's sources disagree."""
     _install_groups(session, "release")
-    session.run("python", "-m", "tooling.versions", *session.posargs)
+    session.run("python", "-m", "tooling.release.survey", *session.posargs)

@@ -1,6 +1,6 @@
 """Release work as invoke tasks.
 
-Each task turns its flags into arguments for one tooling.release function; no git, parsing or
+Each task turns its flags into arguments for one tooling.release.run function; no git, parsing or
 HTTP lives here.
 """
 
@@ -12,7 +12,7 @@ from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tooling import release as _release
+from tooling.release import run as _release
 
 if TYPE_CHECKING:
     from invoke.context import Context

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, write_files
 
-from tooling.apicompare import ApiDiff, Change, compare_api, underbump_message
-from tooling.apidiff import api_floor, last_release_tag, main
-from tooling.apimodel import load_api
-from tooling.apireport import render
+from tooling.api.compare import ApiDiff, Change, compare_api, underbump_message
+from tooling.api.diff import api_floor, last_release_tag, main
+from tooling.api.model import load_api
+from tooling.api.report import render
 from tooling.config import load_config
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ def test_github_format_annotates_breaks_as_errors_and_additions_as_notices(
 
 def test_declared_bump_below_the_floor_exits_1_naming_the_breaks(scenario: Scenario) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tooling.apidiff", "--root", str(scenario.repo),
+        [sys.executable, "-m", "tooling.api", "--root", str(scenario.repo),
          "--format", "json", "--declared", "minor"],
         cwd=REPO_ROOT, capture_output=True, text=True, check=False,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},

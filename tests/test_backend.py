@@ -14,10 +14,11 @@ import pytest
 from test_build import DIST_INFO, sdist_names, wheel_names
 from test_stage import PACKAGE_FILES, make_project
 
-from tooling import backend
-from tooling.build import build_distributions
+from tooling.build import backend
+from tooling.build.checks import bare_imports, scan_source
+from tooling.build.dists import build_distributions
 from tooling.config import load_config
-from tooling.distcheck import bare_imports, scan_source
+from tooling.files import outputs_ignored
 from tooling.rewrite import discover_names
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".nox", "build", "dist", ".git", ".venv*")
+_IGNORE = outputs_ignored(helpers.REPO_ROOT)
 
 
 def with_backend(root: Path) -> Path:

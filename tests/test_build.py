@@ -14,9 +14,9 @@ import helpers
 import pytest
 from test_stage import PACKAGE_FILES, make_project, run_tool, set_in_pyproject
 
-from tooling.build import build_distributions
+from tooling.build.checks import bare_imports, forbidden_entries, scan_source
+from tooling.build.dists import build_distributions
 from tooling.config import load_config
-from tooling.distcheck import bare_imports, forbidden_entries, scan_source
 
 if TYPE_CHECKING:
     from pathlib import Path

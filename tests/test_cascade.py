@@ -14,8 +14,9 @@ import pytest
 from fake_forge import FakeForge
 from helpers import commit, git, init_repo
 
-from tooling.cascade import cascade_all, converge_all, main
-from tooling.consumers import load_consumers
+from tooling.cascade.cli import main
+from tooling.cascade.consumers import load_consumers
+from tooling.cascade.engine import cascade_all, converge_all
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:

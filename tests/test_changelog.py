@@ -1,4 +1,4 @@
-"""CHANGELOG.md sections written from the commits (tooling/changelog.py)."""
+"""CHANGELOG.md sections written from the commits (tooling/versioning/changelog.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import helpers
 import pytest
 
-from tooling.changelog import (
+from tooling.errors import ToolingError
+from tooling.versioning.changelog import (
     DEFAULT_HEADER,
     has_section,
     insert_section,
@@ -18,14 +19,13 @@ from tooling.changelog import (
     section_commits,
     update_changelog,
 )
-from tooling.errors import ToolingError
-from tooling.history import commits_since, parse_commit
-from tooling.plan import plan_version
+from tooling.versioning.history import commits_since, parse_commit
+from tooling.versioning.plan import plan_version
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tooling.history import Commit
+    from tooling.versioning.history import Commit
 
 EXISTING = """# Changelog
 
@@ -171,7 +171,7 @@ def test_the_command_writes_the_planned_section(tmp_path: Path) -> None:
     })  # fmt: skip
     helpers.git(repo, "tag", "runtime-v0.3.0")
     helpers.commit(repo, "feat(x): shiny")
-    argv = [sys.executable, "-m", "tooling.changelog", "--root", str(repo), "--write"]
+    argv = [sys.executable, "-m", "tooling.versioning.changelog", "--root", str(repo), "--write"]
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     done = subprocess.run(argv, capture_output=True, text=True, check=False,
                           cwd=helpers.REPO_ROOT, env={**os.environ, **env})  # fmt: skip

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES, REPO_ROOT, chdir, write_files
 
-from tooling.compat import build_compat, main, read_compat, write_compat
+from tooling.api.compat import build_compat, main, read_compat, write_compat
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.release import run_compat
+from tooling.release.run import run_compat
 from tooling.rewrite import rewrite_tree
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ def test_invoke_compat_checks_the_current_tree(
 def test_compat_command_prints_the_current_trees_compat_json(tmp_path: Path) -> None:
     config = _project(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "tooling.compat", "--json", "--root", str(config.root)],
+        [sys.executable, "-m", "tooling.api.compat", "--json", "--root", str(config.root)],
         cwd=REPO_ROOT, capture_output=True, text=True, check=False,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )

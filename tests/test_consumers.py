@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import REPO_ROOT
 
-from tooling.consumers import load_consumers, needs_token, parse_consumers
+from tooling.cascade.consumers import load_consumers, needs_token, parse_consumers
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
-    from tooling.consumers import ConsumerList
+    from tooling.cascade.consumers import ConsumerList
 
 
 def parse(text: str, where: Path = Path("/srv/list/consumers.toml")) -> ConsumerList:

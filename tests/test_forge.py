@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fake_forge import FakeForge
 
-from tooling.forge import ForgeClient, ForgeError
+from tooling.cascade.forge import ForgeClient, ForgeError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,7 +16,7 @@ from helpers import SENTINEL, commit, git, init_repo, make_bare_remote
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.gitauth import auth_config_env, origin_auth_env
-from tooling.gitops import (
+from tooling.release.repo import (
     PUBLISH_CREDENTIALS,
     create_tag,
     find_release_commit,
@@ -28,7 +28,7 @@ from tooling.gitops import (
     scratch_worktree,
     set_project_version,
 )
-from tooling.proc import redact
+from tooling.secrets import redact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -334,7 +334,7 @@ def test_git_sends_the_token_to_origin_only_and_never_prints_it(
     git(repo, "remote", "set-url", "origin", origin)
     monkeypatch.setenv("GITHUB_TOKEN", SENTINEL)
     with pytest.raises(ToolingError) as info:
-        remote_tag_commit(repo, "origin", "v0.2.0")  # git ls-remote through tooling.gitops
+        remote_tag_commit(repo, "origin", "v0.2.0")  # git ls-remote through tooling.release.repo
     assert SENTINEL not in str(info.value)
     encoded = base64.b64encode(f"x-access-token:{SENTINEL}".encode()).decode()
     assert (origin_port, "/team/runtime.git/info/refs?service=git-upload-pack",

@@ -14,8 +14,8 @@ import helpers
 import pytest
 
 from tooling.errors import ToolingError
-from tooling.history import commits_since, last_release_tag, parse_commit
-from tooling.plan import (
+from tooling.versioning.history import commits_since, last_release_tag, parse_commit
+from tooling.versioning.plan import (
     BelowApiFloorError,
     OverrideTooLowError,
     describe_plan,
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import TypedDict, Unpack
 
-    from tooling.plan import VersionPlan
     from tooling.version import Bump
+    from tooling.versioning.plan import VersionPlan
 
     class _PlanOptions(TypedDict, total=False):
         """The keyword arguments of ``plan_version`` these tests pass through ``plan_after``."""
@@ -326,7 +326,7 @@ def test_plan_from_a_project_repository_reads_release_bump(tmp_path: Path) -> No
     assert (plan.since, plan.next, plan.override_source) == (f"{PREFIX}0.3.0", "0.4.0",
                                                               "RELEASE_BUMP")  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "-m", "tooling.plan", "--root", str(repo), "--json"],
+        [sys.executable, "-m", "tooling.versioning.plan", "--root", str(repo), "--json"],
         capture_output=True, text=True, check=False, cwd=helpers.REPO_ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -14,7 +14,7 @@ import pytest
 from helpers import REPO_ROOT, SENTINEL, git, init_repo
 
 from tooling.errors import ToolingError
-from tooling.journal import STEPS, Journal, find_unfinished, release_lock
+from tooling.release.journal import STEPS, Journal, find_unfinished, release_lock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -105,7 +105,7 @@ def test_crash_hook_kills_the_process_for_real_at_the_chosen_point(
 ) -> None:
     code = textwrap.dedent(f"""
         from pathlib import Path
-        from tooling.journal import Journal
+        from tooling.release.journal import Journal
         j = Journal.create(Path({str(tmp_path)!r}), "1.0.0", "v1.0.0", {{}})
         j.begin("build")
         j.finish("build", {{"files": []}})
@@ -122,7 +122,7 @@ def test_crash_hook_kills_the_process_for_real_at_the_chosen_point(
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from tooling.journal import release_lock
+from tooling.release.journal import release_lock
 with release_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tooling import lint, workflows
+from tooling.ci import lint, workflows
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tooling.cascade.pins import bump_requirements, pin_text, plan_bump, read_pin, workflow_skip
 from tooling.errors import ToolingError
-from tooling.pins import bump_requirements, pin_text, plan_bump, read_pin, workflow_skip
 
 BEFORE = (
     b"# runtime and friends\n"

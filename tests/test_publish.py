@@ -15,7 +15,7 @@ import pytest
 from helpers import SENTINEL, sha256_file, write_files
 
 from tooling.errors import ToolingError
-from tooling.publish import RetryPolicy, main, publish_files, read_back
+from tooling.release.upload import RetryPolicy, main, publish_files, read_back
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -31,7 +31,7 @@ PYTHONS = [
         if path.exists()
     ),
 ]
-# The build appends this kind of block to the generated __init__ (tooling/stage.py).
+# The build appends this kind of block to the generated __init__ (tooling/build/stage.py).
 VERSION_BLOCK = (
     '\n# Added by the build\ntry:\n    __version__ = "1.2.3"\nexcept ImportError:\n    pass\n'
 )

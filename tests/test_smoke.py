@@ -14,16 +14,17 @@ import helpers
 import pytest
 from test_stage import make_project, run_tool, set_in_pyproject
 
-from tooling.build import build_distributions, build_project
+from tooling.build.dists import build_distributions, build_project
+from tooling.build.stage import source_date_epoch, stage
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.pythons import PYTHONS_ENV, find_pythons
-from tooling.smoke import SmokeReport, run_smoke
-from tooling.smoke_deps import check_deps
-from tooling.stage import source_date_epoch, stage
+from tooling.files import outputs_ignored
+from tooling.smoke.deps import check_deps
+from tooling.smoke.pythons import PYTHONS_ENV, find_pythons
+from tooling.smoke.run import SmokeReport, run_smoke
 
 if TYPE_CHECKING:
-    from tooling.smoke_checks import CheckResult
+    from tooling.smoke.checks import CheckResult
 
 ONE_PYTHON = "3.11"
 
@@ -245,7 +246,7 @@ def test_end_to_end_build_and_smoke_of_the_bundled_runtime(tmp_path: Path) -> No
     copy = tmp_path / "repo"
     shutil.copytree(
         helpers.REPO_ROOT, copy,
-        ignore=shutil.ignore_patterns("__pycache__", ".nox", "build", "dist", ".git", ".venv*"),
+        ignore=outputs_ignored(helpers.REPO_ROOT),
     )
     helpers.git(copy, "init", "-q", "-b", "main")
     helpers.git(copy, "add", "-A")

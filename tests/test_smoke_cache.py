@@ -11,17 +11,17 @@ import pytest
 from test_smoke import ONE_PYTHON, broken_wheel, checks, make_wheel, smoke
 from test_stage import make_project, run_tool, set_in_pyproject
 
-from tooling.build import build_distributions
+from tooling.build.dists import build_distributions
 from tooling.config import load_config
-from tooling.pythons import find_pythons
-from tooling.smoke import run_smoke
-from tooling.smoke_cache import CACHED_DETAIL, installed_distributions
-from tooling.smoke_checks import find_uv, venv_python
+from tooling.smoke.cache import CACHED_DETAIL, installed_distributions
+from tooling.smoke.checks import find_uv, venv_python
+from tooling.smoke.pythons import find_pythons
+from tooling.smoke.run import run_smoke
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tooling.smoke import SmokeReport
+    from tooling.smoke.run import SmokeReport
 
 # The checks a cached pass covers; venv, install and the installed-files check always run.
 CACHEABLE = ("imports", "entry-points", "version", "tests")

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import helpers
 import pytest
 
+from tooling.build.checks import scan_source
+from tooling.build.stage import FALLBACK_EPOCH, source_date_epoch, stage
 from tooling.config import load_config
-from tooling.distcheck import scan_source
 from tooling.errors import ToolingError
-from tooling.stage import FALLBACK_EPOCH, source_date_epoch, stage
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -173,7 +173,7 @@ def test_stage_command_bad_input_is_one_line_and_exit_1(
 ) -> None:
     root = make_project(tmp_path)
     set_in_pyproject(root, old, new)
-    done = run_tool(root, "tooling.stage")
+    done = run_tool(root, "tooling.build.stage")
     assert done.returncode == 1
     errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 import helpers
 import pytest
 
-from tooling.distmeta import read_built, read_dunder_version
-from tooling.release import run_versions
-from tooling.versions import collect_versions, main
+from tooling.build.metadata import read_built, read_dunder_version
+from tooling.release.run import run_versions
+from tooling.release.survey import collect_versions, main
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from helpers import PackageIndex
 
-    from tooling.versions import VersionSource, VersionsReport
+    from tooling.release.survey import VersionSource, VersionsReport
 
 DIST = "molecule-ai-workspace-runtime"
-# The shape tooling/stage.py appends to the staged __init__.py.
+# The shape tooling/build/stage.py appends to the staged __init__.py.
 METADATA_INIT = '''"""The runtime."""
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _distribution_version
@@ -264,7 +264,7 @@ def test_invoke_versions_runs_the_report_from_the_project_root(
 def test_the_module_runs_as_a_command(project: Path) -> None:
     make_wheel(project / "dist", "0.2.0")
     done = subprocess.run(
-        [sys.executable, "-m", "tooling.versions", "--root", str(project), "--no-consumers"],
+        [sys.executable, "-m", "tooling.release.survey", "--root", str(project), "--no-consumers"],
         capture_output=True, text=True, check=False, cwd=helpers.REPO_ROOT,
         env={**os.environ, "GITHUB_ACTIONS": "true"},
     )  # fmt: skip

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tooling import release, workflows
+from tooling.ci import workflows
 from tooling.errors import ToolingError
+from tooling.release import run as release
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tooling.workflow_yaml import Node
+    from tooling.ci.yaml_model import Node
 
 REPO = Path(__file__).resolve().parents[1]
 STEMS = ("ci", "release", "drift")
@@ -280,7 +281,7 @@ def test_invoke_workflows_check_passes_on_the_repository(monkeypatch: pytest.Mon
 
 def test_the_module_runs_as_a_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tooling.workflows", "--check"], cwd=REPO,
+        [sys.executable, "-m", "tooling.ci.workflows", "--check"], cwd=REPO,
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr

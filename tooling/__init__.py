@@ -1,4 +1,31 @@
-"""The runtime release pipeline: stage, rewrite, build, smoke, diff, release, cascade."""
+"""The runtime release pipeline: stage, rewrite, build, smoke, diff, release, cascade.
+
+The kernel (top-level modules), shared by every stage and importing no stage:
+
+- errors: the one root exception, ``ToolingError`` (a leaf).
+- secrets: the secret registry and the linear-time scrubber.
+- proc: the one subprocess runner.
+- gitauth: git authentication through the environment, never through a URL.
+- config: ``[project]`` and ``[tool.runtime-build]``, read here and nowhere else.
+- version: the PEP 440 gate and the bump arithmetic.
+- cli: the output sink: errors to exit codes, annotations, progress lines, tables.
+- index: the package index's simple API, read.
+
+One package per stage, each runnable as ``python -m tooling.<stage>``:
+
+- rewrite/: bare workspace imports -> one namespaced package (libcst).
+- api/: the public API model, its diff and required bump, compat.json, consumer needs.
+- build/: stage + rewrite, wheel and sdist, archive checks, the in-tree PEP 517 backend.
+- smoke/: the built wheel in a fresh venv per Python: imports, scripts, deps, tests.
+- versioning/: history since the last tag, the version plan, the changelog, the survey.
+- release/: the release itself: steps, journal, repository operations, upload, credentials.
+- cascade/: consumers, their repositories and pins, converge, drift, fan-out, forge.
+- ci/: the generated workflows, their YAML model, the Gitea rules, the lint session.
+- bench/: benchmarks, figures side by side in one run; e2e: the whole release in a sandbox.
+
+Dependencies run one way: kernel <- rewrite <- api <- build <- release; smoke -> rewrite;
+cascade, ci, versioning -> kernel; release, bench and e2e may use everything.
+"""
 
 from __future__ import annotations
 

@@ -1,19 +1,24 @@
-"""What every ``main(argv)`` shares: mapping errors to exit codes, and step progress lines."""
+"""The output sink every ``main(argv)`` shares: errors to exit codes, annotations, progress, tables.
+
+Everything printed here is scrubbed of secrets once, on the way out.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tooling.errors import ToolingError, report_error
-from tooling.proc import redact
+from tooling.errors import ToolingError
+from tooling.secrets import redact
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["format_table", "guarded", "step"]
+__all__ = ["annotate", "format_table", "guarded", "report_error", "step"]
 
 
 def guarded(work: Callable[[], int]) -> int:
@@ -66,3 +71,57 @@ def format_table(
 
     ruled = ["  ".join("-" * w for w in widths)] if rule else []
     return "\n".join([line(headers), *ruled, *(line(r) for r in cells)])
+
+
+@dataclass(frozen=True)
+class _Location:
+    path: str | None
+    line: int | None
+    col: int | None
+
+
+def _in_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("GITEA_ACTIONS") == "true"
+
+
+def _escape_data(text: str) -> str:
+    # Workflow-command escaping, so a message with a newline or % stays one annotation.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotate(
+    level: str,
+    message: str,
+    *,
+    path: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+    title: str | None = None,
+) -> None:
+    """Print an Actions annotation (``::error file=...,line=...::msg``) under GitHub or Gitea."""
+    if not _in_actions():
+        return
+    props = []
+    if path:
+        props.append(f"file={_escape_property(path)}")
+    if line:
+        props.append(f"line={line}")
+    if col:
+        props.append(f"col={col}")
+    if title:
+        props.append(f"title={_escape_property(title)}")
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    print(f"{head}::{_escape_data(message)}", flush=True)
+
+
+def report_error(exc: ToolingError) -> int:
+    """Print ``error: ...`` (and an annotation under Actions); return the exit code."""
+    message = redact(exc.message)
+    where = _Location(exc.path, exc.line, exc.col)
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    annotate("error", message, path=where.path, line=where.line, col=where.col)
+    return exc.exit_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import keyword
 import tomllib
 from dataclasses import dataclass, field
@@ -14,7 +15,15 @@ from tooling.version import validate_version
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["DEFAULT_EXCLUDES", "Config", "find_root", "load_config", "read_pyproject"]
+__all__ = [
+    "BUILD_KEYS",
+    "DEFAULT_EXCLUDES",
+    "Config",
+    "find_root",
+    "load_config",
+    "read_pyproject",
+    "refuse_unknown_keys",
+]
 
 # Never shipped whatever the configuration says: bytecode, caches, dotfiles and
 # anything that looks like a credential.
@@ -69,6 +78,36 @@ class Config:
     """Public-API paths whose breaking changes are deliberate, each with its reason."""
     release_branch: str = "main"
     """The branch releases are cut from."""
+    changelog: Path | None = None
+    """`changelog`: the CHANGELOG file, absolute (default: CHANGELOG.md beside pyproject.toml)."""
+    release_paths: tuple[str, ...] = ()
+    """`release-paths`: extra globs (from the root) whose commits count for the version."""
+    stable_imports: tuple[str, ...] = ()
+    """`stable-imports`: ``"pkg.mod:Name,Other"`` entries the smoke imports and the gate keeps."""
+    api_strict_values: tuple[str, ...] = ()
+    """`api-strict-values`: container constants whose value changes stay breaking."""
+    release_on_merge: bool = False
+    """`release-on-merge`: the release workflow also runs on pushes to the release branch."""
+    confirm_major: bool = True
+    """`confirm-major`: a major release needs a `release:major` label or a major dispatch."""
+    workflow_prefix: str = ""
+    """`[tool.runtime-build.workflows] prefix`: file-name prefix of the generated workflows."""
+    gitea_version: str = ""
+    """`[tool.runtime-build.workflows] gitea-version`: oldest Gitea the files must work on."""
+
+    @property
+    def source_rel(self) -> str:
+        """`source` relative to the root, POSIX style (``.`` when the root itself)."""
+        return self.source.relative_to(self.root).as_posix() if self.source != self.root else "."
+
+    def runtime_globs(self) -> tuple[str, ...]:
+        """Root-relative globs of the paths the runtime is made from (docs/versions.md).
+
+        `source` (as ``SRC/**``), pyproject.toml (only its `[project]` table counts; the caller
+        checks that) and every `release-paths` glob.  `exclude` is applied by the caller.
+        """
+        head = "**" if self.source_rel == "." else f"{self.source_rel}/**"
+        return (head, "pyproject.toml", *self.release_paths)
 
     def tag_for(self, version: str) -> str:
         """The release tag for ``version``."""
@@ -109,6 +148,32 @@ def _str(data: Mapping[str, object], key: str, where: str, default: str | None =
     return value
 
 
+# Every key of the tables we own; anything else is a typo that would be silently ignored.
+BUILD_KEYS = frozenset({
+    "source", "package", "exclude", "tests", "tag-prefix", "major-on-zero", "compat-aliases",
+    "release-branch", "api-ignore", "smoke", "workflows", "changelog", "release-paths",
+    "stable-imports", "api-strict-values", "release-on-merge", "confirm-major", "compat",
+})
+WORKFLOW_KEYS = frozenset({"prefix", "gitea-version"})
+
+
+def refuse_unknown_keys(table: Mapping[str, object], known: frozenset[str], where: str) -> None:
+    """A one-line error for the first key of ``table`` not in ``known``, with a did-you-mean."""
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            names = ", ".join(sorted(known))
+            hint = f"; did you mean `{close[0]}`?" if close else f"; known keys: {names}"
+            raise ToolingError(f"{where}: unknown key `{key}`{hint}")
+
+
+def _bool(data: Mapping[str, object], key: str, where: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ToolingError(f"{where}: `{key}` must be true or false")
+    return value
+
+
 def _str_list(data: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -141,9 +206,22 @@ def load_config(root: Path | None = None) -> Config:
     for key, reason in ignore.items():
         if not isinstance(reason, str) or not reason.strip():
             raise ToolingError(f"{bwhere}.api-ignore: {key!r} needs a reason string")
-    major_on_zero = build.get("major-on-zero", False)
-    if not isinstance(major_on_zero, bool):
-        raise ToolingError(f"{bwhere}: `major-on-zero` must be true or false")
+    refuse_unknown_keys(build, BUILD_KEYS, bwhere)
+    major_on_zero = _bool(build, "major-on-zero", bwhere, default=False)
+    workflows = _table(build, "workflows", bwhere)
+    wwhere = f"{pyproject} [tool.runtime-build.workflows]"
+    refuse_unknown_keys(workflows, WORKFLOW_KEYS, wwhere)
+    prefix = workflows.get("prefix", "")
+    if not isinstance(prefix, str) or "/" in prefix:
+        raise ToolingError(f'{wwhere}: `prefix` must be a file-name prefix such as "runtime-"')
+    gitea_version = workflows.get("gitea-version", "")
+    if not isinstance(gitea_version, str) or (
+        gitea_version and not all(p.isdigit() for p in gitea_version.split("."))
+    ):
+        raise ToolingError(f'{wwhere}: `gitea-version` must look like "1.22"')
+    changelog_value = build.get("changelog")
+    if changelog_value is not None and not (isinstance(changelog_value, str) and changelog_value):
+        raise ToolingError(f'{bwhere}: `changelog` must be a path such as "CHANGELOG.md"')
     return Config(
         root=base,
         pyproject=pyproject,
@@ -162,4 +240,12 @@ def load_config(root: Path | None = None) -> Config:
         compat_aliases=_str_list(build, "compat-aliases", bwhere),
         api_ignore={str(k): str(v) for k, v in ignore.items()},
         release_branch=_str(build, "release-branch", bwhere, "main"),
+        changelog=(base / (changelog_value or "CHANGELOG.md")).resolve(),
+        release_paths=_str_list(build, "release-paths", bwhere),
+        stable_imports=_str_list(build, "stable-imports", bwhere),
+        api_strict_values=_str_list(build, "api-strict-values", bwhere),
+        release_on_merge=_bool(build, "release-on-merge", bwhere, default=False),
+        confirm_major=_bool(build, "confirm-major", bwhere, default=True),
+        workflow_prefix=prefix,
+        gitea_version=gitea_version,
     )

@@ -35,8 +35,9 @@ from tooling.cli import guarded, step
 from tooling.config import find_root, load_config
 from tooling.errors import ToolingError
 from tooling.index import read_project
-from tooling.proc import redact, register_secret, run
-from tooling.publish import RetryPolicy, read_back
+from tooling.proc import run
+from tooling.release.upload import RetryPolicy, read_back
+from tooling.secrets import redact, register_secret
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence

@@ -17,7 +17,8 @@ import os
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from tooling.proc import register_secret, run
+from tooling.proc import run
+from tooling.secrets import register_secret
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -20,7 +20,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from tooling.errors import ToolingError
-from tooling.proc import redact
+from tooling.secrets import redact
 
 __all__ = [
     "IndexFile",

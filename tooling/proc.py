@@ -1,28 +1,20 @@
-"""The one subprocess helper, and the secret scrubber every printed string goes through."""
+"""The one subprocess helper: an argv list, explicit cwd and env, output captured and scrubbed."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
+from tooling.secrets import redact
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-__all__ = ["Completed", "redact", "register_secret", "run", "secret_values"]
-
-# Environment variables whose values are secrets wherever they show up.
-_SECRET_NAME = re.compile(r"(TOKEN|PASSWORD|SECRET|PASSWD|API_KEY|CREDENTIAL)", re.IGNORECASE)
-# user:password@ in any URL.
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-_MIN_SECRET_LEN = 4
-_extra_secrets: set[str] = set()
-
+__all__ = ["Completed", "run"]
 
 @dataclass(frozen=True)
 class Completed:
@@ -36,27 +28,6 @@ class Completed:
     """Everything it printed on standard output, decoded as UTF-8."""
     stderr: str
     """Everything it printed on standard error, decoded as UTF-8."""
-
-
-def register_secret(value: str) -> None:
-    """Treat ``value`` as a secret for the rest of this process, wherever it came from."""
-    if len(value) >= _MIN_SECRET_LEN:
-        _extra_secrets.add(value)
-
-
-def secret_values(env: Mapping[str, str] | None = None) -> set[str]:
-    """All values that must never be printed: secret-named variables plus registered ones."""
-    source = os.environ if env is None else env
-    found = {v for k, v in source.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
-    return found | _extra_secrets
-
-
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """Replace every known secret and every URL userinfo in ``text`` with ``***``."""
-    for secret in sorted(secret_values() | set(extra), key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
 
 
 def run(

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tooling.apicompare import compare_api
-from tooling.apidiff import api_floor, load_ref_api, load_worktree_api
-from tooling.apivalues import api_fingerprint
+from tooling.api.compare import compare_api
+from tooling.api.diff import api_floor, load_ref_api, load_worktree_api
+from tooling.api.values import api_fingerprint
 from tooling.cli import guarded
 from tooling.config import find_root, load_config
 from tooling.errors import ToolingError
@@ -31,7 +31,7 @@ from tooling.proc import run
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tooling.apicompare import ApiDiff
+    from tooling.api.compare import ApiDiff
 
 __all__ = ["BenchTree", "main", "make_tree", "pygments_sdist"]
 

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 from tooling.cli import guarded
 from tooling.config import find_root
 from tooling.errors import ToolingError
+from tooling.files import outputs_ignored
 from tooling.proc import run
-from tooling.pythons import PYTHONS_ENV, find_pythons, parse_restriction
+from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -33,13 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["Figure", "main"]
 
 NOOP_BUILD_TARGET = 2.0
-"""Seconds of tooling time a no-op ``nox -s build`` may take (issue 4)."""
+"""Seconds of tooling time a no-op ``nox -s build`` may take."""
 WARM_SPEEDUP_TARGET = 5.0
-"""How much faster than the naive loop a warm build + smoke must be (issue 4)."""
-_IGNORE = shutil.ignore_patterns(
-    ".git", ".nox", "build", "dist", ".venv*", "__pycache__", ".cache", ".mypy_cache",
-    ".ruff_cache", ".pytest_cache", ".hypothesis",
-)
+"""How much faster than the naive loop a warm build + smoke must be."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ def _nox() -> list[str]:
 
 
 def _copy_repo(root: Path, dest: Path) -> Path:
-    shutil.copytree(root, dest, ignore=_IGNORE)
+    shutil.copytree(root, dest, ignore=outputs_ignored(root))
     env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@invalid",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@invalid"}
     run(["git", "init", "-q", "-b", "main"], cwd=dest, env=env)
@@ -141,7 +138,7 @@ def run_bench(root: Path, *, quick: bool, python_version: str) -> list[Figure]:
             "warm  nox -s build smoke -- --no-cache (every check proved again)", reps,
             lambda: _timed([*nox_build_smoke, "--", "--no-cache"], repo, env),
         )
-        tooling = _best("warm  tooling only: python -m tooling.build + tooling.smoke", reps,
+        tooling = _best("warm  tooling only: python -m tooling.build + tooling.smoke.run", reps,
                         lambda: _timed([build_py, "-m", "tooling.build"], repo, env)
                         + _timed([smoke_py, "-m", "tooling.smoke"], repo, env))
         noop_nox = _best("no-op nox -s build (nox start + install check + tooling)", reps,

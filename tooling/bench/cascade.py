@@ -1,7 +1,7 @@
 """Benchmark: cascade and converge to 50 and 200 local bare-repository consumers.
 
 Prints wall time per consumer, parallel against serial (`--jobs 1`), and the speed-up.  The
-target (issue 8): 200 consumers cascaded and converged in under 30 s on 2 cores, cost growing
+target: 200 consumers cascaded and converged in under 30 s on 2 cores, cost growing
 linearly.  Figures only, never a pass/fail test.
 """
 
@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tooling.cascade import cascade_all
+from tooling.cascade.consumers import load_consumers
+from tooling.cascade.converge import converge_all
+from tooling.cascade.engine import cascade_all
+from tooling.cascade.fanout import default_jobs
 from tooling.cli import format_table
-from tooling.consumers import load_consumers
-from tooling.converge import converge_all
-from tooling.fanout import default_jobs
 
 __all__ = ["main"]
 

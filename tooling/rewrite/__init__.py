@@ -1,4 +1,4 @@
-"""The exact import rewriter: bare workspace modules -> one namespaced package (issue 2).
+"""The exact import rewriter: bare workspace modules -> one namespaced package.
 
 ``rewrite_source`` is the pure core (bytes in, result out); ``rewrite_tree`` walks a tree,
 caches, parses in parallel, runs the closure check and writes the output all or nothing;

@@ -1,4 +1,4 @@
-"""The opt-in compatibility alias hook generated into the package (issue 2, rule 8).
+"""The opt-in compatibility alias hook generated into the package.
 
 Third-party code written against the bare layout (``import plugins_registry.protocol``) keeps
 working: a meta-path finder maps each listed bare name, and everything below it, to the

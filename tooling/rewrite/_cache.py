@@ -1,4 +1,4 @@
-"""The content-addressed cache: an unchanged file is never parsed twice (issue 2 "Speed").
+"""The content-addressed cache: an unchanged file is never parsed twice (docs/rewrite.md, "Speed").
 
 Key: the file's bytes, keyed by a salt of the name set, the watched words, the package, the
 marshal format and ``tool_fingerprint()`` (``tooling.__version__`` plus the rewriter's own

@@ -1,4 +1,4 @@
-"""The closure check (issue 2, rule 6): no shipped module may import what does not ship.
+"""The closure check: no shipped module may import what does not ship.
 
 After rewriting, every import in a shipped module is resolved to an absolute module name.  It is
 a violation if it still names a bare workspace module, or if it names a module of the source

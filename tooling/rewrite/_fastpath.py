@@ -9,7 +9,13 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tooling.rewrite._positions import CALL_NAMES, MODULE_NAME_ATTRS, PYTEST_PLUGINS
+from tooling.rewrite._candidates import (
+    IMPORT_CALLS,
+    Unsupported,
+    expr_candidate,
+    last_name,
+    statement_candidate,
+)
 from tooling.rewrite._results import ImportRef
 from tooling.rewrite._text import _hit_lines, term_pattern
 
@@ -17,7 +23,7 @@ from tooling.rewrite._text import _hit_lines, term_pattern
 # own, so everything outside a snippet keeps its exact bytes by construction.  libcst (and the
 # transformers built on it) is imported only where a file is really parsed ("lazy" below):
 # importing it costs more than a whole no-op build, which serves every file from the cache
-# (issue 4, "Speed").
+# (docs/rewrite.md, "Speed").
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -25,73 +31,6 @@ if TYPE_CHECKING:
     from tooling.rewrite._text import _Text
 
 __all__: list[str] = []
-
-_SYS_MODULES_CALLS = frozenset(
-    {"get", "pop", "setdefault", "update", "__getitem__", "__setitem__", "__delitem__",
-     "__contains__"}
-)
-_IMPORT_CALLS = frozenset({"import_module", "__import__"})
-
-
-class _Unsupported(Exception):  # noqa: N818 - internal signal, never escapes this module
-    """The fast path cannot handle this file; use the full libcst parse."""
-
-
-def _last_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
-
-
-def _is_modules_attr(node: ast.expr) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == "modules"
-
-
-def _call_candidate(node: ast.Call) -> bool:
-    """A superset of the calls ModuleStringRewriter.leave_Call rewrites."""
-    last = _last_name(node.func)
-    if last not in CALL_NAMES:
-        return False
-    if last in _SYS_MODULES_CALLS:
-        return isinstance(node.func, ast.Attribute) and _is_modules_attr(node.func.value)
-    if last in {"setitem", "delitem"}:
-        return bool(node.args) and _is_modules_attr(node.args[0])
-    if last == "run":
-        return isinstance(node.func, ast.Attribute) and _last_name(node.func.value) == "uvicorn"
-    return True
-
-
-def _is_name_attr(node: ast.expr) -> bool:
-    if isinstance(node, ast.Name):
-        return node.id == "__name__"
-    return isinstance(node, ast.Attribute) and node.attr in MODULE_NAME_ATTRS
-
-
-def _expr_candidate(node: ast.AST) -> bool:
-    if isinstance(node, ast.Call):
-        return _call_candidate(node)
-    if isinstance(node, ast.Subscript):
-        return _is_modules_attr(node.value)
-    if isinstance(node, ast.Compare):
-        return any(_is_modules_attr(c) or _is_name_attr(c) for c in node.comparators) or (
-            _is_name_attr(node.left)
-        )
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return any(isinstance(e, ast.Constant) and e.value in {"-m", "-c"} for e in node.elts)
-    return False
-
-
-def _statement_candidate(node: ast.AST) -> bool:
-    """``pytest_plugins = ...``: rewritten as a statement (the target gives the position)."""
-    return (
-        isinstance(node, ast.Assign)
-        and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name)
-        and node.targets[0].id == PYTEST_PLUGINS
-    )
-
 
 def _walk(tree: ast.AST, hits: list[int]) -> Iterator[ast.AST]:
     """Yield import statements and outermost candidate expressions on lines with a hit."""
@@ -104,12 +43,12 @@ def _walk(tree: ast.AST, hits: list[int]) -> Iterator[ast.AST]:
             i = bisect.bisect_left(hits, lineno)
             if i == len(hits) or hits[i] > end:
                 continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)) or _statement_candidate(node):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or statement_candidate(node):
             yield node
             continue
         if isinstance(node, ast.JoinedStr):
             continue
-        if isinstance(node, ast.expr) and _expr_candidate(node):
+        if isinstance(node, ast.expr) and expr_candidate(node):
             yield node
             continue
         stack.extend(reversed(list(ast.iter_child_nodes(node))))
@@ -170,7 +109,7 @@ def _rewrite_expression(snippet: str, names: frozenset[str], package: str) -> tu
     rewriter = ModuleStringRewriter(names, package)
     new = expression.visit(rewriter)
     if not isinstance(new, cst.CSTNode):  # pragma: no cover - expressions are never removed
-        raise _Unsupported
+        raise Unsupported
     return cst.Module([]).code_for_node(new), _pack(rewriter.counts)
 
 
@@ -206,7 +145,7 @@ def _import_refs(
 
 def _call_ref(node: ast.AST, names: frozenset[str], package: str) -> ImportRef | None:
     """``import_module("a.b")`` / ``__import__("a.b")`` as the closure check sees it."""
-    if not isinstance(node, ast.Call) or _last_name(node.func) not in _IMPORT_CALLS:
+    if not isinstance(node, ast.Call) or last_name(node.func) not in IMPORT_CALLS:
         return None
     if not node.args or not isinstance(node.args[0], ast.Constant):
         return None
@@ -224,7 +163,7 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError) as exc:
-        raise _Unsupported from exc
+        raise Unsupported from exc
     hits = _hit_lines(text, term_pattern(terms))
     counts: Counter[str] = Counter()
     imports: list[ImportRef] = []
@@ -233,7 +172,7 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
         assert isinstance(node, (ast.stmt, ast.expr))  # noqa: S101 - _walk yields only these
         end_line, end_col = node.end_lineno, node.end_col_offset
         if end_line is None or end_col is None:  # pragma: no cover - parsed code has positions
-            raise _Unsupported
+            raise Unsupported
         start = text.offset(node.lineno, node.col_offset)
         end = text.offset(end_line, end_col)
         snippet = text.text[start:end]
@@ -248,7 +187,7 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
             else:
                 new, packed = snippet, ""
         except cst.ParserSyntaxError as exc:
-            raise _Unsupported from exc
+            raise Unsupported from exc
         counts.update(dict(_unpack(packed)))
         if new != snippet:
             edits.append((start, end, new))

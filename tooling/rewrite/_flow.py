@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from tooling.rewrite._fastpath import _expr_candidate, _Unsupported
+from tooling.rewrite._candidates import Unsupported, expr_candidate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -316,7 +316,7 @@ def constant_edits(  # noqa: C901 - the three callbacks flagged_literals needs
         outer: ast.expr | None = None
         current: ast.AST | None = read
         while isinstance(current, ast.expr):
-            if _expr_candidate(current):
+            if expr_candidate(current):
                 outer = current
             current = parents.get(current)
         return outer
@@ -324,7 +324,7 @@ def constant_edits(  # noqa: C901 - the three callbacks flagged_literals needs
     def span(node: ast.expr) -> tuple[int, int]:
         end_line, end_col = node.end_lineno, node.end_col_offset
         if end_line is None or end_col is None:  # pragma: no cover - parsed code has positions
-            raise _Unsupported
+            raise Unsupported
         return text.offset(node.lineno, node.col_offset), text.offset(end_line, end_col)
 
     def check(outer: ast.expr, values: dict[str, str]) -> set[str]:

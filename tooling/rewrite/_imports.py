@@ -37,7 +37,7 @@ def _prefixed(node: cst.BaseExpression, package: str) -> cst.Attribute:
 class ImportRewriter(cst.CSTTransformer):
     """Prefix the workspace names in ``import`` and ``from ... import`` statements.
 
-    Binding semantics stay those of the bare layout (issue 2, rule 4):
+    Binding semantics stay those of the bare layout:
 
     - ``import a``       -> ``import PKG.a as a``
     - ``import a as c``  -> ``import PKG.a as c``

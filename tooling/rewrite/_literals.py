@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
+from tooling.rewrite._code import rewrite_code
 from tooling.rewrite._imports import dotted_name
 
 if TYPE_CHECKING:
@@ -159,12 +160,10 @@ class NameLiterals:
         body = node.value[len(node.prefix) + len(node.quote) : -len(node.quote)]
         if "\\" in body:
             return node
-        from tooling.rewrite._source import rewrite_source  # noqa: PLC0415 - import cycle
-
-        result = rewrite_source(body.encode(), self.names, self.package, path="<-c>")
-        if result.problems or not result.changed:
+        rewritten = rewrite_code(body.encode(), self.names, self.package)
+        if rewritten is None:
             return node
-        new_body = result.code.decode()
+        new_body = rewritten.decode()
         if node.quote in new_body or new_body.endswith(node.quote[0]):
             return node  # pragma: no cover - rewriting adds names and dots, never quotes
         return node.with_changes(value=f"{node.prefix}{node.quote}{new_body}{node.quote}")

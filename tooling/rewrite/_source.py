@@ -7,17 +7,19 @@ import io
 import tokenize
 from typing import TYPE_CHECKING
 
+from tooling.rewrite._candidates import Unsupported
+from tooling.rewrite._code import set_code_rewriter
 from tooling.rewrite._fallback import _full
-from tooling.rewrite._fastpath import _fast, _Unsupported
+from tooling.rewrite._fastpath import _fast
 from tooling.rewrite._results import ImportRef, Problem, SourceResult
 from tooling.rewrite._text import _may_mention, _Text, term_pattern
 
-# Issue 2 "Speed": a regex pre-filter skips files that cannot mention a workspace name; the fast
-# path (_fastpath) rewrites only the snippets ``ast`` locates.  When it cannot be used (``ast`` of
-# this interpreter rejects newer syntax, or a snippet does not parse on its own) the same
-# transformers run over a full libcst parse of the file (_fallback).  libcst itself is imported
-# only where a file is really parsed ("lazy" below): importing it costs more than a whole no-op
-# build, which serves every file from the cache (issue 4, "Speed").
+# Speed (docs/rewrite.md): a regex pre-filter skips files that cannot mention a workspace
+# name; the fast path (_fastpath) rewrites only the snippets ``ast`` locates.  When it cannot
+# be used (``ast`` of this interpreter rejects newer syntax, or a snippet does not parse on its
+# own) the same transformers run over a full libcst parse of the file (_fallback).  libcst
+# itself is imported only where a file is really parsed ("lazy" below): importing it costs more
+# than a whole no-op build, which serves every file from the cache.
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -51,7 +53,7 @@ def rewrite_source(
         return SourceResult(code, changed=False, problems=(_problem(path, exc),))
     try:
         new_text, counts, imports = _fast(code, text, names, package, terms)
-    except _Unsupported:
+    except Unsupported:
         import libcst as cst  # noqa: PLC0415 - lazy
 
         try:
@@ -98,3 +100,11 @@ def _syntax_problem(path: str, code: bytes, exc: cst.ParserSyntaxError) -> Probl
     except ValueError as err:
         return Problem(path, 1, 1, str(err))
     return Problem(path, exc.raw_line, exc.raw_column + 1, exc.message)
+
+
+def _rewrite_code(code: bytes, names: frozenset[str], package: str) -> bytes | None:
+    result = rewrite_source(code, names, package, path="<-c>")
+    return None if result.problems or not result.changed else result.code
+
+
+set_code_rewriter(_rewrite_code)

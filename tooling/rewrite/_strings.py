@@ -72,7 +72,7 @@ def _replace_arg(call: cst.Call, old: cst.Arg, new: cst.Arg) -> cst.Call:
 class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
     """Prefix workspace module names in strings that sit in module-reference positions.
 
-    Positions (issue 2, rule 3): the import functions, resource and ``-m`` argv lookups, patch
+    Positions: the import functions, resource and ``-m`` argv lookups, patch
     targets (``mock.patch``, ``mocker.patch``, ``monkeypatch.setattr/delattr``), ``ModuleType``
     names and ``sys.modules`` keys in every spelling.  Inside a position the name may be a plain
     string, an f-string or concatenation whose literal head names the module, or a conditional /

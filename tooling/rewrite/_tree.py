@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
+from tooling.files import replace_dir
 from tooling.rewrite._aliases import ALIAS_MODULE, alias_hook_source
 from tooling.rewrite._cache import Cache, tool_fingerprint
 from tooling.rewrite._closure import ModuleIndex, find_violations
@@ -192,18 +193,6 @@ def _staging(final: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.rewrite-", dir=anchor))
 
 
-def _replace(built: Path, final: Path) -> None:
-    """Move ``built`` to ``final``, replacing it; the old tree is removed only afterwards."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(old)
-    built.rename(final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What to read and write, decided before any rewriting."""
@@ -291,12 +280,12 @@ def _commit(
             _write(plan.tests_files, tests_results, tests_staging / "tree")
             (tests_staging / "tree").mkdir(exist_ok=True)
         if out.exists():
-            _replace(built, plan.package_dir)
+            replace_dir(built, plan.package_dir)
         else:
             out.parent.mkdir(parents=True, exist_ok=True)
             staging.rename(out)
         if tests_staging is not None and plan.tests_out is not None:
-            _replace(tests_staging / "tree", plan.tests_out)
+            replace_dir(tests_staging / "tree", plan.tests_out)
     finally:
         for temp in (staging, tests_staging):
             if temp is not None and temp.exists():

@@ -1,0 +1,232 @@
+"""``nox -s api-diff``: the staged package's public API at the working tree vs a release.
+
+Both sides are staged by the rewriter into temporary directories: the working tree's source
+as it is on disk, and REF's source taken out of git with ``git archive`` (REF is never checked
+out over the user's files).  REF's ``[tool.runtime-build]`` is read from REF's own
+pyproject.toml, so a source directory that moved since still works.  REF defaults to the
+highest ``<tag-prefix>X.Y.Z`` tag reachable from HEAD; with none, the whole API counts as
+added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tarfile
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+from tooling.api.compare import (
+    ApiDiff,
+    Change,
+    IgnoredChange,
+    classify,
+    compare_api,
+    underbump_message,
+)
+from tooling.api.model import ApiModel, load_api
+from tooling.api.report import FORMATS, render
+from tooling.cli import annotate, guarded, step
+from tooling.config import DEFAULT_EXCLUDES, Config, load_config
+from tooling.errors import ToolingError
+from tooling.proc import run
+from tooling.version import BUMPS, is_valid_version, parse_bump
+
+__all__ = [
+    "ApiDiff",
+    "Change",
+    "IgnoredChange",
+    "StagedApi",
+    "api_floor",
+    "last_release_tag",
+    "load_ref_api",
+    "load_worktree_api",
+    "main",
+    "underbump_message",
+]
+
+
+@dataclass(frozen=True)
+class StagedApi:
+    """One side of the comparison: where it came from and its public API."""
+
+    label: str
+    """The git ref, or ``working tree``."""
+    source: str
+    """The source directory it was staged from, relative to the repository."""
+    model: ApiModel
+    """Its public API."""
+
+
+def _stage(
+    source: Path, package: str, out: Path, exclude: tuple[str, ...], cache_dir: Path | None
+) -> Path:
+    # Imported here: the rewriter pulls in libcst, which `--help` does not need.
+    from tooling.rewrite import rewrite_tree  # noqa: PLC0415
+
+    rewrite_tree(source, package, out, exclude=exclude, cache_dir=cache_dir)
+    return out
+
+
+def last_release_tag(root: Path, tag_prefix: str) -> str | None:
+    """The ``<tag_prefix>X.Y.Z`` tag reachable from HEAD with the highest version, if any."""
+    listed = run(
+        ["git", "tag", "--merged", "HEAD", "--list", f"{tag_prefix}*"],
+        cwd=root,
+        what=f"git tag --merged HEAD in {root}",
+    ).stdout.split()
+    releases = [tag for tag in listed if is_valid_version(tag.removeprefix(tag_prefix))]
+    if not releases:
+        return None
+    return max(releases, key=lambda tag: Version(tag.removeprefix(tag_prefix)))
+
+
+def _is_shallow(root: Path) -> bool:
+    done = run(["git", "rev-parse", "--is-shallow-repository"], cwd=root, check=False)
+    return done.stdout.strip() == "true"
+
+
+def _build_table(text: str, where: str) -> dict[str, object]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ToolingError(f"{where}: invalid TOML: {exc}") from exc
+    tool = data.get("tool", {})
+    table = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ToolingError(f"{where}: [tool.runtime-build] must be a table")
+    return table
+
+
+def load_ref_api(
+    root: Path, ref: str, work: Path, *, package: str | None = None, cache_dir: Path | None = None
+) -> StagedApi:
+    """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
+    commit = run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=root, check=False,
+    )
+    if commit.returncode != 0:
+        raise ToolingError(f"--against {ref}: not a commit in {root}; pass a tag, branch or sha")
+    sha = commit.stdout.strip()
+    where = f"{ref}:pyproject.toml"
+    shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
+    if shown.returncode != 0:
+        raise ToolingError(f"{where}: no pyproject.toml at {ref}; pick a ref that has one")
+    table = _build_table(shown.stdout, where)
+    source = str(table.get("source", "workspace")).strip("/") or "."
+    pkg = str(table.get("package", package or "molecule_runtime"))
+    exclude = table.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
+        raise ToolingError(f"{where}: [tool.runtime-build] exclude must be a list of strings")
+    archive = work / "ref.tar"
+    work.mkdir(parents=True, exist_ok=True)
+    got = run(
+        ["git", "archive", "--format=tar", "-o", str(archive), sha, "--", source],
+        cwd=root, check=False,
+    )
+    if got.returncode != 0:
+        raise ToolingError(
+            f"{where}: source {source!r} does not exist at {ref}; check [tool.runtime-build] there"
+        )
+    extracted = work / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(extracted, filter="data")
+    staged = _stage(
+        extracted / source, pkg, work / "stage", DEFAULT_EXCLUDES + tuple(exclude), cache_dir
+    )
+    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source))
+
+
+def load_worktree_api(config: Config, work: Path, *, cache_dir: Path | None = None) -> StagedApi:
+    """Stage the working tree's source as it is on disk and load its API."""
+    staged = _stage(config.source, config.package, work / "stage", config.exclude, cache_dir)
+    try:
+        prefix = config.source.relative_to(config.root).as_posix()
+    except ValueError:
+        prefix = config.source.as_posix()
+    return StagedApi("working tree", prefix, load_api(staged, config.package, source_prefix=prefix))
+
+
+def api_floor(config: Config, against: str | None, *, cache: bool = True) -> ApiDiff:
+    """The working tree's public API vs ``against`` (default: the last release tag).
+
+    The result's ``required_bump`` is the lowest bump a release of the working tree may
+    declare.  Breaking changes matching ``config.api_ignore`` land in ``ignored`` instead.
+    ``cache`` shares the rewriter's result cache (``.cache/rewrite``): both sides mostly hit it.
+    """
+    cache_dir = config.root / ".cache" / "rewrite" if cache else None
+    ref = against or last_release_tag(config.root, config.tag_prefix)
+    if ref is None and _is_shallow(config.root):
+        # A shallow CI checkout hides the release tags; "everything is new" would let a
+        # breaking change through as a minor release.
+        raise ToolingError(
+            f"{config.root}: shallow clone and no {config.tag_prefix}X.Y.Z tag reachable from "
+            "HEAD; fetch the history and tags (git fetch --unshallow --tags, or actions/checkout "
+            "with fetch-depth: 0) or pass --against REF"
+        )
+    with tempfile.TemporaryDirectory(prefix="apidiff-") as tmp:
+        work = Path(tmp)
+        # One after the other: the rewriter forks a process pool only while this process has
+        # no other threads, which beats overlapping the two sides in threads.
+        new = load_worktree_api(config, work / "new", cache_dir=cache_dir)
+        old_model = (
+            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir).model
+            if ref
+            else ApiModel(config.package, {})
+        )
+    return classify(
+        compare_api(old_model, new.model),
+        package=config.package,
+        against=ref,
+        ignore=config.api_ignore,
+    )
+
+
+def _print_gate_annotations(diff: ApiDiff) -> None:
+    # Under Actions the failing gate points at every break, not only at the summary line.
+    for change in diff.breaking:
+        annotate("error", change.message, path=change.file, line=change.line,
+                 title=f"API break: {change.kind}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the public API changes since a release and the bump they require."""
+    parser = argparse.ArgumentParser(prog="python -m tooling.api", description=__doc__)
+    parser.add_argument("--against", metavar="REF",
+                        help="git ref to compare with (default: the last release tag)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument("--json", action="store_true", help="same as --format json")
+    parser.add_argument("--declared", metavar="BUMP", choices=BUMPS,
+                        help="exit 1 when the required bump is higher than this")
+    parser.add_argument("--root", type=Path, default=None, help="project root (default: here)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use the rewriter's cache in .cache/rewrite")
+    args = parser.parse_args(argv)
+    fmt = "json" if args.json else args.format
+
+    def work() -> int:
+        config = load_config(args.root)
+        with step("api-diff", quiet=fmt != "text"):
+            diff = api_floor(config, args.against, cache=not args.no_cache)
+        print(render(diff, fmt), flush=True)
+        for key in diff.unused_ignores:
+            print(f"warning: [tool.runtime-build.api-ignore] {key!r} matched no breaking "
+                  "change; remove it", file=sys.stderr)
+        if args.declared:
+            problem = underbump_message(diff, parse_bump(args.declared))
+            if problem:
+                if fmt != "github":
+                    _print_gate_annotations(diff)
+                raise ToolingError(problem)
+        return 0
+
+    return guarded(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

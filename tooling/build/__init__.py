@@ -1,0 +1,1 @@
+"""The build stage: stage + rewrite ``workspace/``, build wheel and sdist, check them."""

@@ -1,0 +1,1 @@
+"""The cascade: consumers, their repositories and pins, converge, drift, fan-out, forge."""

@@ -1,0 +1,1 @@
+"""The release: its steps, journal, repository operations, upload and credentials."""

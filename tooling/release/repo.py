@@ -1,0 +1,390 @@
+"""Git for the release: preflight, the version commit, the annotated tag, the atomic push.
+
+Every git call goes through ``tooling.proc.run``, whose errors are scrubbed of secrets and of
+URL userinfo, so a remote URL with a token in it is never echoed.  Each action checks first
+whether it already happened, so running it again after a crash is safe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import tomlkit
+import tomlkit.exceptions
+
+from tooling.cli import guarded
+from tooling.config import load_config
+from tooling.errors import ToolingError
+from tooling.files import write_atomic
+from tooling.gitauth import origin_auth_env
+from tooling.proc import Completed, run
+from tooling.release.credentials import PUBLISH_CREDENTIALS, TRUSTED_PUBLISHING, publish_auth
+from tooling.secrets import redact
+from tooling.version import validate_version
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+    from tooling.config import Config
+
+__all__ = [
+    "PUBLISH_CREDENTIALS",
+    "TRUSTED_PUBLISHING",
+    "Preflight",
+    "PushResult",
+    "TagResult",
+    "commit_files",
+    "commit_subject_and_parent_time",
+    "create_tag",
+    "current_branch",
+    "find_release_commit",
+    "head_commit",
+    "local_tag_commit",
+    "main",
+    "preflight",
+    "publish_auth",
+    "push_release",
+    "release_message",
+    "remote_tag_commit",
+    "scratch_worktree",
+    "set_project_version",
+    "tags_at",
+]
+
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true"}
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The repository's state when a release starts."""
+
+    branch: str
+    """The current branch, which is the release branch."""
+    head: str
+    """The commit checked out."""
+    remote: str
+    """The remote releases are pushed to."""
+    ahead: int
+    """Commits on the branch not yet on the remote (a resumed release's own commit)."""
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """The release tag, local."""
+
+    tag: str
+    """The tag name."""
+    commit: str
+    """The commit it points at."""
+    created: bool
+    """False when it already existed at that commit (an earlier run made it)."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """The release commit and tag, on the remote."""
+
+    remote: str
+    """The remote pushed to."""
+    branch: str
+    """The branch updated."""
+    tag: str
+    """The tag pushed."""
+    commit: str
+    """The commit the remote's branch and tag now point at, read back after pushing."""
+    pushed: bool
+    """False when the remote already had both (an earlier run pushed them)."""
+
+
+def _git(repo: Path, *args: str, check: bool = True, remote: str | None = None) -> Completed:
+    """Run git in ``repo``; with ``remote``, authenticated to it by ``$GITHUB_TOKEN`` if set."""
+    env = {**os.environ, **_NO_PROMPT}
+    if remote is not None:
+        env.update(origin_auth_env(repo, remote, env))
+    return run(["git", *args], cwd=repo, env=env, check=check, what=f"git {args[0]}")
+
+
+def _out(repo: Path, *args: str) -> str:
+    return _git(repo, *args).stdout.strip()
+
+
+def head_commit(repo: Path) -> str:
+    """Return the full sha of HEAD."""
+    return _out(repo, "rev-parse", "HEAD")
+
+
+def current_branch(repo: Path) -> str:
+    """Return the checked-out branch, or ``""`` on a detached HEAD."""
+    done = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def tags_at(repo: Path, commit: str) -> list[str]:
+    """Return the tags pointing at ``commit``."""
+    return _out(repo, "tag", "--points-at", commit).split()
+
+
+def commit_subject_and_parent_time(repo: Path, commit: str) -> tuple[str, int | None]:
+    """Return ``commit``'s subject and its first parent's commit time (None for a root)."""
+    subject = _out(repo, "log", "-1", "--format=%s", commit)
+    done = _git(repo, "log", "-1", "--format=%ct", f"{commit}^", check=False)
+    stamp = done.stdout.strip()
+    return subject, int(stamp) if done.returncode == 0 and stamp.isdigit() else None
+
+
+def _dirty_paths(repo: Path) -> list[str]:
+    done = _git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=normal")
+    entries = iter(done.stdout.split("\0"))
+    paths = []
+    for entry in entries:
+        if not entry:
+            continue
+        status, path = entry[:2], entry[3:]
+        paths.append(path)
+        if "R" in status or "C" in status:
+            paths.append(next(entries, ""))  # a rename's source follows as its own entry
+    return [p for p in paths if p]
+
+
+def _check_clean(repo: Path, allowed: Iterable[str]) -> None:
+    dirty = [p for p in _dirty_paths(repo) if p not in set(allowed)]
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")  # noqa: PLR2004
+        raise ToolingError(f"{repo}: uncommitted changes ({shown}); commit or stash them first")
+
+
+def _fetch_branch(repo: Path, remote: str, branch: str) -> None:
+    _git(repo, "fetch", "--quiet", "--no-tags", remote,
+         f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", remote=remote)
+
+
+def _check_remote(repo: Path, remote: str, branch: str) -> int:
+    _fetch_branch(repo, remote, branch)
+    counts = _out(repo, "rev-list", "--left-right", "--count", f"HEAD...{remote}/{branch}")
+    ahead, behind = (int(n) for n in counts.split())
+    if behind:
+        raise ToolingError(
+            f"{branch} is {behind} commit(s) behind {remote}/{branch}; pull first "
+            "(or, if a release of yours lost the race, see docs/release.md `Abandoning`)"
+        )
+    return ahead
+
+
+def _tag_on_release_branch(repo: Path, remote: str, branch: str, tag: str, head: str) -> None:
+    if not _contains(repo, remote, branch, head):
+        raise ToolingError(
+            f"tag {tag} is at {head[:12]}, which is not on {remote}/{branch} (the release "
+            "branch, [tool.runtime-build] release-branch): releases are cut from it; merge the "
+            f"commit into {branch} and tag there, or delete the tag"
+        )
+
+
+def preflight(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    remote: str = "origin",
+    allow_dirty: Iterable[str] = (),
+    pushed: bool = False,
+    tagged: str | None = None,
+) -> Preflight:
+    """Refuse to release from a dirty tree, another branch, behind the remote or without creds.
+
+    ``allow_dirty`` lists paths a resumed release itself left modified.  ``pushed`` says the
+    release being resumed is already on the remote: then only the credentials matter (the
+    branch may have moved on since, and the tree is no longer what gets released).
+    ``tagged`` names the release tag HEAD is at when a tagged commit is being released (CI on
+    a tag push, HEAD detached): the branch check becomes "HEAD is on the remote's release
+    branch", and being behind it is fine (later commits are not part of this release).
+    """
+    repo = config.root
+    if pushed:
+        if not dry_run:
+            publish_auth()
+        branch = current_branch(repo)
+        return Preflight(branch, head_commit(repo), remote, 0)
+    _check_clean(repo, allow_dirty)
+    if tagged is not None:
+        head = head_commit(repo)
+        _tag_on_release_branch(repo, remote, config.release_branch, tagged, head)
+        if not dry_run:
+            publish_auth()
+        return Preflight(current_branch(repo), head, remote, 0)
+    branch = current_branch(repo)
+    if branch != config.release_branch:
+        shown = branch or "a detached HEAD"
+        raise ToolingError(
+            f"on {shown}, not the release branch {config.release_branch!r} "
+            f"([tool.runtime-build] release-branch); switch to it first"
+        )
+    ahead = _check_remote(repo, remote, branch)
+    if not dry_run:
+        publish_auth()
+    return Preflight(branch, head_commit(repo), remote, ahead)
+
+
+def release_message(version: str) -> str:
+    """Return the version commit's message: a ``chore:``, which never asks for a release."""
+    return f"chore(release): {version}"
+
+
+def set_project_version(pyproject: Path, version: str) -> None:
+    """Set ``[project] version`` in ``pyproject``, leaving every other byte as it was."""
+    validate_version(version, where="release version")
+    try:
+        document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+    except tomlkit.exceptions.ParseError as exc:
+        raise ToolingError(f"{pyproject}: invalid TOML: {exc}", path=pyproject) from exc
+    project = document.get("project")
+    if not isinstance(project, dict) or "version" not in project:
+        raise ToolingError(f"{pyproject}: no [project] version to set", path=pyproject)
+    project["version"] = version
+    write_atomic(pyproject, tomlkit.dumps(document))
+
+
+def find_release_commit(repo: Path, base: str, message: str) -> str | None:
+    """HEAD, if it is the version commit an earlier run made on ``base``; else None."""
+    head = head_commit(repo)
+    if head == base:
+        return None
+    parent = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^", check=False).stdout.strip()
+    subject = _out(repo, "log", "-1", "--format=%s", "HEAD")
+    return head if parent == base and subject == message else None
+
+
+def commit_files(repo: Path, paths: Iterable[str], message: str) -> str:
+    """Commit exactly ``paths`` (relative to ``repo``) with ``message``; return the commit."""
+    listed = list(paths)
+    _git(repo, "add", "--", *listed)
+    _git(repo, "commit", "--quiet", "--no-verify", "-m", message, "--", *listed)
+    return head_commit(repo)
+
+
+def _remove_worktree(repo: Path, path: Path) -> None:
+    if path.exists():
+        _git(repo, "worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(path, ignore_errors=True)
+    _git(repo, "worktree", "prune", check=False)
+
+
+@contextlib.contextmanager
+def scratch_worktree(repo: Path, commit: str, path: Path) -> Iterator[Path]:
+    """Check ``commit`` out at ``path`` (a linked worktree) for the duration; then remove it.
+
+    One left behind by a killed run is removed first.
+    """
+    _remove_worktree(repo, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    try:
+        yield path
+    finally:
+        _remove_worktree(repo, path)
+
+
+def local_tag_commit(repo: Path, tag: str) -> str | None:
+    """Return the commit the local ``tag`` points at, or None if there is no such tag."""
+    done = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}",
+                check=False)
+    return done.stdout.strip() or None
+
+
+def create_tag(repo: Path, tag: str, commit: str, message: str) -> TagResult:
+    """Create the annotated ``tag`` at ``commit``; fine if already there, an error elsewhere."""
+    existing = local_tag_commit(repo, tag)
+    if existing == commit:
+        return TagResult(tag, commit, created=False)
+    if existing is not None:
+        raise ToolingError(
+            f"tag {tag} already exists at {existing[:12]}, not at the release commit "
+            f"{commit[:12]}; this version was released from other history: never moved"
+        )
+    _git(repo, "tag", "--annotate", "--message", message, tag, commit)
+    return TagResult(tag, commit, created=True)
+
+
+def _remote_refs(repo: Path, remote: str, *refs: str) -> dict[str, str]:
+    done = _git(repo, "ls-remote", remote, *refs, remote=remote)
+    found: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        found[ref] = sha
+    return found
+
+
+def remote_tag_commit(repo: Path, remote: str, tag: str) -> str | None:
+    """Return the commit ``tag`` points at on ``remote`` (peeled), or None if it is absent."""
+    refs = _remote_refs(repo, remote, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}")
+    return refs.get(f"refs/tags/{tag}^{{}}") or refs.get(f"refs/tags/{tag}")
+
+
+def _contains(repo: Path, remote: str, branch: str, commit: str) -> bool:
+    _fetch_branch(repo, remote, branch)
+    done = _git(repo, "merge-base", "--is-ancestor", commit, f"{remote}/{branch}", check=False)
+    return done.returncode == 0
+
+
+def _verify_pushed(repo: Path, remote: str, branch: str, tag: str, commit: str) -> None:
+    if remote_tag_commit(repo, remote, tag) != commit or not _contains(repo, remote, branch,
+                                                                        commit):
+        raise ToolingError(
+            f"{remote} does not show {tag} and {branch} at {commit[:12]} after the push; "
+            "check the remote, then run the release again"
+        )
+
+
+def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) -> PushResult:
+    """Push the version commit and its tag in one atomic push; only one release can win it."""
+    on_remote = remote_tag_commit(repo, remote, tag)
+    if on_remote is not None and on_remote != commit:
+        raise ToolingError(
+            f"tag {tag} is already on {remote} at {on_remote[:12]}, not {commit[:12]}: "
+            "another release of this version won; nothing was pushed"
+        )
+    on_branch = _contains(repo, remote, branch, commit)
+    if on_remote == commit and on_branch:
+        return PushResult(remote, branch, tag, commit, pushed=False)
+    # A commit already on the branch (a tag made by hand on it) needs only its tag pushed;
+    # pushing the branch too would be refused as a rewind once the branch has moved on.
+    branch_ref = [] if on_branch else [f"{commit}:refs/heads/{branch}"]
+    done = _git(repo, "push", "--atomic", "--porcelain", remote, *branch_ref,
+                f"refs/tags/{tag}:refs/tags/{tag}", check=False, remote=remote)
+    if done.returncode:
+        lines = redact(f"{done.stdout}\n{done.stderr}").splitlines()
+        rejected = any(ln.startswith("!") for ln in lines)
+        tail = next((ln for ln in reversed(lines) if ln.strip()), "no output")
+        if rejected:
+            raise ToolingError(
+                f"{remote} refused the atomic push of {branch} and {tag} ({tail.strip()}): "
+                "someone pushed or released meanwhile; nothing was pushed"
+            )
+        raise ToolingError(f"git push to {remote} failed: {tail.strip()}")
+    _verify_pushed(repo, remote, branch, tag, commit)
+    return PushResult(remote, branch, tag, commit, pushed=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tooling.release.repo preflight``: check the repository is ready to release."""
+    parser = argparse.ArgumentParser(prog="python -m tooling.release.repo", description=__doc__)
+    parser.add_argument("command", choices=["preflight"])
+    parser.add_argument("--dry-run", action="store_true", help="do not require credentials")
+    args = parser.parse_args(argv)
+
+    def work() -> int:
+        state = preflight(load_config(), dry_run=args.dry_run)
+        print(f"ready: {state.branch} at {state.head[:12]}, {state.ahead} ahead of "
+              f"{state.remote}")
+        return 0
+
+    return guarded(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

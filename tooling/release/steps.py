@@ -1,0 +1,413 @@
+"""The body of each release step, and the runner that journals them.
+
+``tooling.release.run`` lists the steps; this module does them.  Each step function takes the
+``ReleaseContext`` and returns what it produced as JSON-able values, which the runner writes
+into the journal.  Every step first looks at the world (the tag, the remote, the index, the
+consumers) so that running it again after a crash finishes the work instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tooling.api.diff import api_floor
+from tooling.build.dists import build_distributions
+from tooling.cascade.consumers import load_consumers
+from tooling.cascade.converge import converge_all
+from tooling.cascade.engine import cascade_all
+from tooling.cli import step
+from tooling.config import load_config
+from tooling.errors import ToolingError
+from tooling.files import sha256_of
+from tooling.release import repo as gitops
+from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
+from tooling.release.tagged import build_epoch, from_index
+from tooling.release.upload import publish_files, read_back
+from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
+from tooling.smoke.run import load_settings, run_smoke
+from tooling.versioning.changelog import insert_section, release_date, render_section
+from tooling.versioning.history import last_release_tag
+from tooling.versioning.plan import plan_from_repo, plan_to_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from tooling.config import Config
+    from tooling.version import Bump
+    from tooling.versioning.plan import VersionPlan
+
+__all__ = [
+    "ReleaseContext",
+    "ReleaseOptions",
+    "build",
+    "cascade",
+    "commit",
+    "converge",
+    "journal_for",
+    "open_journal",
+    "pending_files",
+    "plan_release",
+    "publish",
+    "push",
+    "read_back_files",
+    "run_step",
+    "smoke",
+    "start_journal",
+    "tag",
+]
+
+_COMMIT_FILES = ("pyproject.toml", "CHANGELOG.md")
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """What the user asked for on the command line."""
+
+    dry_run: bool
+    """Print the plan and change nothing."""
+    bump: str | None
+    """``--bump``: raise the bump (never lower it)."""
+    prerelease: str | None
+    """``--prerelease``: a, b or rc."""
+    yes: bool
+    """Do not ask for confirmation."""
+    json_output: bool
+    """Print a machine-readable report on stdout."""
+    consumers: str
+    """The consumer list."""
+    jobs: int | None
+    """Parallel workers for the cascade."""
+
+
+@dataclass
+class ReleaseContext:
+    """One release run: the project, its journal and the options (mutable: it accumulates)."""
+
+    config: Config
+    """The project's configuration, read at the start."""
+    journal: Journal
+    """The release's journal."""
+    options: ReleaseOptions
+    """The command-line options."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds each step took in this run (absent: done in an earlier run)."""
+
+    @property
+    def version(self) -> str:
+        """Return the version being released."""
+        return self.journal.version
+
+    @property
+    def work_dir(self) -> Path:
+        """Return ``.release/<version>/``: the built files and the build worktree."""
+        return self.config.root / JOURNAL_DIR / self.version
+
+
+def _text(values: dict[str, JsonValue], key: str, where: str) -> str:
+    value = values.get(key)
+    if not isinstance(value, str) or not value:
+        raise ToolingError(f"{where}: {key!r} missing from the release journal")
+    return value
+
+
+def _json(value: object) -> JsonValue:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _json(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+# -- the journal around each step -----------------------------------------------------------
+
+
+def run_step(
+    ctx: ReleaseContext, name: str, action: Callable[[ReleaseContext], dict[str, JsonValue]]
+) -> None:
+    """Run one step unless the journal has it done: intent first, result after it verified."""
+    if ctx.journal.is_done(name):
+        print(f"--- {name}: done in an earlier run", file=sys.stderr, flush=True)
+        return
+    start = time.perf_counter()
+    with step(name):
+        ctx.journal.begin(name, _intent(ctx, name))
+        result = action(ctx)
+        ctx.journal.finish(name, result)
+    ctx.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _intent(ctx: ReleaseContext, name: str) -> dict[str, JsonValue]:
+    """Return what step ``name`` is about to do, as far as it is known before it acts."""
+    plan, journal = ctx.journal.plan, ctx.journal
+    made = journal.result("commit").get("commit") if journal.is_done("commit") else None
+    if name == "commit":
+        return {"base": plan.get("base"), "message": gitops.release_message(ctx.version)}
+    if name in {"tag", "push"}:
+        return {"tag": journal.tag, "commit": made, "branch": ctx.config.release_branch}
+    if name in {"publish", "read-back"}:
+        return {"files": journal.result("build").get("files")}
+    if name in {"cascade", "converge"}:
+        return {"version": ctx.version, "consumers": ctx.options.consumers}
+    return {"version": ctx.version}
+
+
+def pending_files(journal: Journal | None) -> tuple[str, ...]:
+    """Return the files a crashed version commit may have left modified (preflight allows them)."""
+    if journal is not None and journal.was_started("commit"):
+        return _COMMIT_FILES
+    return ()
+
+
+def journal_for(config: Config) -> Journal | None:
+    """Return the unfinished release's journal, if there is one."""
+    return find_unfinished(config.root / JOURNAL_DIR)
+
+
+def open_journal(config: Config) -> Journal | None:
+    """Return the unfinished journal to resume; one whose plan went stale is set aside.
+
+    A plan is stale when HEAD moved since it was made and nothing irreversible happened yet
+    (no version commit): the release is planned afresh from the new HEAD.
+    """
+    journal = journal_for(config)
+    if journal is not None and not journal.is_done("plan"):
+        # Killed between creating the journal and recording its plan step: the plan is there.
+        journal.finish("plan", _plan_result(journal.version, journal.tag, journal.plan))
+    if journal is None or journal.is_done("commit") or journal.was_started("commit"):
+        return journal
+    if _text(journal.plan, "base", str(journal.path)) == gitops.head_commit(config.root):
+        return journal
+    stale = journal.path.with_name(f"{journal.path.name}.stale-{int(time.time())}")
+    journal.path.replace(stale)
+    print(f"note: HEAD moved since release {journal.version} was planned and nothing was "
+          f"committed yet; planning again (old journal kept as {stale.name})", file=sys.stderr)
+    return None
+
+
+# -- plan -----------------------------------------------------------------------------------
+
+
+def _api_floor(config: Config, since: str | None) -> tuple[Bump, tuple[str, ...]]:
+    """Return the bump the public API diff against ``since`` requires, and the breaking changes."""
+    diff = api_floor(config, since)
+    return diff.required_bump, tuple(f"{c.path} ({c.kind}): {c.message}" for c in diff.breaking)
+
+
+def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:
+    """Plan the next version from the commits, with the API diff's required bump as floor."""
+    floor, breaking = _api_floor(config, last_release_tag(config.root, config.tag_prefix))
+    return plan_from_repo(
+        config.root, bump=options.bump, prerelease=options.prerelease, api_floor=floor,
+        api_breaking=breaking,
+    )
+
+
+def start_journal(config: Config, plan: VersionPlan) -> Journal:
+    """Create the journal of a new release from its plan; the plan step is then done."""
+    if plan.next is None or plan.tag is None:
+        raise ToolingError(f"no release to start: {plan.reason}")
+    recorded = _json(plan_to_json(plan))
+    assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
+    recorded["base"] = gitops.head_commit(config.root)
+    recorded["changelog"] = render_section(plan.next, plan.commits, date=release_date())
+    journal = Journal.create(config.root / JOURNAL_DIR, plan.next, plan.tag, recorded)
+    journal.begin("plan")
+    journal.finish("plan", _plan_result(plan.next, plan.tag, recorded))
+    return journal
+
+
+def _plan_result(version: str, tag: str, plan: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    return {"version": version, "tag": tag, "base": plan.get("base"), "bump": plan.get("bump")}
+
+
+# -- build and smoke ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _build_tree(ctx: ReleaseContext) -> Iterator[Config]:
+    """Yield the configuration of a scratch worktree at the plan's base, at the new version.
+
+    Building there keeps the user's tree untouched until the version commit, and the tree
+    built is exactly the tree that commit will hold.
+    """
+    base = _text(ctx.journal.plan, "base", str(ctx.journal.path))
+    tree = ctx.work_dir / "worktree"
+    with gitops.scratch_worktree(ctx.config.root, base, tree), build_epoch(ctx.journal.plan):
+        gitops.set_project_version(tree / "pyproject.toml", ctx.version)
+        yield load_config(tree)
+
+
+def _dist_dir(ctx: ReleaseContext) -> Path:
+    return ctx.work_dir / "dist"
+
+
+def _built_files(ctx: ReleaseContext) -> tuple[Path, ...]:
+    """Return the built files the journal recorded, each checked against its recorded sha256."""
+    recorded = ctx.journal.result("build").get("files")
+    if not isinstance(recorded, list) or not recorded:
+        raise ToolingError(f"{ctx.journal.path}: build recorded no files")
+    paths = []
+    for entry in recorded:
+        if not isinstance(entry, dict):
+            raise ToolingError(f"{ctx.journal.path}: malformed build entry")
+        path = _dist_dir(ctx) / _text(entry, "filename", str(ctx.journal.path))
+        if not path.is_file() or sha256_of(path) != entry.get("sha256"):
+            raise ToolingError(
+                f"{path}: missing or changed since the build step; the release publishes only "
+                "what it built and smoke-tested: restore it or abandon the release"
+            )
+        paths.append(path)
+    return tuple(paths)
+
+
+def _build_distributions(config: Config, dist: Path) -> tuple[Path, ...]:
+    """Build wheel + sdist of ``config`` into ``dist``, checked (twine, contents, rebuild)."""
+    result = build_distributions(config, dist=dist, quiet=True)
+    return tuple(f.path for f in result.files)
+
+
+def build(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Build the wheel and sdist of the new version into ``.release/<version>/dist``."""
+    dist = _dist_dir(ctx)
+    shutil.rmtree(dist, ignore_errors=True)
+    if ctx.journal.plan.get("adopted"):
+        # A tagged release the index already serves (a local release published it): take
+        # its files as they are, never a rebuild that could differ byte for byte.
+        served = from_index(ctx.config, ctx.version, dist)
+        if served is not None:
+            return served
+    with _build_tree(ctx) as config:
+        files = _build_distributions(config, dist)
+    return {"files": [{"filename": p.name, "sha256": sha256_of(p)} for p in files]}
+
+
+def _run_smoke(config: Config, wheel: Path) -> str:
+    """Smoke-test ``wheel`` in fresh venvs on every Python (or ``$RUNTIME_SMOKE_PYTHONS``)."""
+    settings = load_settings(config)
+    restrict = parse_restriction([os.environ.get(PYTHONS_ENV, "")]) or settings.pythons
+    pythons = find_pythons(restrict)
+    report = run_smoke(config, wheel.parent, pythons, settings=settings)
+    if not report.ok:
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        raise ToolingError(
+            f"smoke failed: {report.failures[0] if report.failures else 'see above'}{more}; "
+            "fix it and run the release again (nothing was committed, tagged or uploaded)"
+        )
+    return f"ok on {', '.join(p.version for p in pythons)}"
+
+
+def smoke(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Install the built wheel in fresh venvs and prove it works, before anything is pushed."""
+    wheel = next(p for p in _built_files(ctx) if p.name.endswith(".whl"))
+    if ctx.journal.result("build").get("source") == "index":
+        return {"wheel": wheel.name, "summary": "skipped: already published on the index"}
+    with _build_tree(ctx) as config:
+        summary = _run_smoke(config, wheel)
+    return {"wheel": wheel.name, "summary": summary}
+
+
+# -- git ------------------------------------------------------------------------------------
+
+
+def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Commit the new version in pyproject.toml and its CHANGELOG.md section."""
+    root = ctx.config.root
+    base = _text(ctx.journal.plan, "base", str(ctx.journal.path))
+    message = gitops.release_message(ctx.version)
+    made = gitops.find_release_commit(root, base, message)
+    if made is None:
+        head = gitops.head_commit(root)
+        if head != base:
+            raise ToolingError(
+                f"HEAD is {head[:12]}, not {base[:12]} where release {ctx.version} was planned; "
+                "reset to it or abandon the release (docs/release.md)"
+            )
+        gitops.set_project_version(root / "pyproject.toml", ctx.version)
+        changelog = root / "CHANGELOG.md"
+        old = changelog.read_text(encoding="utf-8") if changelog.exists() else ""
+        section = _text(ctx.journal.plan, "changelog", str(ctx.journal.path))
+        changelog.write_text(insert_section(old, ctx.version, section), encoding="utf-8")
+        made = gitops.commit_files(root, _COMMIT_FILES, message)
+    return {"commit": made, "base": base, "message": message}
+
+
+def _release_commit(ctx: ReleaseContext) -> str:
+    return _text(ctx.journal.result("commit"), "commit", str(ctx.journal.path))
+
+
+def tag(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Create the annotated release tag at the version commit."""
+    made = gitops.create_tag(
+        ctx.config.root, ctx.journal.tag, _release_commit(ctx),
+        f"{ctx.config.name} {ctx.version}",
+    )
+    return _json(made)  # type: ignore[return-value]
+
+
+def push(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Push the version commit and the tag atomically, then read the tag back from the remote."""
+    done = gitops.push_release(
+        ctx.config.root, "origin", ctx.config.release_branch, ctx.journal.tag,
+        _release_commit(ctx),
+    )
+    return _json(done)  # type: ignore[return-value]
+
+
+# -- index ----------------------------------------------------------------------------------
+
+
+def publish(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Upload the built files with twine unless the index already has them byte for byte."""
+    return _json(publish_files(_built_files(ctx)))  # type: ignore[return-value]
+
+
+def read_back_files(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Download every file from the index and compare its sha256 with the built one."""
+    return _json(read_back(_built_files(ctx)))  # type: ignore[return-value]
+
+
+# -- consumers ------------------------------------------------------------------------------
+
+
+def _rows(rows: Sequence[object]) -> JsonValue:
+    return [_json(r) for r in rows]
+
+
+def cascade(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Bump the pin in every non-exempt consumer repository; consumers already at it are kept."""
+    consumers = load_consumers(Path(ctx.options.consumers))
+    report = cascade_all(consumers, ctx.version, jobs=ctx.options.jobs)
+    if not report.ok:
+        named = ", ".join(f"{r.consumer} ({r.reason})" for r in report.failed)
+        raise ToolingError(
+            f"cascade failed for {named}; fix them and run the release again: it resumes at "
+            "the cascade, and consumers already at the version are left as they are"
+        )
+    if report.credentials_missing:
+        print(f"warning: CASCADE_TOKEN not set; skipped {', '.join(report.credentials_missing)}",
+              file=sys.stderr)
+    return {"consumers": _rows(report.rows)}
+
+
+def converge(ctx: ReleaseContext) -> dict[str, JsonValue]:
+    """Read back every cascaded consumer's pin and fail on any divergence."""
+    consumers = load_consumers(Path(ctx.options.consumers))
+    report = converge_all(consumers, ctx.version, jobs=ctx.options.jobs)
+    if not report.ok:
+        named = ", ".join(f"{r.consumer} (got {r.got}, {r.reason})" for r in report.failed)
+        raise ToolingError(f"consumers diverge from {ctx.version}: {named}; run the release again")
+    return {"consumers": _rows(report.rows)}

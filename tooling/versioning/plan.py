@@ -1,0 +1,352 @@
+"""The version plan: the next version, its tag and the files a release would change.
+
+It is decided from the current version and the commits since the last release tag.
+
+``plan_version`` is pure and decides; ``plan_from_repo`` reads the repository and calls it;
+``describe_plan`` and ``plan_to_json`` are what ``invoke release --dry-run [--json]`` prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from tooling.cli import guarded
+from tooling.config import load_config
+from tooling.errors import ToolingError
+from tooling.version import (
+    Bump,
+    bump_rank,
+    bump_version,
+    higher_bump,
+    parse_bump,
+    parse_prerelease,
+    parse_version,
+    release_level,
+    validate_version,
+)
+from tooling.versioning.history import Commit, commits_since, last_release_tag
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "DEFAULT_FILES",
+    "BelowApiFloorError",
+    "OverrideTooLowError",
+    "VersionPlan",
+    "describe_plan",
+    "main",
+    "plan_from_repo",
+    "plan_to_json",
+    "plan_version",
+]
+
+DEFAULT_FILES: tuple[str, ...] = ("pyproject.toml", "CHANGELOG.md")
+"""What a release changes in this repository: the version and the changelog."""
+_MAX_LISTED = 8
+
+
+class OverrideTooLowError(ToolingError):
+    """``--bump``/``RELEASE_BUMP`` asked for less than the commits do."""
+
+
+class BelowApiFloorError(ToolingError):
+    """The release would be lower than the public API diff requires."""
+
+
+@dataclass(frozen=True)
+class VersionPlan:
+    """What a release would do to the version, decided before anything is changed."""
+
+    current: str
+    """The version now (``[project] version``)."""
+    next: str | None
+    """The version the release would make; None when there is nothing to release."""
+    bump: Bump | None
+    """The level of the release, measured from the last final release; None if no release."""
+    commit_bump: Bump | None
+    """The highest bump the commits ask for, after the 0.x rule; None if none asks."""
+    override: Bump | None
+    """The bump ``--bump``/``RELEASE_BUMP`` asked for (the higher of the two), if any."""
+    override_source: str | None
+    """Where the override came from: ``--bump``, ``RELEASE_BUMP`` or both."""
+    prerelease: str | None
+    """The pre-release kind asked for (``a``, ``b``, ``rc``), if any."""
+    api_floor: Bump | None
+    """The bump the public API diff requires, as the diff reported it; None if not known."""
+    api_breaking: tuple[str, ...]
+    """The breaking API changes behind ``api_floor``."""
+    major_on_zero: bool
+    """Whether breaking changes before 1.0.0 bump major (else minor)."""
+    tag: str | None
+    """The tag the release would create; None when there is nothing to release."""
+    since: str | None
+    """The tag the commits were read from (None: the whole history)."""
+    commits: tuple[Commit, ...]
+    """Every commit considered, oldest first, each with the bump it asks for."""
+    files: tuple[str, ...]
+    """The files the release would change (empty when there is nothing to release)."""
+    reason: str
+    """One line: why this bump, or why there is nothing to release."""
+
+    @property
+    def release(self) -> bool:
+        """Whether there is anything to release."""
+        return self.next is not None
+
+
+def _before_one(current: str) -> bool:
+    return parse_version(current, where="current version").major == 0
+
+
+def _zero_rule(bump: Bump | None, *, current: str, major_on_zero: bool) -> Bump | None:
+    # Before 1.0.0 a breaking change bumps minor: 0.x promises nothing stable (SemVer item 4).
+    if bump == "major" and _before_one(current) and not major_on_zero:
+        return "minor"
+    return bump
+
+
+def _overrides(
+    override: str | None, env_override: str | None
+) -> tuple[Bump | None, str | None, list[tuple[str, Bump]]]:
+    given: list[tuple[str, Bump]] = []
+    if override is not None and override.strip():
+        given.append(("--bump", parse_bump(override, where="--bump")))
+    if env_override is not None and env_override.strip():
+        given.append(("RELEASE_BUMP", parse_bump(env_override, where="RELEASE_BUMP")))
+    if not given:
+        return None, None, given
+    top = cast("Bump", higher_bump(*(bump for _, bump in given)))
+    source = " and ".join(name for name, bump in given if bump == top)
+    return top, source, given
+
+
+def _first_asking(commits: Sequence[Commit], bump: Bump, *, current: str, zero: bool) -> Commit:
+    for commit in commits:
+        if _zero_rule(commit.bump, current=current, major_on_zero=zero) == bump:
+            return commit
+    return commits[0]  # pragma: no cover - only called when some commit asks for ``bump``
+
+
+def _promotable(current: str, prerelease: str | None) -> bool:
+    parsed = parse_version(current, where="current version")
+    if not parsed.unreleased_base:
+        return False
+    if prerelease is None:
+        return True
+    order = ("dev", "a", "b", "rc")
+    now = parsed.pre[0] if parsed.pre is not None else "dev"
+    return order.index(prerelease) > order.index(now)
+
+
+def plan_version(
+    current: str,
+    commits: Sequence[Commit],
+    *,
+    override: str | None = None,
+    env_override: str | None = None,
+    prerelease: str | None = None,
+    major_on_zero: bool = False,
+    api_floor: Bump | None = None,
+    api_breaking: Sequence[str] = (),
+    tag_prefix: str = "runtime-v",
+    since: str | None = None,
+    files: Sequence[str] = DEFAULT_FILES,
+) -> VersionPlan:
+    """Decide the next version: highest bump wins, overrides only raise, the API floor holds.
+
+    ``override`` is ``--bump``; ``env_override`` is the raw ``RELEASE_BUMP`` value (``minor``
+    or the PR-label form ``release:minor``).  No releasable commit and no override gives a
+    plan with ``next=None`` (nothing to release), except that a pre-release can always be
+    promoted (``1.3.0rc2`` -> ``1.3.0``, or ``a`` -> ``rc``).  Raises ``OverrideTooLowError``
+    when an override is below what the commits ask, ``BelowApiFloorError`` when the release
+    would be below ``api_floor``.
+    """
+    validate_version(current, where="current version")
+    kind = parse_prerelease(prerelease)
+    commits = tuple(commits)
+    commit_bump = _zero_rule(
+        higher_bump(*(c.bump for c in commits)), current=current, major_on_zero=major_on_zero
+    )
+    top, source, given = _overrides(override, env_override)
+    for name, bump in given:
+        if bump_rank(bump) < bump_rank(commit_bump):
+            asked = cast("Bump", commit_bump)
+            first = _first_asking(commits, asked, current=current, zero=major_on_zero)
+            raise OverrideTooLowError(
+                f"{name} {bump} is lower than the {asked} bump the commits ask for "
+                f"({first.short} {first.subject}); an override can raise the bump, never "
+                f"lower it: drop {name} or set it to {asked} or higher"
+            )
+    requested = higher_bump(commit_bump, top)
+    floor = _zero_rule(api_floor, current=current, major_on_zero=major_on_zero)
+    plan = VersionPlan(
+        current=current, next=None, bump=None, commit_bump=commit_bump, override=top,
+        override_source=source, prerelease=kind, api_floor=api_floor,
+        api_breaking=tuple(api_breaking), major_on_zero=major_on_zero, tag=None, since=since,
+        commits=commits, files=(), reason="",
+    )  # fmt: skip
+    if requested is None and not _promotable(current, kind):
+        considered = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
+        why = (
+            f"nothing to release: no commit since {since or 'the first commit'} asks for a "
+            f"release ({len(commits)} considered"
+            + (f": {considered}" if considered else "")
+            + "); pass --bump to release anyway"
+        )
+        return replace(plan, reason=why)
+    promoting = requested is None
+    level = release_level(current, requested or "patch")
+    if bump_rank(level) < bump_rank(floor):
+        shown = "; ".join(api_breaking[:_MAX_LISTED])
+        more = len(api_breaking) - _MAX_LISTED
+        shown += f"; and {more} more" if more > 0 else ""
+        raise BelowApiFloorError(
+            f"the public API needs a {floor} release but this one would be {level}: "
+            f"{shown or 'breaking changes found by the API diff'}; rerun with --bump {floor}, "
+            "or, for a deliberate break, add each name to [tool.runtime-build.api-ignore] in "
+            "pyproject.toml with the reason"
+        )
+    nxt = bump_version(current, requested or "patch", prerelease=kind)
+    why = (
+        f"promote {current} to {nxt}"
+        if promoting
+        else f"{level} release: commits ask for {commit_bump or 'nothing'}"
+        + (f", {source} asks for {top}" if top else "")
+    )
+    return replace(
+        plan, next=nxt, bump=level, tag=f"{tag_prefix}{nxt}", files=tuple(files), reason=why
+    )
+
+
+def _commit_line(commit: Commit, plan: VersionPlan) -> str:
+    notes = []
+    if commit.skip:
+        notes.append("skipped: [skip-release]")
+    elif commit.bump == "major" and plan.current and _before_one(plan.current):
+        if not plan.major_on_zero:
+            notes.append("breaking: counts as minor before 1.0.0")
+    elif commit.bump is None:
+        notes.append("releases nothing on its own")
+    tail = f"   ({'; '.join(notes)})" if notes else ""
+    return f"  {commit.short}  {commit.bump or '-':<5}  {commit.subject}{tail}"
+
+
+def describe_plan(plan: VersionPlan) -> str:
+    """Render the plan as the human reads it in ``invoke release --dry-run``."""
+    lines = [f"current version: {plan.current}"]
+    lines.append(f"commits since {plan.since or 'the first commit'}: {len(plan.commits)}")
+    lines.extend(_commit_line(c, plan) for c in plan.commits)
+    lines.append(f"commits ask for: {plan.commit_bump or 'no release'}")
+    if plan.override:
+        lines.append(f"override: {plan.override} (from {plan.override_source})")
+    if plan.prerelease:
+        lines.append(f"pre-release: {plan.prerelease}")
+    if plan.api_floor is None:
+        lines.append("API floor: not computed")
+    else:
+        count = len(plan.api_breaking)
+        lines.append(f"API floor: {plan.api_floor} ({count} breaking change(s))")
+        lines.extend(f"  - {change}" for change in plan.api_breaking)
+    if not plan.release:
+        lines.append(plan.reason)
+        return "\n".join(lines)
+    lines.append(f"next version: {plan.next} ({plan.bump} release)")
+    lines.append(f"tag: {plan.tag}")
+    lines.append(f"files that would change: {', '.join(plan.files)}")
+    return "\n".join(lines)
+
+
+def plan_to_json(plan: VersionPlan) -> dict[str, object]:
+    """Return the plan as ``invoke release --dry-run --json`` prints it."""
+    return {
+        "release": plan.release,
+        "current": plan.current,
+        "next": plan.next,
+        "bump": plan.bump,
+        "commit_bump": plan.commit_bump,
+        "override": plan.override,
+        "override_source": plan.override_source,
+        "prerelease": plan.prerelease,
+        "api_floor": plan.api_floor,
+        "api_breaking": list(plan.api_breaking),
+        "major_on_zero": plan.major_on_zero,
+        "tag": plan.tag,
+        "since": plan.since,
+        "files": list(plan.files),
+        "reason": plan.reason,
+        "commits": [
+            {
+                "sha": c.sha,
+                "short": c.short,
+                "subject": c.subject,
+                "type": c.type,
+                "scope": c.scope,
+                "breaking": c.breaking,
+                "breaking_notes": list(c.breaking_notes),
+                "skip": c.skip,
+                "bump": c.bump,
+            }
+            for c in plan.commits
+        ],
+    }
+
+
+def plan_from_repo(
+    root: Path | None = None,
+    *,
+    bump: str | None = None,
+    prerelease: str | None = None,
+    api_floor: Bump | None = None,
+    api_breaking: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> VersionPlan:
+    """Read the version, the last release tag and the commits since it; plan the release.
+
+    ``RELEASE_BUMP`` is read from ``env`` (default: the process environment).
+    """
+    config = load_config(root)
+    tag = last_release_tag(config.root, config.tag_prefix)
+    environ = os.environ if env is None else env
+    return plan_version(
+        config.version,
+        commits_since(config.root, tag),
+        override=bump,
+        env_override=environ.get("RELEASE_BUMP"),
+        prerelease=prerelease,
+        major_on_zero=config.major_on_zero,
+        api_floor=api_floor,
+        api_breaking=api_breaking,
+        tag_prefix=config.tag_prefix,
+        since=tag,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tooling.versioning``: print the version plan (no API floor), change nothing."""
+    parser = argparse.ArgumentParser(prog="python -m tooling.versioning", description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=None, help="project root (default: here)")
+    parser.add_argument("--bump", help="raise the bump to major, minor or patch")
+    parser.add_argument("--prerelease", help="make a pre-release: a, b or rc")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    args = parser.parse_args(argv)
+
+    def work() -> int:
+        plan = plan_from_repo(args.root, bump=args.bump, prerelease=args.prerelease)
+        if args.json:
+            print(json.dumps(plan_to_json(plan), indent=2))
+        else:
+            print(describe_plan(plan))
+        return 0
+
+    return guarded(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
