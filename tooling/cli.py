@@ -5,12 +5,13 @@ Everything printed here is scrubbed of secrets once, on the way out.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from tooling.errors import ToolingError
 from tooling.secrets import redact
@@ -18,21 +19,92 @@ from tooling.secrets import redact
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["annotate", "format_table", "guarded", "report_error", "step"]
+__all__ = [
+    "RedactingWriter",
+    "annotate",
+    "format_table",
+    "guarded",
+    "redacting_output",
+    "report_error",
+    "step",
+]
+
+
+class RedactingWriter(io.TextIOBase):
+    """A text stream that scrubs secrets from whole lines before they reach ``target``.
+
+    Text is held until a newline (or a flush), so a secret written in two pieces is still
+    seen whole.  Each character is scanned once per line it ends up in: linear in the output.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        """Wrap ``target`` (normally the real stdout or stderr)."""
+        super().__init__()
+        self.target = target
+        self._pending: list[str] = []
+
+    def write(self, text: str) -> int:
+        """Queue ``text``; pass on every completed line, scrubbed."""
+        newline = text.rfind("\n")
+        if newline == -1:
+            self._pending.append(text)
+            return len(text)
+        self._pending.append(text[: newline + 1])
+        self.target.write(redact("".join(self._pending)))
+        self._pending = [text[newline + 1 :]] if newline + 1 < len(text) else []
+        return len(text)
+
+    def flush(self) -> None:
+        """Pass on what is queued, scrubbed, and flush the target."""
+        if self._pending:
+            self.target.write(redact("".join(self._pending)))
+            self._pending = []
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        """Whether the target is a terminal (live displays ask)."""
+        return self.target.isatty()
+
+    def fileno(self) -> int:
+        """The target's file descriptor."""
+        return self.target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # TextIOBase declares it read-only
+        """The target's encoding."""
+        return self.target.encoding
+
+
+@contextmanager
+def redacting_output() -> Iterator[None]:
+    """Scrub every line written to stdout and stderr while the block runs (the output sink)."""
+    saved = sys.stdout, sys.stderr
+    if isinstance(sys.stdout, RedactingWriter):  # already inside a sink
+        yield
+        return
+    sys.stdout, sys.stderr = RedactingWriter(saved[0]), RedactingWriter(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
 
 
 def guarded(work: Callable[[], int]) -> int:
     """Run ``work``; a ToolingError becomes ``error: ...`` and its exit code.
 
-    Anything else keeps its traceback: it is a bug, not bad input.
+    Anything else keeps its traceback: it is a bug, not bad input.  Everything the work
+    prints goes through the output sink, scrubbed of secrets.
     """
-    try:
-        return work()
-    except ToolingError as exc:
-        return report_error(exc)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    with redacting_output():
+        try:
+            return work()
+        except ToolingError as exc:
+            return report_error(exc)
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return 130
 
 
 @contextmanager
