@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import helpers
 import pytest
@@ -20,6 +20,9 @@ from tooling.rewrite import (
     shadowing_names,
 )
 from tooling.rewrite._quoted import rewrite_quoted_imports
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FIXTURE = helpers.FIXTURES / "rewrite-shadowing"
 NAMES = frozenset({"adapters", "config", "plugins_registry"})
