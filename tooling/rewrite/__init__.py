@@ -19,6 +19,7 @@ from tooling.rewrite._pytest_config import (
 from tooling.rewrite._quoted import QuotedTemplate, find_templates
 from tooling.rewrite._source import ImportRef, Problem, SourceResult, rewrite_source
 from tooling.rewrite._tree import TreeResult, discover_names, rewrite_tree
+from tooling.rewrite._walk import read_tree
 
 __all__ = [
     "IMPORT_MODES",
@@ -33,6 +34,7 @@ __all__ = [
     "find_templates",
     "main",
     "read_pytest_config",
+    "read_tree",
     "rewrite_source",
     "rewrite_tree",
     "shadowing_names",
