@@ -42,6 +42,7 @@ __all__ = [
     "check_deps",
     "excluded_sources",
     "guarded_imports",
+    "guarded_modules",
     "optional_dependencies",
     "requirement_names",
 ]
@@ -103,7 +104,7 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _guarded_lines(tree: ast.AST) -> Iterator[int]:
+def _guarded_lines(tree: ast.AST) -> Iterator[tuple[int, str]]:
     for node in ast.walk(tree):
         body: list[ast.stmt] = []
         if isinstance(node, ast.Try):
@@ -112,20 +113,31 @@ def _guarded_lines(tree: ast.AST) -> Iterator[int]:
             body = node.body if _is_type_checking(node.test) else []
         for stmt in body:
             for inner in ast.walk(stmt):
-                if isinstance(inner, ast.Import | ast.ImportFrom):
-                    yield inner.lineno
+                if isinstance(inner, ast.Import):
+                    yield from ((inner.lineno, a.name.split(".")[0]) for a in inner.names)
+                elif isinstance(inner, ast.ImportFrom) and inner.module and not inner.level:
+                    yield inner.lineno, inner.module.split(".")[0]
 
 
-def guarded_imports(sources: Mapping[str, bytes]) -> frozenset[tuple[str, int]]:
-    """``(file, line)`` of every optional import (ImportError-guarded or TYPE_CHECKING)."""
-    found: set[tuple[str, int]] = set()
+def guarded_modules(sources: Mapping[str, bytes]) -> tuple[tuple[str, int, str], ...]:
+    """``(file, line, top-level module)`` of every optional import.
+
+    Optional: guarded by ``except ImportError`` (or ``ModuleNotFoundError``) or made under
+    ``if TYPE_CHECKING:``; absolute imports only.
+    """
+    found: set[tuple[str, int, str]] = set()
     for member, code in sources.items():
         try:
             tree = ast.parse(code)
         except (SyntaxError, ValueError):
             continue
-        found.update((member, line) for line in _guarded_lines(tree))
-    return frozenset(found)
+        found.update((member, line, module) for line, module in _guarded_lines(tree))
+    return tuple(sorted(found))
+
+
+def guarded_imports(sources: Mapping[str, bytes]) -> frozenset[tuple[str, int]]:
+    """``(file, line)`` of every optional import (see `guarded_modules`)."""
+    return frozenset((file, line) for file, line, _ in guarded_modules(sources))
 
 
 def _top_imports(code: bytes) -> set[str]:
