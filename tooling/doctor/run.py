@@ -136,7 +136,7 @@ def diagnose(config: Config, *, imports: bool = True) -> tuple[Finding, ...]:
         config.compat_aliases,
     ))
     found.extend(optional_import_findings(
-        [(f"{source_rel}/{r}", line, m) for r, line, m in guarded_modules(shipped_py)],
+        [(f"{source_rel}/{g.file}", g.line, g.module) for g in guarded_modules(shipped_py)],
         workspace=workspace, package=config.package,
         declared=[*requirement_names(config.dependencies),
                   *optional_dependencies(config.project)],

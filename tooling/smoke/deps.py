@@ -21,6 +21,7 @@ import re
 import sys
 import time
 import zipfile
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEPS_CACHED_DETAIL",
+    "GuardedImport",
     "check_deps",
     "excluded_sources",
     "guarded_imports",
@@ -119,25 +121,37 @@ def _guarded_lines(tree: ast.AST) -> Iterator[tuple[int, str]]:
                     yield inner.lineno, inner.module.split(".")[0]
 
 
-def guarded_modules(sources: Mapping[str, bytes]) -> tuple[tuple[str, int, str], ...]:
+@dataclass(frozen=True, order=True)
+class GuardedImport:
+    """One optional import of the shipped code."""
+
+    file: str
+    """The file, as named in the sources mapping."""
+    line: int
+    """1-based line of the import statement."""
+    module: str
+    """The top-level module imported."""
+
+
+def guarded_modules(sources: Mapping[str, bytes]) -> tuple[GuardedImport, ...]:
     """``(file, line, top-level module)`` of every optional import.
 
     Optional: guarded by ``except ImportError`` (or ``ModuleNotFoundError``) or made under
     ``if TYPE_CHECKING:``; absolute imports only.
     """
-    found: set[tuple[str, int, str]] = set()
+    found: set[GuardedImport] = set()
     for member, code in sources.items():
         try:
             tree = ast.parse(code)
         except (SyntaxError, ValueError):
             continue
-        found.update((member, line, module) for line, module in _guarded_lines(tree))
+        found.update(GuardedImport(member, line, module) for line, module in _guarded_lines(tree))
     return tuple(sorted(found))
 
 
 def guarded_imports(sources: Mapping[str, bytes]) -> frozenset[tuple[str, int]]:
     """``(file, line)`` of every optional import (see `guarded_modules`)."""
-    return frozenset((file, line) for file, line, _ in guarded_modules(sources))
+    return frozenset((g.file, g.line) for g in guarded_modules(sources))
 
 
 def _top_imports(code: bytes) -> set[str]:
