@@ -36,6 +36,14 @@ def smoke(session: nox.Session) -> None:
     session.run("python", "-m", "tooling.smoke", *session.posargs)
 
 
+@nox.session
+def doctor(session: nox.Session) -> None:
+    """Read the runtime tree and its settings; list every finding with its exact fix."""
+    session.install(*PROJECT_DEPS)
+    _install_groups(session, "doctor")
+    session.run("python", "-m", "tooling.doctor", *session.posargs)
+
+
 @nox.session(name="api-diff")
 def api_diff(session: nox.Session) -> None:
     """Diff the staged package's public API against a git ref; print the required bump."""

@@ -16,7 +16,9 @@ from test_stage import PACKAGE_FILES, make_project, run_tool, set_in_pyproject
 
 from tooling.build.checks import bare_imports, forbidden_entries, scan_source
 from tooling.build.dists import build_distributions
+from tooling.build.messages import metadata_hint, relocated, strip_ansi
 from tooling.config import load_config
+from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -179,3 +181,32 @@ def test_a_no_op_build_imports_neither_libcst_nor_griffe(tmp_path: Path) -> None
     assert "tooling.rewrite" in imported  # the rewriter ran, from its cache
     assert not {m for m in imported if m.split(".")[0] in {"libcst", "griffe"}}
     assert (root / "build" / "stage" / "tiny_runtime" / "compat.json").read_bytes() == compat
+
+
+def test_twine_failure_names_the_project_field_without_colour_codes(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "README.rst").write_text("Title\n=\n\n.. broken:: directive\n   :x:\n\n`bad\n")
+    set_in_pyproject(root, 'readme = "README.md"', 'readme = "README.rst"')
+    done = run_tool(root, "tooling.build", "--no-check-cache")
+    assert done.returncode == 1, done.stdout
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert "twine check --strict" in line
+    assert "set [project] readme" in line
+    assert "\x1b" not in done.stderr
+    assert "-tmp-" not in line  # no temp folder that is deleted by the time it is read
+
+
+def test_errors_name_sources_and_dist_not_deleted_temp_folders(tmp_path: Path) -> None:
+    moved = relocated(
+        ToolingError(f"{tmp_path}/.stage-tmp-x/pkg/a.py:3: closure", path=tmp_path / ".stage-tmp-x"
+                     / "pkg" / "a.py", line=3),
+        {tmp_path / ".stage-tmp-x" / "pkg": tmp_path / "ws", tmp_path / ".stage-tmp-x": "stage"},
+    )
+    assert moved.message == f"{tmp_path}/ws/a.py:3: closure"
+    assert (moved.path, moved.line) == (f"{tmp_path}/ws/a.py", 3)
+    coloured = "\x1b[31mERROR\x1b[0m `long_description` bad"
+    assert strip_ansi(coloured) == "ERROR `long_description` bad"
+    assert metadata_hint("`long_description_content_type` missing").startswith(
+        "set [project] readme"
+    )
+    assert metadata_hint("no such thing") == ""

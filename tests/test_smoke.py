@@ -181,7 +181,9 @@ def test_workspace_tests_run_rewritten_against_the_installed_wheel(tmp_path: Pat
     report = smoke(root)
     tests = checks(report)["tests"]
     assert tests.ok, tests.detail
-    assert tests.detail == "3 passed"
+    assert tests.detail == (
+        "wheel: 3 passed; source: 3 passed; 0 only failing against the wheel, 0 failing in both"
+    )
 
 
 def make_wheel(tmp_path: Path, files: dict[str, str], *, version: str = "1.0.0") -> Path:
@@ -263,3 +265,32 @@ def test_end_to_end_build_and_smoke_of_the_bundled_runtime(tmp_path: Path) -> No
     assert f"molecule-runtime {version}" in smoked.stdout
     assert "echo over A2A" in smoked.stdout
     assert " passed" in smoked.stdout
+
+
+@pytest.mark.slow
+def test_deps_check_accepts_declared_optional_imports_and_names_the_rest(
+    tmp_path: Path,
+) -> None:
+    wheel = make_wheel(tmp_path, {
+        "depcheck/__init__.py": (
+            '"""Pkg."""\nfrom typing import TYPE_CHECKING\n\ntry:\n    import orjson\n'
+            "except ImportError:\n    orjson = None\ntry:\n    import ujson\n"
+            "except ModuleNotFoundError:\n    ujson = None\ntry:\n    import simdjson\n"
+            "except ImportError:\n    simdjson = None\nif TYPE_CHECKING:\n    import rapidjson\n"
+            "import undeclared_thing\n"
+        ),
+    })
+    result = check_deps(
+        wheel, "depcheck", "depcheck", [], module_map={}, scratch=tmp_path / "scratch",
+        optional=["orjson"], optional_imports=["ujson", "rapidjson"],
+    )
+    assert not result.ok
+    assert [f.split(": ", 1)[0] for f in result.failures] == [
+        "depcheck/__init__.py:13:12", "depcheck/__init__.py:18:8",
+    ]
+    assert result.failures[0].endswith(
+        "DEP001 optional import 'simdjson' (guarded) is in no extra: declare it in "
+        "[project.optional-dependencies] or list it in [tool.runtime-build.smoke] "
+        "optional-imports"
+    )
+    assert "'undeclared_thing' imported but missing" in result.failures[1]

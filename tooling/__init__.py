@@ -21,10 +21,12 @@ One package per stage, each runnable as ``python -m tooling.<stage>``:
 - release/: the release itself: steps, journal, repository operations, upload, credentials.
 - cascade/: consumers, their repositories and pins, converge, drift, fan-out, forge.
 - ci/: the generated workflows, their YAML model, the Gitea rules, the lint session.
+- doctor/: findings on a runtime tree (shadowed names, templates, env, ...), each with its fix.
 - bench/: benchmarks, figures side by side in one run; e2e: the whole release in a sandbox.
 
 Dependencies run one way: kernel <- rewrite <- api <- build <- release; smoke -> rewrite;
-cascade, ci, versioning -> kernel; release, bench and e2e may use everything.
+cascade, ci, versioning -> kernel; doctor -> rewrite, smoke; release, bench and e2e may use
+everything.
 """
 
 from __future__ import annotations

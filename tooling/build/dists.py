@@ -29,6 +29,7 @@ from build import ProjectBuilder
 from pyproject_hooks import quiet_subprocess_runner
 
 from tooling.build.checks import bare_imports, forbidden_entries
+from tooling.build.messages import metadata_hint, relocated, strip_ansi
 from tooling.build.stage import source_date_epoch, stage
 from tooling.cli import guarded, step
 from tooling.config import load_config
@@ -196,7 +197,10 @@ def _check_sdist_rebuild(sdist: Path, wheel: Path, *, epoch: int) -> None:
         with tarfile.open(sdist) as archive:
             archive.extractall(root / "src", filter="data")
         (project,) = (root / "src").iterdir()
-        rebuilt = build_project(project, root / "out", "wheel", epoch=epoch)
+        try:
+            rebuilt = build_project(project, root / "out", "wheel", epoch=epoch)
+        except ToolingError as exc:  # the extracted copy is gone once this returns
+            raise relocated(exc, {project: f"{sdist.name} (extracted)"}) from exc
         if rebuilt.read_bytes() != wheel.read_bytes():
             raise ToolingError(
                 f"{sdist.name}: the wheel built from it differs from {wheel.name}; "
@@ -204,15 +208,18 @@ def _check_sdist_rebuild(sdist: Path, wheel: Path, *, epoch: int) -> None:
             )
 
 
-def _tool(argv: list[str], what: str, cwd: Path) -> Completed:
+def _tool(argv: list[str], what: str, cwd: Path, *, pyproject: Path | None = None) -> Completed:
     done = run(argv, cwd=cwd, check=False, what=what)
     if done.returncode != 0:
         lines = [
             line.strip()
-            for line in (done.stdout + "\n" + done.stderr).splitlines()
-            if line.strip() and not line.startswith(("Checking ", "OK"))
+            for line in strip_ansi(done.stdout + "\n" + done.stderr).splitlines()
+            if line.strip() and not line.strip().startswith(("Checking ", "OK"))
         ]
         detail = "; ".join(lines[-3:]) or f"exit {done.returncode}"
+        hint = metadata_hint("\n".join(lines)) if pyproject is not None else ""
+        if hint:
+            raise ToolingError(f"{pyproject}: {what}: {detail}; {hint}", path=pyproject)
         raise ToolingError(f"{what}: {detail}")
     return done
 
@@ -242,6 +249,7 @@ def _external_checks(
                 [sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)],
                 "twine check --strict",
                 config.root,
+                pyproject=config.pyproject,
             ),
             pool.submit(
                 _tool,
@@ -255,7 +263,11 @@ def _external_checks(
             pool.submit(_check_sdist_rebuild, sdist, wheel, epoch=epoch),
         ]
         for future in futures:
-            future.result()
+            try:
+                future.result()
+            except ToolingError as exc:
+                # The archives live in a temp folder deleted on the way out: name dist/.
+                raise relocated(exc, {sdist.parent: config.root / "dist"}) from exc
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"{sdist.name}\n{wheel.name}\n", encoding="utf-8")
     return False
@@ -289,7 +301,10 @@ def build_distributions(
         with step("build sdist + wheel", quiet=quiet), ThreadPoolExecutor(max_workers=2) as pool:
             sdist_job = pool.submit(build_project, staged.root, temp, "sdist", epoch=epoch)
             wheel_job = pool.submit(build_project, staged.root, temp, "wheel", epoch=epoch)
-            sdist, wheel = sdist_job.result(), wheel_job.result()
+            try:
+                sdist, wheel = sdist_job.result(), wheel_job.result()
+            except ToolingError as exc:
+                raise relocated(exc, {temp: dist_dir}) from exc
         with step("check", quiet=quiet):
             _check_file_sets(staged, wheel, sdist)
             _check_no_bare_imports(wheel, staged.names)

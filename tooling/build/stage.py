@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import tomlkit
 
 from tooling.api.compat import write_compat
+from tooling.build.messages import relocated
 from tooling.cli import guarded, step
 from tooling.config import load_config
 from tooling.errors import ToolingError
@@ -290,6 +291,15 @@ def _write_compat(config: Config, package_dir: Path, cache_dir: Path) -> None:
     write_compat(config, package_dir, cache_dir=cache_dir)
 
 
+@contextlib.contextmanager
+def _pointing_home(temp: Path, config: Config, dest: Path) -> Iterator[None]:
+    """Errors name the source file (or ``build/stage``), never the temp folder being deleted."""
+    try:
+        yield
+    except ToolingError as exc:
+        raise relocated(exc, {temp / config.package: config.source, temp: dest}) from exc
+
+
 def stage(
     config: Config,
     out: Path | None = None,
@@ -303,7 +313,7 @@ def stage(
     validate_version(config.version, where=f"{config.pyproject} [project] version")
     staged_readme, copies = _readme_paths(config)
     cache_dir = cache_dir if cache_dir is not None else config.root / "build" / ".cache"
-    with _temp_beside(dest) as temp:
+    with _temp_beside(dest) as temp, _pointing_home(temp, config, dest):
         tree = rewrite_tree(
             config.source,
             config.package,

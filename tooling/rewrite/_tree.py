@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,8 @@ from tooling.rewrite._cache import Cache, tool_fingerprint
 from tooling.rewrite._closure import ModuleIndex, find_violations
 from tooling.rewrite._manifest import Inputs, Manifest, manifest_path, scan_outputs
 from tooling.rewrite._package import package_init
+from tooling.rewrite._pytest_config import shadowing_names
+from tooling.rewrite._quoted import rewrite_quoted_imports
 from tooling.rewrite._source import SourceResult, rewrite_source
 from tooling.rewrite._walk import ALWAYS_EXCLUDED, SourceFile, discover_names, read_tree
 
@@ -247,7 +249,8 @@ def _plan(
     tests_names: frozenset[str] = frozenset()
     if tests is not None:
         tests_files = read_tree(tests, ALWAYS_EXCLUDED)[0]
-        tests_names = frozenset(names - index.excluded_top - discover_names(tests))
+        # pytest's import rules decide which of the test tree's own names win (docs/rewrite.md).
+        tests_names = frozenset(names - index.excluded_top - shadowing_names(tests, source))
     settings = (tool_fingerprint(), package, str(source), str(tests), "\0".join(patterns),
                 "\0".join(sorted(aliases)), "\0".join(sorted(names)), "\0".join(tests_names))
     return _Plan(source, package, out / package, tests_out, names, tests_names, index, files,
@@ -290,6 +293,23 @@ def _commit(
         for temp in (staging, tests_staging):
             if temp is not None and temp.exists():
                 shutil.rmtree(temp, ignore_errors=True)
+
+
+def _rewrite_quoted(results: dict[str, SourceResult], plan: _Plan, tally: _Tally) -> None:
+    """Rewrite test literals that quote import statements (source-text assertions)."""
+    names = plan.tests_names
+
+    def rewrite(snippet: bytes) -> bytes:
+        return rewrite_source(snippet, names, plan.package).code
+
+    for rel, result in results.items():
+        code, count = rewrite_quoted_imports(result.code, names, rewrite)
+        if count:
+            tally.rewritten += not result.changed
+            references = {**result.references}
+            references["quoted_import"] = references.get("quoted_import", 0) + count
+            tally.references["quoted_import"] += count
+            results[rel] = replace(result, code=code, changed=True, references=references)
 
 
 def _check_closure(plan: _Plan, results: Mapping[str, SourceResult]) -> None:
@@ -355,6 +375,7 @@ def rewrite_tree(
         tests_results = _process(
             plan.tests_files, job=tests_job, cache=cache, jobs=jobs, tally=tally
         )
+        _rewrite_quoted(tests_results, plan, tally)
     if cache is not None:
         cache.save()
     _commit(plan, results, tests_results)

@@ -17,26 +17,30 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import time
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path  # noqa: TC003 - used at run time by the dataclasses' users
+from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
 from tooling.files import sha256_of
 from tooling.proc import run
 from tooling.secrets import redact
+from tooling.smoke.probe import MARKER
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from tooling.smoke.pythons import PythonInfo
+    from tooling.smoke.testrun import TestVerdict
 
 __all__ = [
+    "PROBE_SCRIPT",
     "CheckResult",
+    "CheckState",
     "Probe",
     "check_installed",
     "check_record",
@@ -50,13 +54,11 @@ __all__ = [
     "install_wheel",
     "output_tail",
     "probe_installed",
-    "run_workspace_tests",
     "site_packages",
     "venv_python",
     "wheel_record",
 ]
 
-_PYTEST_SUMMARY = re.compile(r"=*\s*(?P<summary>(?:\d+ \w+(?:, )?)+) in [\d.]+s")
 # Variables that would point the runtime or Python somewhere other than the smoke setup.
 _DROPPED_ENV = (
     "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV",
@@ -64,6 +66,18 @@ _DROPPED_ENV = (
     "PYTEST_ADDOPTS", "PYTEST_PLUGINS",
 )
 _TAIL_LINES = 3
+
+PROBE_SCRIPT = Path(__file__).with_name("probe.py")
+"""The probe program, run by path inside each smoke venv (it needs only the standard library)."""
+
+
+class CheckState(Enum):
+    """What became of one check: the one place the state names live."""
+
+    OK = "ok"
+    FAIL = "FAIL"
+    SKIP = "skip"
+    CACHED = "cached"
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,17 @@ class CheckResult:
     """True when the check did not apply (switched off, or an earlier step failed)."""
     cached: bool = False
     """True when the result is an earlier run's pass for identical inputs (``--no-cache``)."""
+    tests: TestVerdict | None = None
+    """For the tests check: both layouts' runs and the per-test differences."""
+
+    @property
+    def state(self) -> CheckState:
+        """The check's state, for tables and JSON."""
+        if self.cached:
+            return CheckState.CACHED
+        if self.skipped:
+            return CheckState.SKIP
+        return CheckState.OK if self.ok else CheckState.FAIL
 
 
 @dataclass(frozen=True)
@@ -106,60 +131,6 @@ class Probe:
     """Installed files (as listed by the dist-info RECORD) to ``sha256=...``."""
     dep_modules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Declared dependency name to the top-level modules it installs."""
-
-
-# Runs inside the smoke venv (python -I -c): walks the installed package on the file system,
-# imports every module in one process collecting each failure, loads every entry point.
-_PROBE = r"""
-import importlib, importlib.metadata as md, json, os, pkgutil, re, sys, sysconfig, traceback
-package, dist_name = sys.argv[1], sys.argv[2]
-deps = json.loads(sys.argv[3])
-out = {"import_failures": [], "modules": [], "entry_points": [], "entry_point_failures": []}
-def fail(name, exc):
-    return f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-try:
-    top = importlib.import_module(package)
-    out["package_file"] = getattr(top, "__file__", "") or ""
-    paths = list(top.__path__)
-except BaseException as exc:
-    out["package_file"] = ""
-    out["import_failures"].append(fail(package, exc))
-    paths = [os.path.join(sysconfig.get_path("purelib"), package)]
-out["modules"].append(package)
-def walk(paths, prefix):
-    for info in sorted(pkgutil.iter_modules(paths, prefix), key=lambda m: m.name):
-        out["modules"].append(info.name)
-        try:
-            importlib.import_module(info.name)
-        except BaseException as exc:
-            out["import_failures"].append(fail(info.name, exc))
-        if info.ispkg:
-            walk([os.path.join(p, info.name.rsplit(".", 1)[-1]) for p in paths], info.name + ".")
-walk(paths, package + ".")
-out["site_packages"] = sysconfig.get_path("purelib")
-dist = md.distribution(dist_name)
-for ep in sorted(dist.entry_points, key=lambda e: (e.group, e.name)):
-    label = f"{ep.group} {ep.name} = {ep.value}"
-    try:
-        ep.load()
-        out["entry_points"].append(label)
-    except BaseException as exc:
-        out["entry_point_failures"].append(fail(label, exc))
-out["record"] = {str(f): f"{f.hash.mode}={f.hash.value}" for f in (dist.files or []) if f.hash}
-mods = {}
-for name in deps:
-    try:
-        d = md.distribution(name)
-    except md.PackageNotFoundError:
-        continue
-    top_level = (d.read_text("top_level.txt") or "").split()
-    if not top_level:
-        top_level = sorted({m.group(1) for m in re.finditer(
-            r"^(?!__)([A-Za-z0-9_]+)(?:/|\.py,)", d.read_text("RECORD") or "", re.M)})
-    mods[name] = [m for m in top_level if not m.endswith(".dist-info")]
-out["dep_modules"] = mods
-print("PROBE-JSON:" + json.dumps(out))
-"""
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -265,19 +236,25 @@ def wheel_record(wheel: Path) -> dict[str, str]:
 
 
 def probe_installed(
-    venv: Path, package: str, dist_name: str, deps: Sequence[str], cwd: Path
+    venv: Path,
+    package: str,
+    dist_name: str,
+    deps: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Probe | None, str]:
-    """Run the in-venv probe; return it, or None and the reason it could not run."""
+    """Run the in-venv probe (``tooling/smoke/probe.py``); return it, or None and why not."""
     argv = [
-        os.fspath(venv_python(venv)), "-I", "-B", "-c", _PROBE, package, dist_name,
+        os.fspath(venv_python(venv)), "-I", "-B", os.fspath(PROBE_SCRIPT), package, dist_name,
         json.dumps(list(deps)),
     ]
-    done = run(argv, cwd=cwd, check=False, env=clean_env(), timeout=300, what="import probe")
-    marker = next((ln for ln in done.stdout.splitlines() if ln.startswith("PROBE-JSON:")), None)
+    done = run(argv, cwd=cwd, check=False, env=clean_env(env), timeout=300, what="import probe")
+    marker = next((ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)), None)
     if marker is None:
         why = output_tail(done.stderr or done.stdout)
         return None, f"probe failed (exit {done.returncode}): {why}"
-    data = json.loads(marker.removeprefix("PROBE-JSON:"))
+    data = json.loads(marker.removeprefix(MARKER))
     return Probe(
         package_file=data["package_file"],
         site_packages=data["site_packages"],
@@ -370,14 +347,16 @@ def _script(venv: Path, name: str) -> Path:
     return venv / "bin" / name
 
 
-def check_version(venv: Path, script: str, version: str, cwd: Path) -> CheckResult:
+def check_version(
+    venv: Path, script: str, version: str, cwd: Path, env: Mapping[str, str] | None = None
+) -> CheckResult:
     """``<script> --version`` prints the pyproject version."""
     start = time.perf_counter()
     path = _script(venv, script)
     if not path.exists():
         return failed_check("version", f"console script {script} was not installed", start)
     argv = [os.fspath(venv_python(venv)), "-I", "-B", os.fspath(path), "--version"]
-    done = run(argv, cwd=cwd, check=False, env=clean_env(), timeout=120, what=script)
+    done = run(argv, cwd=cwd, check=False, env=clean_env(env), timeout=120, what=script)
     text = done.stdout.strip() or done.stderr.strip()
     if done.returncode != 0 or version not in text.split():
         return failed_check(
@@ -387,32 +366,6 @@ def check_version(venv: Path, script: str, version: str, cwd: Path) -> CheckResu
             start,
         )
     return CheckResult("version", ok=True, detail=text.splitlines()[0], seconds=elapsed(start))
-
-
-def run_workspace_tests(
-    venv: Path, run_dir: Path, cwd: Path, args: Sequence[str], *, timeout: float
-) -> CheckResult:
-    """Run the rewritten workspace tests (a copy of ``run_dir``) against the installed wheel."""
-    start = time.perf_counter()
-    copy = cwd / "workspace-tests"
-    shutil.copytree(run_dir, copy)
-    argv = [
-        os.fspath(venv_python(venv)), "-I", "-B", "-m", "pytest", "-p", "no:cacheprovider",
-        "--rootdir", os.fspath(copy), *args, os.fspath(copy),
-    ]
-    done = run(argv, cwd=copy, check=False, env=clean_env(), timeout=timeout, what="pytest")
-    summary = next(
-        (m["summary"] for m in _PYTEST_SUMMARY.finditer(done.stdout)), None
-    ) or output_tail(done.stdout + done.stderr)
-    if done.returncode != 0:
-        failed = tuple(
-            ln.strip() for ln in done.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))
-        )
-        return CheckResult(
-            "tests", ok=False, detail=f"pytest exit {done.returncode}: {summary}",
-            failures=failed, seconds=elapsed(start),
-        )
-    return CheckResult("tests", ok=True, detail=summary, seconds=elapsed(start))
 
 
 def elapsed(start: float) -> float:

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tooling.cli import format_table
+from tooling.smoke.testrun import verdict_json
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from tooling.smoke.checks import CheckResult
@@ -52,6 +54,8 @@ class SmokeReport:
     """Wall time."""
     failures: tuple[str, ...] = field(default=())
     """Every failure as ``[X.Y] check: detail`` lines."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """``[tool.runtime-build.smoke] env`` as set for the runtime, secret-looking values masked."""
 
     @property
     def cached(self) -> int:
@@ -65,14 +69,11 @@ class SmokeReport:
         return all(p.ok for p in self.pythons) and (self.deps is None or self.deps.ok)
 
 
-def _status(check: CheckResult) -> str:
-    return "skip" if check.skipped else ("ok" if check.ok else "FAIL")
-
-
 def print_line(where: str, check: CheckResult) -> None:
     """One progress line per finished check."""
     print(
-        f"[{where}] {check.name:<12} {_status(check):<4} {check.detail} ({check.seconds:.2f}s)",
+        f"[{where}] {check.name:<12} {check.state.value:<4} {check.detail} "
+        f"({check.seconds:.2f}s)",
         flush=True,
     )
 
@@ -82,12 +83,15 @@ def print_table(report: SmokeReport) -> None:
     header = ["python", *CHECKS]
     # "cached" in the table: a pass served from the smoke cache, not proved in this run.
     rows = [
-        [r.python.version, *("cached" if c.cached else _status(c) for c in r.checks)]
+        [r.python.version, *(c.state.value for c in r.checks)]
         for r in report.pythons
     ]
     print(format_table(header, rows))
+    if report.env:
+        shown = " ".join(f"{k}={v}" for k, v in report.env.items())
+        print(f"runtime environment (smoke.env): {shown}")
     if report.deps is not None:
-        print(f"deps (deptry): {_status(report.deps)}: {report.deps.detail}")
+        print(f"deps (deptry): {report.deps.state.value}: {report.deps.detail}")
     if report.cached:
         print(f"{report.cached} check(s) served from the smoke cache: their inputs are identical "
               "to an earlier pass (--no-cache re-runs them)")
@@ -99,8 +103,14 @@ def print_table(report: SmokeReport) -> None:
 def report_json(report: SmokeReport) -> dict[str, object]:
     """The report as ``--json`` prints it."""
     def check(c: CheckResult) -> dict[str, object]:
-        return {"name": c.name, "ok": c.ok, "skipped": c.skipped, "cached": c.cached,
-                "detail": c.detail, "failures": list(c.failures), "seconds": round(c.seconds, 3)}
+        out: dict[str, object] = {
+            "name": c.name, "state": c.state.value, "ok": c.ok, "skipped": c.skipped,
+            "cached": c.cached, "detail": c.detail, "failures": list(c.failures),
+            "seconds": round(c.seconds, 3),
+        }
+        if c.tests is not None:
+            out["tests"] = verdict_json(c.tests)
+        return out
 
     return {
         "ok": report.ok,
@@ -113,6 +123,7 @@ def report_json(report: SmokeReport) -> dict[str, object]:
         ],
         "deps": check(report.deps) if report.deps else None,
         "failures": list(report.failures),
+        "env": dict(report.env),
         "cached": report.cached,
         "seconds": round(report.seconds, 3),
     }

@@ -16,6 +16,7 @@ install and the installed-files check, which always run, the other checks report
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -33,8 +34,10 @@ from tooling.errors import ToolingError
 from tooling.files import sha256_of
 from tooling.smoke.cache import (
     cache_dir,
+    load_entry,
     load_pass,
     python_key,
+    store_entry,
     store_pass,
     tree_digest,
 )
@@ -44,15 +47,23 @@ from tooling.smoke.checks import (
     check_installed,
     check_record,
     check_version,
+    clean_env,
+    elapsed,
     ensure_venv,
     find_uv,
     install_wheel,
     probe_installed,
-    run_workspace_tests,
     site_packages,
+    venv_python,
     wheel_record,
 )
-from tooling.smoke.deps import check_deps, requirement_names
+from tooling.smoke.deps import (
+    check_deps,
+    excluded_sources,
+    optional_dependencies,
+    requirement_names,
+)
+from tooling.smoke.layout import PreparedTests, arrange, prepare_tests, pytest_argv, source_argv
 from tooling.smoke.pythons import PYTHONS_ENV, PythonInfo, find_pythons, parse_restriction
 from tooling.smoke.report import (
     CHECKS,
@@ -68,8 +79,9 @@ from tooling.smoke.settings import (
     dependency_group,
     find_wheel,
     load_settings,
-    prepare_tests,
+    masked_env,
 )
+from tooling.smoke.testrun import TestRun, compare_runs, run_from_json, run_pytest, run_to_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -110,6 +122,56 @@ class _Once:
         return self._value
 
 
+class _SourceRun:
+    """The workspace tests on the source layout, run once (by the first Python that asks).
+
+    Cached by the content of the source and test trees, the interpreter and the settings.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: TestRun | None = None
+
+    def get(self, ctx: _Context, python: PythonInfo, venv: Path, scratch: Path) -> TestRun:
+        with self._lock:
+            if self._done is None:
+                self._done = _run_source(ctx, python, venv, scratch)
+            return self._done
+
+
+def _source_key(ctx: _Context, python: PythonInfo) -> str:
+    prepared = ctx.tests_run
+    config_file = prepared.config.file if prepared is not None else None
+    material = [
+        "source-tests", tree_digest(ctx.config.source),
+        tree_digest(ctx.config.tests) if ctx.config.tests is not None else "",
+        sha256_of(config_file) if config_file is not None else "",
+        python.version, list(ctx.settings.pytest_args), sorted(ctx.settings.env.items()),
+        list(ctx.extra), list(ctx.config.dependencies),
+    ]
+    return "source-" + hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
+def _run_source(ctx: _Context, python: PythonInfo, venv: Path, scratch: Path) -> TestRun:
+    prepared = ctx.tests_run
+    if prepared is None:
+        return TestRun("source", (), 0, "no workspace tests")
+    key = _source_key(ctx, python)
+    if ctx.use_cache:
+        hit = load_entry(ctx.cache, key)
+        if hit is not None:
+            return run_from_json(hit)
+    scratch.mkdir(parents=True, exist_ok=True)
+    argv, cwd = source_argv(prepared, venv_python(venv), scratch, ctx.settings.pytest_args)
+    done = run_pytest(
+        argv, layout="source", cwd=cwd, env=clean_env(ctx.settings.env),
+        junit=scratch / "junit-source.xml", timeout=ctx.settings.tests_timeout,
+    )
+    if not done.problem:
+        store_entry(ctx.cache, key, run_to_json(done))
+    return done
+
+
 @dataclass(frozen=True)
 class _Context:
     config: Config
@@ -119,7 +181,8 @@ class _Context:
     record: Mapping[str, str]
     extra: tuple[str, ...]
     deps: tuple[str, ...]
-    tests_run: Path | None
+    tests_run: PreparedTests | None
+    source_run: _SourceRun
     index_url: str | None
     envs: Path
     cache: Path
@@ -207,9 +270,21 @@ def _lookup(ctx: _Context, python: PythonInfo, site: Path) -> tuple[str, CachedP
     """The cache key of one Python, and the pass stored under it (None: miss, --no-cache)."""
     key = python_key(
         config=ctx.config, settings=ctx.settings, python=python, wheel_sha256=ctx.wheel_sha256,
-        site=site, tests_digest=tree_digest(ctx.tests_run),
+        site=site, tests_digest=_tests_digest(ctx),
     )
     return key, load_pass(ctx.cache, key, CHECKS[3:]) if ctx.use_cache else None
+
+
+def _tests_digest(ctx: _Context) -> str:
+    prepared = ctx.tests_run
+    if prepared is None:
+        return ""
+    parts = [tree_digest(prepared.mirror)]
+    if prepared.config.file is not None:
+        parts.append(sha256_of(prepared.config.file))
+    if ctx.settings.source_tests:
+        parts.append(tree_digest(ctx.config.source))
+    return ":".join(parts)
 
 
 def _prove(
@@ -223,7 +298,9 @@ def _prove(
     with tempfile.TemporaryDirectory(prefix=f"smoke-{python.minor}-") as scratch:
         start = time.perf_counter()
         cwd = Path(scratch)
-        probe, why = probe_installed(venv, ctx.config.package, ctx.config.name, ctx.deps, cwd)
+        probe, why = probe_installed(
+            venv, ctx.config.package, ctx.config.name, ctx.deps, cwd=cwd, env=ctx.settings.env
+        )
         if probe is None:
             record(CheckResult("wheel", ok=False, detail=why, seconds=time.perf_counter() - start))
             return None
@@ -232,26 +309,53 @@ def _prove(
         located = check_record(probe, ctx.wheel, ctx.record)  # + imported from site-packages
         for check in (located if not located.ok else installed, *_from_probe(probe, took)):
             record(check)
-        for check in _run_checks(ctx, venv, cwd):
+        for check in _run_checks(ctx, python, venv, cwd):
             record(check)
     return probe
 
 
-def _run_checks(ctx: _Context, venv: Path, cwd: Path) -> Iterator[CheckResult]:
+def _tests_check(ctx: _Context, python: PythonInfo, venv: Path, cwd: Path) -> CheckResult:
+    """The workspace tests against the wheel, compared test by test with the source layout."""
+    start = time.perf_counter()
+    prepared = ctx.tests_run
+    if prepared is None:  # pragma: no cover - the caller checked
+        return _skip("tests", "no workspace tests configured")
+    folder = arrange(prepared, site_packages(venv, python.minor) / ctx.config.package, cwd)
+    argv = pytest_argv(
+        venv_python(venv), isolated=True, ini=folder.ini, rootdir=folder.rootdir,
+        tests=folder.tests, config=prepared.config, extra=ctx.settings.pytest_args,
+        confcutdir=folder.root,
+    )
+    wheel = run_pytest(
+        argv, layout="wheel", cwd=folder.package, env=clean_env(ctx.settings.env),
+        junit=cwd / "junit-wheel.xml", timeout=ctx.settings.tests_timeout,
+    )
+    source = (
+        ctx.source_run.get(ctx, python, venv, cwd / "source-run")
+        if ctx.settings.source_tests else None
+    )
+    verdict = compare_runs(wheel, source, must_pass=ctx.settings.tests_must_pass)
+    return CheckResult(
+        "tests", ok=verdict.ok, detail=verdict.detail, failures=verdict.failures,
+        seconds=elapsed(start), tests=verdict,
+    )
+
+
+def _run_checks(
+    ctx: _Context, python: PythonInfo, venv: Path, cwd: Path
+) -> Iterator[CheckResult]:
     """The checks that run the installed code: version, serve, workspace tests."""
     settings = ctx.settings
     if settings.script and settings.version_check:
-        yield check_version(venv, settings.script, ctx.config.version, cwd)
+        yield check_version(venv, settings.script, ctx.config.version, cwd, settings.env)
     else:
         yield _skip("version", "version-check off")
     if settings.script and settings.serve_check:
-        yield check_serve(venv, settings.script, cwd)
+        yield check_serve(venv, settings.script, cwd, env=settings.env)
     else:
         yield _skip("serve", "serve-check off")
     if ctx.tests_run is not None:
-        yield run_workspace_tests(
-            venv, ctx.tests_run, cwd, settings.pytest_args, timeout=settings.tests_timeout
-        )
+        yield _tests_check(ctx, python, venv, cwd)
     else:
         yield _skip("tests", "no workspace tests configured")
 
@@ -264,6 +368,9 @@ def _deps_when_probed(ctx: _Context, scratch: Path) -> CheckResult:
         ctx.wheel, config.package, config.name, config.dependencies,
         module_map=ctx.first_probe.get(), scratch=scratch,
         cache_dir=ctx.cache if ctx.use_cache else None,
+        optional=optional_dependencies(config.project),
+        optional_imports=ctx.settings.optional_imports,
+        excluded_sources=excluded_sources(config),
     )
 
 
@@ -307,7 +414,8 @@ def run_smoke(
         ctx = _Context(
             config=config, settings=settings, wheel=wheel, wheel_sha256=wheel_sha256,
             record=wheel_record(wheel), extra=extra, deps=requirement_names(config.dependencies),
-            tests_run=tests_run, index_url=index_url, envs=config.root / ".nox" / "smoke-envs",
+            tests_run=tests_run, source_run=_SourceRun(), index_url=index_url,
+            envs=config.root / ".nox" / "smoke-envs",
             cache=cache_dir(config), use_cache=use_cache, emit=emit, first_probe=_Once(),
             slots=threading.Semaphore(max(1, jobs)),
         )
@@ -338,6 +446,7 @@ def run_smoke(
         deps=deps,
         seconds=time.perf_counter() - start,
         failures=tuple(failures),
+        env=masked_env(settings.env),
     )
 
 

@@ -28,6 +28,7 @@ from tooling.smoke.checks import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 __all__ = ["check_serve"]
@@ -69,7 +70,14 @@ def _rpc(url: str, text: str) -> dict[str, object]:
     return answer
 
 
-def check_serve(venv: Path, script: str, cwd: Path, *, timeout: float = 60.0) -> CheckResult:
+def check_serve(
+    venv: Path,
+    script: str,
+    cwd: Path,
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+) -> CheckResult:
     """Start the installed runtime with the echo adapter, echo one A2A message, SIGTERM it."""
     start = time.perf_counter()
     workspace_id = f"smoke-{secrets.token_hex(3)}"
@@ -85,7 +93,7 @@ def check_serve(venv: Path, script: str, cwd: Path, *, timeout: float = 60.0) ->
             "--config", os.fspath(config)]
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=stderr
+            argv, cwd=cwd, env=clean_env(env), stdout=subprocess.PIPE, stderr=stderr
         )
     try:
         url = _read_ready(proc, timeout)

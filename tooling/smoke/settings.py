@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import configparser
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping  # noqa: TC003 - a dataclass field's type
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tooling.config import read_pyproject
 from tooling.errors import ToolingError
+from tooling.secrets import register_secret
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PASSPHRASE|API_?KEY|PRIVATE|CREDENTIAL|AUTH",
+                          re.IGNORECASE)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
     from tooling.config import Config
 
-__all__ = ["SmokeSettings", "dependency_group", "find_wheel", "load_settings", "prepare_tests"]
+__all__ = [
+    "SmokeSettings",
+    "dependency_group",
+    "find_wheel",
+    "load_settings",
+    "masked_env",
+    "secret_looking",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,14 @@ class SmokeSettings:
     """Run deptry on the shipped package."""
     pythons: tuple[str, ...] = ()
     """Default restriction (versions or paths); ``--python`` and the env variable override."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """``env``: set for every check that runs the runtime (everything else stays cleared)."""
+    optional_imports: tuple[str, ...] = ()
+    """``optional-imports``: guarded imports that need no declared dependency."""
+    tests_must_pass: bool = True
+    """``tests-must-pass``: tests failing in both layouts fail the smoke too."""
+    source_tests: bool = True
+    """``source-tests``: run the tests on the source layout too and compare test by test."""
 
 
 def _bool(table: Mapping[str, object], key: str, where: str, *, default: bool) -> bool:
@@ -60,7 +80,8 @@ def load_settings(config: Config) -> SmokeSettings:
         raise ToolingError(f"{where}: must be a table")
     known = {
         "script", "version-check", "serve-check", "workspace-tests", "test-group",
-        "pytest-args", "tests-timeout", "deps-check", "pythons",
+        "pytest-args", "tests-timeout", "deps-check", "pythons", "env", "optional-imports",
+        "tests-must-pass", "source-tests",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -77,6 +98,7 @@ def load_settings(config: Config) -> SmokeSettings:
     for key, value in (("pytest-args", args), ("pythons", pythons)):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ToolingError(f"{where}: `{key}` must be a list of strings")
+    env, optional = _runtime_env(table, where), _optional_imports(table, where)
     timeout = table.get("tests-timeout", 600)
     if not isinstance(timeout, int | float) or timeout <= 0:
         raise ToolingError(f"{where}: `tests-timeout` must be a positive number of seconds")
@@ -90,7 +112,45 @@ def load_settings(config: Config) -> SmokeSettings:
         tests_timeout=float(timeout),
         deps_check=_bool(table, "deps-check", where, default=True),
         pythons=tuple(pythons),
+        env=dict(env),
+        optional_imports=tuple(optional),
+        tests_must_pass=_bool(table, "tests-must-pass", where, default=True),
+        source_tests=_bool(table, "source-tests", where, default=True),
     )
+
+
+def _runtime_env(table: Mapping[str, object], where: str) -> dict[str, str]:
+    env = table.get("env", {})
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and _ENV_NAME.match(k) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise ToolingError(
+            f'{where}: `env` must be a table of NAME = "value" strings, such as '
+            '{ WORKSPACE_ID = "smoke" }'
+        )
+    for name, value in env.items():
+        if secret_looking(name):
+            register_secret(value)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _optional_imports(table: Mapping[str, object], where: str) -> list[str]:
+    optional = table.get("optional-imports", [])
+    if not isinstance(optional, list) or not all(
+        isinstance(v, str) and v.isidentifier() for v in optional
+    ):
+        raise ToolingError(f"{where}: `optional-imports` must be a list of top-level module names")
+    return [str(v) for v in optional]
+
+
+def secret_looking(name: str) -> bool:
+    """Whether an environment variable's name says its value is a secret."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def masked_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` as reports show it: values of secret-looking names masked."""
+    return {k: "****" if secret_looking(k) else v for k, v in sorted(env.items())}
 
 
 def dependency_group(data: Mapping[str, object], name: str, where: str) -> list[str]:
@@ -118,47 +178,3 @@ def find_wheel(dist: Path, name: str) -> Path:
             f"{dist}: expected one {name} wheel, found {found}; run `nox -s build` first"
         )
     return wheels[0]
-
-
-def _pytest_ini(source: Path, run_dir: Path) -> None:
-    # The workspace's pytest.ini is for the source layout (`pythonpath = .` would put the bare
-    # modules on sys.path); keep its strictness and warning filters, drop its paths.
-    ini = source / "pytest.ini"
-    parser = configparser.ConfigParser(interpolation=None)
-    if ini.is_file():
-        parser.read(ini, encoding="utf-8")
-    if not parser.has_section("pytest"):
-        parser.add_section("pytest")
-    for key in ("pythonpath", "testpaths", "rootdir"):
-        parser.remove_option("pytest", key)
-    with (run_dir / "pytest.ini").open("w", encoding="utf-8") as fh:
-        parser.write(fh)
-
-
-def prepare_tests(config: Config, scratch: Path) -> Path | None:
-    """Rewrite the workspace tests for the installed package; return the run directory."""
-    if config.tests is None or not config.tests.is_dir():
-        return None
-    from tooling.rewrite import rewrite_source, rewrite_tree  # noqa: PLC0415 - only when testing
-
-    run_dir = scratch / "tests-run"
-    run_dir.mkdir(parents=True)
-    tree = rewrite_tree(
-        config.source,
-        config.package,
-        scratch / "rewrite-out",
-        tests=config.tests,
-        tests_out=run_dir / config.tests.name,
-        exclude=config.exclude,
-        cache_dir=config.root / "build" / ".cache",
-        aliases=config.compat_aliases,
-    )
-    top_conftest = config.source / "conftest.py"
-    if top_conftest.is_file() and config.tests.parent == config.source:
-        done = rewrite_source(
-            top_conftest.read_bytes(), frozenset(tree.names), config.package,
-            path=str(top_conftest),
-        )
-        (run_dir / "conftest.py").write_bytes(done.code)
-    _pytest_ini(config.source, run_dir)
-    return run_dir
