@@ -80,7 +80,7 @@ def row_of(out: str, name: str) -> str:
     return next(line for line in out.splitlines() if line.startswith(f"{name} "))
 
 
-def test_cascade_rewrites_a_junk_pin_bumps_requirements_and_pushes_one_commit(
+def test_cascade_rewrites_the_pin_bumps_requirements_and_pushes_one_commit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     requirements = (
@@ -95,7 +95,7 @@ def test_cascade_rewrites_a_junk_pin_bumps_requirements_and_pushes_one_commit(
         "openclaw",
         {
             ".github/workflows/publish-image.yml": "on: push\n",
-            ".runtime-version": "0.1.1000\n# fire-publish-image-1778872861\n",
+            ".runtime-version": "0.1.1000\n",
             "requirements.txt": requirements,
             "docker/requirements.txt": "molecule-ai-workspace-runtime>=0.1\n",
         },
@@ -135,24 +135,25 @@ def test_each_skip_reason_is_named_and_those_repositories_are_left_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     no_workflow = make_consumer(tmp_path, "no-workflow", {".runtime-version": "0.2.0\n"})
-    no_pin = make_consumer(tmp_path, "no-pin", {".github/workflows/release.yml": "on: push\n"})
+    ci_only = make_consumer(
+        tmp_path, "ci-only", {".github/workflows/ci.yml": "on: push\n", "README.md": "x\n"}
+    )
     exempt = make_consumer(tmp_path, "exempt")
-    heads = {p: head(p) for p in (no_workflow, no_pin, exempt)}
+    heads = {p: head(p) for p in (no_workflow, ci_only, exempt)}
     listing = write_list(
         tmp_path,
         [
             {"name": "no-workflow", "url": str(no_workflow)},
-            {"name": "no-pin", "url": str(no_pin)},
+            {"name": "ci-only", "url": str(ci_only)},
             {"name": "exempt", "url": str(exempt), "exempt": True},
             {"name": "remote", "url": "https://git.example.invalid/molecule-ai/remote.git"},
         ],
     )
     code, out, err = run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)
     assert code == 0
-    assert "skipped  no release workflow in .github/workflows/ or .gitea/workflows/" in row_of(
-        out, "no-workflow"
-    )
-    assert "skipped  no pin file .runtime-version" in row_of(out, "no-pin")
+    reason = "skipped  no release workflow (publish-image.yml) in .github/workflows/"
+    assert reason in row_of(out, "no-workflow")
+    assert reason in row_of(out, "ci-only")
     assert "skipped  exempt" in row_of(out, "exempt")
     assert "skipped  needs CASCADE_TOKEN" in row_of(out, "remote")
     assert err.count("warning: CASCADE_TOKEN is not set") == 1

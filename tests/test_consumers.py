@@ -73,7 +73,7 @@ def test_a_consumer_overrides_defaults_and_exempt_ones_are_not_active() -> None:
     [
         (
             'name = "a"\nurl = "x.git"\npin_file = "v"',
-            "consumer 'a': unknown key 'pin_file'; did you mean 'pin-file'?",
+            "consumer 'a': unknown key `pin_file`; did you mean `pin-file`?",
         ),
         (
             'name = "a"\nurl = "x.git"\nmode = "puhs"',
