@@ -403,6 +403,14 @@ class _Refusing(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.seen.append(self.headers.get("Authorization", ""))
+        if self.path == "/api/v1/user":  # the token preflight passes: only git refuses
+            body = b'{"login": "cascade-bot"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.send_response(401)
         self.send_header("WWW-Authenticate", 'Basic realm="forge"')
         self.send_header("Content-Length", "0")
