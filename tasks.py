@@ -95,15 +95,22 @@ def converge(
                                   jobs=jobs or None, json_output=json))
 
 
-@task(help={"org": "also list the org's pinned repositories missing from the list", **_COMMON})
-def drift(
+@task(
+    help={
+        "org": "also list the org's pinned repositories missing from the list",
+        "fix": "cascade the lagging consumers to the latest release, then converge them",
+        "max": "with --fix: heal at most N consumers this run (default: all)",
+        **_COMMON,
+    }
+)
+def drift(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context, org: str = "", consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False,
+    json: bool = False, fix: bool = False, max: int = 0,  # noqa: A002 - the flag is --max
 ) -> None:
-    """Report consumers whose pin lags the latest version on the index."""
+    """Report consumers whose pin lags the latest version on the index (--fix heals them)."""
     del c
     _finish(_release.run_drift(org=org or None, consumers=consumers, jobs=jobs or None,
-                               json_output=json))
+                               json_output=json, fix=fix, max_count=max or None))
 
 
 @task(help={"json": _COMMON["json"]})

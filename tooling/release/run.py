@@ -71,11 +71,15 @@ def run_converge(
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
-def run_drift(*, org: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
-    """`invoke drift`: consumers whose pin lags the index."""
+def run_drift(
+    *, org: str | None, consumers: str, jobs: int | None, json_output: bool, fix: bool = False,
+    max_count: int | None = None,
+) -> int:
+    """`invoke drift [--fix [--max N]]`: consumers whose pin lags the index, optionally healed."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415
 
     argv = ["drift", *_opt("--org", org), "--consumers", consumers, *_opt("--jobs", jobs)]
+    argv += [*(["--fix"] if fix else []), *_opt("--max", max_count)]
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
