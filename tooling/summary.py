@@ -19,7 +19,15 @@ from tooling.secrets import redact
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["SUMMARY_VARIABLE", "append_section", "cell", "link", "markdown_table", "section"]
+__all__ = [
+    "SUMMARY_VARIABLE",
+    "append_section",
+    "cell",
+    "link",
+    "markdown_table",
+    "section",
+    "table_section",
+]
 
 SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 _SAFE_SCHEMES = ("https://", "http://")
@@ -55,6 +63,14 @@ def section(title: str, *parts: str) -> str:
     """One summary section: a `###` heading, then each non-empty part as its own paragraph."""
     body = [f"### {cell(title)}", *(p.strip("\n") for p in parts if p.strip())]
     return "\n\n".join(body) + "\n\n"
+
+
+def table_section(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *notes: str
+) -> str:
+    """A section of plain text: ``notes`` as paragraphs, then the table; every cell escaped."""
+    table = markdown_table(headers, [[cell(str(v)) for v in row] for row in rows])
+    return section(title, *(cell(n) for n in notes), table)
 
 
 def append_section(text: str) -> Path | None:

@@ -28,6 +28,7 @@ from tooling.release.tagged import (
 )
 from tooling.release.upload import dist_files, publish_files, read_back
 from tooling.secrets import redact
+from tooling.summary import append_section, cell, link, markdown_table, section
 from tooling.versioning.plan import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
@@ -227,6 +228,10 @@ def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseO
     for entry in files if isinstance(files, list) else []:
         if isinstance(entry, dict):
             print(f"  {entry.get('filename')}  sha256 {entry.get('sha256')}")
+    listed = [e for e in files if isinstance(e, dict)] if isinstance(files, list) else []
+    append_section(section(f"release {journal.version} ({journal.tag})", markdown_table(
+        ("file", "sha256"), [(link(str(e.get("filename")), str(e.get("url") or "")),
+                              cell(str(e.get("sha256")))) for e in listed])))
 
 
 def run_release(
