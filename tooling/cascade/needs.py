@@ -136,5 +136,5 @@ def held_reason(needs: bytes, where: str, compat: CompatSource) -> str | None:
     unmet = [r for r in check.results if not r.satisfied]
     if not unmet:
         return None
-    said = "; ".join(f"{r.need} {r.wanted}: {r.reason}" for r in unmet)
+    said = "; ".join(f"{r.need}: {r.reason}" for r in unmet)
     return f"{compat.version} does not meet {where}: {said}"
