@@ -63,6 +63,9 @@ class FakeForge:
         self.faults: list[tuple[str, str, list[int]]] = []
         self.org_scope = True
         self.login = "cascade-bot"
+        # GitHub answers `GET /user` with 403 for an Actions GITHUB_TOKEN (an installation
+        # token): authenticated, but not a user.
+        self.user_forbidden = False
         self._server: ThreadingHTTPServer | None = None
         self.lock = threading.Lock()
 
@@ -256,6 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _current_user(self) -> None:
         """GitHub `GET /user`, Gitea `GET /api/v1/user`: the token's own account."""
         forge = self.forge
+        if forge.user_forbidden:
+            self._reply(403, {"message": "Resource not accessible by integration"})
+            return
         if forge.kind == "github":
             payload: dict[str, object] = {"login": forge.login, "id": 1, "type": "User"}
         else:
