@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from typing import TYPE_CHECKING
 
 import pytest
+from fleet import NEEDS_UNMET, repo_bytes, write_wheel
 from helpers import start_package_index
 from test_cascade import TEMPLATE, head, make_consumer, row_of, run, show, write_list
 from test_summary import read_summary
@@ -20,33 +20,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from helpers import PackageIndex
-
-WHEEL = "molecule_ai_workspace_runtime-{}-py3-none-any.whl"
-NEEDS_UNMET = 'adapter-protocol = ">=3"\n'
-
-
-def compat(version: str) -> dict[str, object]:
-    """A release's compat.json as the build writes it."""
-    return {
-        "compat_format": 1,
-        "runtime_version": version,
-        "requires_python": ">=3.11",
-        "distribution": "molecule-ai-workspace-runtime",
-        "package": "molecule_runtime",
-        "adapter_protocol_version": 2,
-        "plugin_api_version": "1.3",
-        "api_fingerprint": "sha256:" + "ab" * 32,
-    }
-
-
-def write_wheel(directory: Path, version: str) -> Path:
-    """A wheel of the runtime carrying only its compat.json (all the cascade reads)."""
-    wheel = directory / WHEEL.format(version)
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("molecule_runtime/__init__.py", "")
-        archive.writestr("molecule_runtime/compat.json", json.dumps(compat(version)))
-    return wheel
-
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
@@ -58,12 +31,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     server = start_package_index(packages)
     yield server
     server.stop()
-
-
-def repo_bytes(bare: Path) -> dict[str, bytes]:
-    """Every file of a bare repository: equal before and after means untouched."""
-    files = sorted(p for p in bare.rglob("*") if p.is_file())
-    return {str(p.relative_to(bare)): p.read_bytes() for p in files}
 
 
 def cells(out: str, name: str) -> list[str]:

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fake_forge import FakeForge
+from fleet import write_wheel
 from helpers import start_package_index
 from test_cascade import VERSION, make_consumer, run, write_list
-from test_heal import write_wheel
 
 from tooling.cascade.consumers import load_consumers
 from tooling.cascade.preflight import ForgeHost, forge_hosts
