@@ -156,3 +156,22 @@ def test_max_without_fix_is_refused(
     )
     assert code == 2
     assert "error: --max limits --fix; pass --fix too" in err
+
+
+def test_invoke_drift_fix_passes_fix_and_max_through(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    index: PackageIndex,
+) -> None:
+    from tooling.release.run import run_drift  # noqa: PLC0415 - the invoke task's function
+
+    listing, bares = lagging_fleet(tmp_path)
+    monkeypatch.setenv("RUNTIME_INDEX_URL", index.simple_url)
+    code = run_drift(
+        org=None, consumers=str(listing), jobs=None, json_output=True, fix=True, max_count=1
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == report["exit_code"] == 1
+    assert [r["result"] for r in report["heal"]["rows"]] == ["healed", "lagging"]
+    assert show(bares["alpha"], ".runtime-version") == b"0.3.0\n"

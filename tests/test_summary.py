@@ -125,3 +125,50 @@ def test_sections_from_parallel_writers_never_interleave(
     assert sorted(s.title for s in parsed) == sorted(f"writer {i}" for i in range(8))
     assert all(len(s.rows()) == 200 for s in parsed)
     assert target.stat().st_size > 8 * 200 * 200
+
+
+def test_api_diff_appends_its_markdown_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import init_repo  # noqa: PLC0415 - test support, imported where used
+    from test_apidiff import SMALL  # noqa: PLC0415
+
+    from tooling.api.diff import main  # noqa: PLC0415
+
+    target = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    init_repo(tmp_path / "repo", SMALL)
+    assert main(["--root", str(tmp_path / "repo")]) == 0
+    capsys.readouterr()
+    (diff,) = read_summary(target)
+    assert "Required bump: minor" in diff.paragraphs[0]
+    assert {r["path"].text for r in diff.rows()} == {"tinyrt", "tinyrt.mod"}
+
+
+def test_release_appends_its_files_linked_to_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tooling.release import run as release_run  # noqa: PLC0415
+    from tooling.release.journal import Journal  # noqa: PLC0415
+    from tooling.release.steps import ReleaseOptions  # noqa: PLC0415
+
+    target = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    journal = Journal.create(tmp_path, "0.3.0", "runtime-v0.3.0", {})
+    wheel = "molecule_ai_workspace_runtime-0.3.0-py3-none-any.whl"
+    journal.begin("read-back")
+    journal.finish("read-back", {"files": [
+        {"filename": wheel, "sha256": "ab" * 32,
+         "url": f"https://pypi.example/packages/{wheel}"},
+    ]})
+    options = ReleaseOptions(
+        dry_run=False, bump=None, prerelease=None, yes=True, json_output=False,
+        consumers="consumers.toml", jobs=None,
+    )
+    release_run._report(journal, {}, options)  # noqa: SLF001 - the release's closing report
+    capsys.readouterr()
+    (released,) = read_summary(target)
+    assert released.title == "release 0.3.0 (runtime-v0.3.0)"
+    (row,) = released.rows()
+    assert row["file"].links == [f"https://pypi.example/packages/{wheel}"]
+    assert row["sha256"].text == "ab" * 32
