@@ -53,34 +53,40 @@ def _opt(flag: str, value: str | int | None) -> list[str]:
     return [] if value in (None, "", 0) else [flag, str(value)]
 
 
-def run_cascade(*, version: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
+def run_cascade(
+    *, version: str | None, consumers: str, jobs: int | None, json_output: bool,
+    allow_held: bool = False,
+) -> int:
     """`invoke cascade`: bump every non-exempt consumer's pin."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
 
     argv = ["cascade", *_opt("--version", version), "--consumers", consumers, *_opt("--jobs", jobs)]
+    argv += ["--allow-held"] if allow_held else []
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
 def run_converge(
-    *, version: str | None, consumers: str, jobs: int | None, json_output: bool
+    *, version: str | None, consumers: str, jobs: int | None, json_output: bool,
+    allow_held: bool = False,
 ) -> int:
     """`invoke converge`: read back every consumer's pin."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415
 
     argv = ["converge", *_opt("--version", version), "--consumers", consumers,
-            *_opt("--jobs", jobs)]
+            *_opt("--jobs", jobs), *(["--allow-held"] if allow_held else [])]
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
 def run_drift(
     *, org: str | None, consumers: str, jobs: int | None, json_output: bool, fix: bool = False,
-    max_count: int | None = None,
+    max_count: int | None = None, allow_held: bool = False,
 ) -> int:
     """`invoke drift [--fix [--max N]]`: consumers whose pin lags the index, optionally healed."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415
 
     argv = ["drift", *_opt("--org", org), "--consumers", consumers, *_opt("--jobs", jobs)]
     argv += [*(["--fix"] if fix else []), *_opt("--max", max_count)]
+    argv += ["--allow-held"] if allow_held else []
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
