@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
     from helpers import PackageIndex
 
+@pytest.fixture(autouse=True)
+def _no_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where no dist/ exists, so compat.json comes from the index's wheel."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     """A pypiserver serving 0.2.0 and 0.3.0 of the runtime, each with its compat.json."""
@@ -67,7 +73,6 @@ def test_drift_fix_heals_two_holds_one_and_a_second_run_changes_nothing(
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("RUNTIME_INDEX_URL", index.simple_url)
-    monkeypatch.chdir(tmp_path)  # no dist/ here: compat.json comes from the index's wheel
 
     code, out, err = run(capsys, "drift", "--consumers", str(listing), "--fix")
     assert code == 3, out + err  # held consumers are all that is left
