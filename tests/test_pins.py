@@ -93,6 +93,16 @@ def test_a_pin_with_more_than_a_version_line_is_never_overwritten() -> None:
     assert "holds more than a version line (first line: '0.1.1000')" in plan.refuse
 
 
+def test_a_pin_with_more_than_a_version_that_already_states_it_is_left_as_it_is() -> None:
+    plan = plan_bump(
+        workflows=PUBLISH, pin=b"0.3.0\n# pinned by hand\n",
+        requirements={"requirements.txt": b"molecule-ai-workspace-runtime>=0.2.0\n"},
+        pin_file=".runtime-version", release_workflows=NAMES, version="0.3.0",
+    )
+    assert plan.refuse is None
+    assert plan.files == {"requirements.txt": b"molecule-ai-workspace-runtime>=0.3.0\n"}
+
+
 @pytest.mark.parametrize("pin", [b"0.1.0\n", b"0.1.0", b"\xef\xbb\xbf0.1.0\r\n", b"", b" 0.1.0 \n"])
 def test_a_lone_version_line_or_an_empty_pin_is_rewritten_to_exactly_the_version(
     pin: bytes,

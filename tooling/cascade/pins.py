@@ -331,15 +331,16 @@ def plan_bump(
     if stated.problem:
         return BumpPlan(None, f"{stated.problem} (not written)", None, {}, ())
     previous = stated.version
-    if pin_file is not None and pin is not None and not is_lone_version(pin):
-        first = read_pin(pin)
-        reason = (
-            f"pin file {pin_file} holds more than a version line (first line: {first!r}); "
-            "not overwritten: make it hold only the version"
-        )
-        return BumpPlan(None, reason, previous, {}, ())
     files: dict[str, bytes] = {}
-    if pin_file is not None and (pin is None or not pin_is_exact(pin, version)):
+    if pin_file is not None and pin is not None and not is_lone_version(pin):
+        if previous != version:
+            reason = (
+                f"pin file {pin_file} holds more than a version line (first line: "
+                f"{previous!r}); not overwritten: make it hold only the version"
+            )
+            return BumpPlan(None, reason, previous, {}, ())
+        # Already states the version: the file stays as its owner wrote it.
+    elif pin_file is not None and (pin is None or not pin_is_exact(pin, version)):
         files[pin_file] = pin_text(version)
     changes: list[str] = []
     matched = 0
