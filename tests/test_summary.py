@@ -172,3 +172,16 @@ def test_release_appends_its_files_linked_to_the_index(
     (row,) = released.rows()
     assert row["file"].links == [f"https://pypi.example/packages/{wheel}"]
     assert row["sha256"].text == "ab" * 32
+
+
+def test_commit_links_point_at_the_forge_web_page_of_http_remotes_only() -> None:
+    from tooling.cascade.summaries import commit_url, web_url  # noqa: PLC0415
+
+    url = "https://git.example.org/molecule-ai/template-codex.git"
+    assert web_url(url) == "https://git.example.org/molecule-ai/template-codex"
+    assert commit_url(url, "abc123") == (
+        "https://git.example.org/molecule-ai/template-codex/commit/abc123"
+    )
+    assert commit_url("file:///srv/git/codex.git", "abc123") is None
+    assert commit_url("git@git.example.org:o/codex.git", "abc123") is None
+    assert commit_url(url, None) is None
