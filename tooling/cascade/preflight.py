@@ -96,7 +96,7 @@ def preflight(
                         f"{host.api_url}/user); renew it or set CASCADE_TOKEN to a token valid "
                         "there; nothing was cloned"
                     ) from exc
-                warnings.append(f"preflight of {host.host} got no answer: {exc.message}")
+                warnings.append(f"token preflight of {host.host} inconclusive: {exc.message}")
     listable = True
     if org and org_host is not None:
         with ForgeClient(org_host.kind, org_host.api_url, token, timeout=_TIMEOUT, attempts=1) as c:
