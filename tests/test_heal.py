@@ -83,8 +83,8 @@ def test_drift_fix_heals_two_holds_one_and_a_second_run_changes_nothing(
     fixed = out[out.index("drift --fix to 0.3.0:") :]
     assert cells(fixed, "alpha")[1] == "healed"
     assert cells(fixed, "beta")[1] == "healed"
-    assert "gamma" not in fixed  # held by the check already: the heal never touches it
-    assert "drift --fix 0.3.0: 2 healed, 0 still lagging, 0 held, 0 failed" in err
+    assert cells(fixed, "gamma")[1:] == ["held", held]  # found held: never touched
+    assert "drift --fix 0.3.0: 2 healed, 0 still lagging, 1 held, 0 failed" in err
     assert show(bares["alpha"], ".runtime-version") == b"0.3.0\n"
     assert show(bares["beta"], "requirements.txt") == (
         b"a2a-sdk>=0.2\nmolecule-ai-workspace-runtime>=0.3.0\n"
@@ -99,7 +99,9 @@ def test_drift_fix_heals_two_holds_one_and_a_second_run_changes_nothing(
     assert rows["delta"]["result"].text == "current"
     assert healed.title == "drift --fix to 0.3.0"
     done = {r["consumer"].text: r for r in healed.rows()}
-    assert {n: r["result"].text for n, r in done.items()} == {"alpha": "healed", "beta": "healed"}
+    assert {n: r["result"].text for n, r in done.items()} == {
+        "alpha": "healed", "beta": "healed", "gamma": "held",
+    }
     assert done["alpha"]["change"].text == head(bares["alpha"])[:12]
 
     heads = {name: head(bare) for name, bare in bares.items()}
@@ -124,7 +126,7 @@ def test_drift_fix_max_heals_in_list_order_and_leaves_the_rest_lagging(
     report = json.loads(out)
     assert report["exit_code"] == 1
     assert [(r["consumer"], r["result"]) for r in report["heal"]["rows"]] == [
-        ("alpha", "healed"), ("beta", "lagging"),
+        ("alpha", "healed"), ("beta", "lagging"), ("gamma", "held"),
     ]
     assert report["heal"]["rows"][1]["reason"] == "not attempted: --max 1 reached"
     assert show(bares["alpha"], ".runtime-version") == b"0.3.0\n"
@@ -178,5 +180,5 @@ def test_invoke_drift_fix_passes_fix_and_max_through(
     )
     report = json.loads(capsys.readouterr().out)
     assert code == report["exit_code"] == 1
-    assert [r["result"] for r in report["heal"]["rows"]] == ["healed", "lagging"]
+    assert [r["result"] for r in report["heal"]["rows"]] == ["healed", "lagging", "held"]
     assert show(bares["alpha"], ".runtime-version") == b"0.3.0\n"

@@ -84,12 +84,19 @@ def heal(
     """Cascade the lagging consumers of ``report`` to its latest release and converge them."""
     chosen, later = pick(report, max_count)
     version = report.latest
+    order = {name: index for index, name in enumerate(c.name for c in consumers.consumers)}
+    # Lagging consumers the check already found held stay held: the heal never touches them.
     deferred = [
+        HealRow(r.consumer, Outcome.HELD, r.reason) for r in report.rows
+        if r.result == Outcome.HELD
+    ]
+    deferred += [
         HealRow(name, Outcome.LAGGING, f"not attempted: --max {max_count} reached")
         for name in later
     ]
     if not chosen:
-        return HealReport(version, tuple(deferred), None, None)
+        ordered = sorted(deferred, key=lambda r: order.get(r.consumer, len(order)))
+        return HealReport(version, tuple(ordered), None, None)
     targets = [consumers.named(name) for name in chosen]
     cascaded = cascade_all(
         targets, version, jobs=jobs, token=token, attempts=attempts, compat=compat,
@@ -108,7 +115,6 @@ def heal(
     back = {r.consumer: r for r in read.rows} if read else {}
     modes = {c.name: c.mode for c in targets}
     rows = [_outcome(row, back.get(row.consumer), modes[row.consumer]) for row in cascaded.rows]
-    order = {name: index for index, name in enumerate(c.name for c in consumers.consumers)}
     every = sorted([*rows, *deferred], key=lambda r: order.get(r.consumer, len(order)))
     return HealReport(version, tuple(every), cascaded, read)
 
