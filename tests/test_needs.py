@@ -66,3 +66,13 @@ def test_a_misspelt_need_fails_with_the_closest_name(tmp_path: Path) -> None:
     assert str(error.value) == (
         "runtime-needs.toml: unknown key `plugin_api`; did you mean `plugin-api`?"
     )
+
+
+def test_other_compat_fields_are_named_under_fields(tmp_path: Path) -> None:
+    path = tmp_path / "compat.json"
+    path.write_text(json.dumps({**compat("0.3.0"), "wire_version": 2}), encoding="utf-8")
+    source = CompatSource("0.3.0", path=path)
+    needs = b'plugin-api = "~=1.1"\n\n[fields]\nwire-version = ">=3"\n'
+    assert held_reason(needs, "runtime-needs.toml", source) == (
+        "0.3.0 does not meet runtime-needs.toml: wire-version: 2 does not satisfy >=3"
+    )

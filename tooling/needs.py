@@ -2,8 +2,9 @@
 
 The needs live in ``runtime-needs.toml`` (keys at the top level) or in ``[tool.runtime]`` of the
 consumer's pyproject.toml: ``runtime``, ``adapter-protocol``, ``plugin-api`` (version
-specifiers), ``python`` (a version the release must support) and ``api-fingerprint`` (exact).
-Any other key is refused when the file is read, with the closest known name.
+specifiers), ``python`` (a version the release must support) and ``api-fingerprint`` (exact);
+any other compat.json field under ``[fields]``.  Any other key is refused when the file is
+read, with the closest known name.
 
 Kernel, not ``tooling.api``: ``invoke compat --check`` and the cascade (which holds a consumer
 whose needs a release does not meet, docs/cascade.md) both read the same format.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPAT_FILE",
     "COMPAT_FORMAT",
+    "FIELDS_TABLE",
     "KNOWN_NEEDS",
     "NEEDS_FILE",
     "CompatCheck",
@@ -47,6 +49,8 @@ COMPAT_FILE = "compat.json"
 COMPAT_FORMAT = 1
 """Bumped when a field changes meaning; consumers refuse formats they do not know."""
 KNOWN_NEEDS = frozenset({"runtime", "adapter-protocol", "plugin-api", "python", "api-fingerprint"})
+FIELDS_TABLE = "fields"
+"""The table naming any other compat.json field (``wire-version`` checks ``wire_version``)."""
 # Needs whose compat.json field is not simply the need's name in snake case.
 _NEED_FIELDS = {
     "runtime": "runtime_version",
@@ -116,9 +120,13 @@ def parse_needs(text: str, where: str) -> dict[str, str]:
 
 
 def _needs_of(table: Mapping[str, object], where: str) -> dict[str, str]:
-    refuse_unknown_keys(table, KNOWN_NEEDS, where)
+    refuse_unknown_keys(table, KNOWN_NEEDS | {FIELDS_TABLE}, where)
+    fields = table.get(FIELDS_TABLE, {})
+    if not isinstance(fields, dict):
+        raise ToolingError(f"{where}: `{FIELDS_TABLE}` must be a table of compat.json fields")
     needs: dict[str, str] = {}
-    for key, value in table.items():
+    named = {k: v for k, v in table.items() if k != FIELDS_TABLE}
+    for key, value in [*named.items(), *fields.items()]:
         if not isinstance(value, str):
             raise ToolingError(f'{where}: need {key!r} must be a string, e.g. ">=1,<2"')
         needs[str(key)] = value
