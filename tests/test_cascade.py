@@ -668,3 +668,23 @@ def test_the_cascade_summary_links_the_pull_request(
     assert converged.title == "converge 0.3.0"
     assert converged.rows()[0]["result"].text == "pending"
     assert sentinel not in summary.read_text(encoding="utf-8")
+
+
+def test_a_pin_below_a_symlinked_folder_is_named_and_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = init_repo(tmp_path / "work" / "nested", {**TEMPLATE, "real/.runtime-version": "0.2.0\n"})
+    (work / "config").symlink_to("real")
+    commit(work, "link config", {"docs/x.md": "x\n"})
+    bare = tmp_path / "nested.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    before = head(bare)
+    listing = write_list(
+        tmp_path, [{"name": "nested", "url": str(bare), "pin-file": "config/.runtime-version"}]
+    )
+    code, out, _ = run(capsys, "cascade", "--consumers", str(listing), "--version", VERSION)
+    assert code == 1
+    assert (
+        "pin path config/.runtime-version is a path below the symlink config, not a regular file"
+    ) in row_of(out, "nested")
+    assert head(bare) == before

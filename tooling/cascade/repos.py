@@ -163,16 +163,25 @@ class Snapshot:
         return self.blobs[path] if modes.get(name) in _FILE_MODES else None
 
     def kind(self, path: str) -> str | None:
-        """Return what ``path`` is: `file`, `symlink`, `directory`, `submodule`; None: absent."""
-        parent, _, name = path.rpartition("/")
-        tree = self.trees.get(parent)
-        if tree is None:
-            return None
-        modes = {n: mode for _, mode, n in tree_entries_from_data(tree)}
-        mode = modes.get(name)
-        if mode is None:
-            return None
-        return "file" if mode in _FILE_MODES else _KINDS.get(mode, "special entry")
+        """Return what ``path`` is: `file`, `symlink`, `directory`, `submodule`; None: absent.
+
+        A path below something that is not a directory (a symlinked folder) says so.
+        """
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            parent, name = "/".join(parts[: depth - 1]), parts[depth - 1]
+            tree = self.trees.get(parent)
+            if tree is None:
+                return None
+            mode = {n: m for _, m, n in tree_entries_from_data(tree)}.get(name)
+            if mode is None:
+                return None  # absent: written with its directories
+            if depth == len(parts):
+                return "file" if mode in _FILE_MODES else _KINDS.get(mode, "special entry")
+            if mode != _TREE_MODE:
+                shown = "file" if mode in _FILE_MODES else _KINDS.get(mode, "special entry")
+                return f"path below the {shown} {'/'.join(parts[:depth])}"
+        return None
 
     def workflows(self) -> tuple[str, ...]:
         """Return the workflow files under `.github/workflows/` and `.gitea/workflows/`."""
