@@ -215,3 +215,11 @@ def test_real_consumer_shapes_parse() -> None:
     assert langgraph.release_workflow == ("publish-image.yml",)
     assert codex.release_workflow == ("publish-image.yml", "release.yaml")
     assert codex.author == ("Runtime Bot", "runtime-bot@example.org")
+
+
+def test_an_unknown_table_is_refused_with_the_closest_name() -> None:
+    with pytest.raises(ToolingError) as error:
+        parse('[default]\nbranch = "main"\n\n[[consumer]]\nname = "a"\nurl = "x"\n')
+    assert str(error.value) == (
+        "/srv/list/consumers.toml: unknown key `default`; did you mean `defaults`?"
+    )

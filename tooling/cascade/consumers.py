@@ -157,12 +157,8 @@ def parse_consumers(text: str, path: Path) -> ConsumerList:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ToolingError(f"{path}: invalid TOML: {exc}", path=path) from exc
-    unknown = sorted(set(data) - {"defaults", "consumer"})
-    if unknown:
-        raise ToolingError(
-            f"{path}: unknown table {unknown[0]!r}; only [defaults] and [[consumer]] exist",
-            path=path,
-        )
+    # Top-level tables: [defaults] and [[consumer]] only; `[default]` gets "did you mean".
+    _check_keys(data, frozenset({"defaults", "consumer"}), str(path), path, None)
     raw_defaults = data.get("defaults", {})
     if not isinstance(raw_defaults, dict):
         raise ToolingError(f"{path}: `defaults` must be a table", path=path)
