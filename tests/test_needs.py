@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fleet import WHEEL, compat, write_wheel
 from helpers import start_package_index
+from test_cascade import VERSION, head, make_consumer, run, write_list
 
 from tooling.cascade.needs import CompatSource, held_reason
 from tooling.errors import ToolingError
@@ -76,3 +77,19 @@ def test_other_compat_fields_are_named_under_fields(tmp_path: Path) -> None:
     assert held_reason(needs, "runtime-needs.toml", source) == (
         "0.3.0 does not meet runtime-needs.toml: wire-version: 2 does not satisfy >=3"
     )
+
+
+def test_a_wrong_compat_option_stops_the_cascade_before_any_consumer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = make_consumer(tmp_path, "a")
+    before = head(bare)
+    listing = write_list(tmp_path, [{"name": "a", "url": str(bare)}])
+    missing = tmp_path / "nope.json"
+    code, _, err = run(
+        capsys, "cascade", "--consumers", str(listing), "--version", VERSION,
+        "--compat", str(missing),
+    )
+    assert code == 1
+    assert f"error: {missing}: cannot read compat data" in err
+    assert head(bare) == before

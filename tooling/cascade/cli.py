@@ -108,8 +108,14 @@ def _warn_no_token(names: Sequence[str], what: str) -> None:
 
 
 def _compat(args: argparse.Namespace, version: str, index_url: str | None) -> CompatSource:
-    """Where the release's compat.json comes from: --compat, else dist/, else the index."""
-    return CompatSource(version, path=args.compat, index_url=index_url or index_url_from_env())
+    """Where the release's compat.json comes from: --compat, else dist/, else the index.
+
+    An explicit --compat is read now, so a wrong path stops the run before any consumer.
+    """
+    source = CompatSource(version, path=args.compat, index_url=index_url or index_url_from_env())
+    if args.compat is not None:
+        source.get()
+    return source
 
 
 def _preflight(
