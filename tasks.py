@@ -28,6 +28,7 @@ _COMMON = {
     "consumers": "path to the consumer list (default: consumers.toml)",
     "jobs": "parallel workers (default: one per consumer, at most 16)",
 }
+_HELD = "exit 0 rather than 3 when consumers are held (a declared need unmet)"
 
 
 @task(
@@ -73,37 +74,49 @@ def publish(c: Context, json: bool = False) -> None:
     _finish(_release.run_publish(json_output=json))
 
 
-@task(help={"version": "the version to pin (default: pyproject's)", **_COMMON})
-def cascade(
+@task(help={"version": "the version to pin (default: pyproject's)", "allow_held": _HELD,
+            **_COMMON})
+def cascade(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context, version: str = "", consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False,
+    json: bool = False, allow_held: bool = False,
 ) -> None:
     """Bump the runtime pin in every non-exempt consumer repository."""
     del c
     _finish(_release.run_cascade(version=version or None, consumers=consumers, jobs=jobs or None,
-                                 json_output=json))
+                                 json_output=json, allow_held=allow_held))
 
 
-@task(help={"version": "the version every pin must show (default: pyproject's)", **_COMMON})
-def converge(
+@task(help={"version": "the version every pin must show (default: pyproject's)",
+            "allow_held": _HELD, **_COMMON})
+def converge(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context, version: str = "", consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False,
+    json: bool = False, allow_held: bool = False,
 ) -> None:
     """Read back every cascaded consumer's pin and fail on any divergence."""
     del c
     _finish(_release.run_converge(version=version or None, consumers=consumers,
-                                  jobs=jobs or None, json_output=json))
+                                  jobs=jobs or None, json_output=json, allow_held=allow_held))
 
 
-@task(help={"org": "also list the org's pinned repositories missing from the list", **_COMMON})
-def drift(
+@task(
+    help={
+        "org": "also list the org's pinned repositories missing from the list",
+        "fix": "cascade the lagging consumers to the latest release, then converge them",
+        "max": "with --fix: heal at most N consumers this run (default: all)",
+        "allow_held": _HELD,
+        **_COMMON,
+    }
+)
+def drift(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context, org: str = "", consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False,
+    json: bool = False, fix: bool = False, max: int = 0,  # noqa: A002 - the flag is --max
+    allow_held: bool = False,
 ) -> None:
-    """Report consumers whose pin lags the latest version on the index."""
+    """Report consumers whose pin lags the latest version on the index (--fix heals them)."""
     del c
     _finish(_release.run_drift(org=org or None, consumers=consumers, jobs=jobs or None,
-                               json_output=json))
+                               json_output=json, fix=fix, max_count=max or None,
+                               allow_held=allow_held))
 
 
 @task(help={"json": _COMMON["json"]})

@@ -10,8 +10,10 @@ Gitea's canonical names are.
           https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
           https://docs.github.com/en/rest/repos/contents#get-repository-content
           https://docs.github.com/en/rest/repos/repos#list-organization-repositories
+          https://docs.github.com/en/rest/users/users#get-the-authenticated-user
   Gitea:  https://docs.gitea.com/api (repoCreatePullRequest, repoGetPullRequestByBaseHead,
-          repoGetContents, orgListRepos; dispatches as the GitHub-compatible shape)
+          repoGetContents, orgListRepos, userGetCurrent; dispatches as the GitHub-compatible
+          shape)
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class FakeForge:
         self.requests: list[Recorded] = []
         self.faults: list[tuple[str, str, list[int]]] = []
         self.org_scope = True
+        self.login = "cascade-bot"
+        # GitHub answers `GET /user` with 403 for an Actions GITHUB_TOKEN (an installation
+        # token): authenticated, but not a user.
+        self.user_forbidden = False
         self._server: ThreadingHTTPServer | None = None
         self.lock = threading.Lock()
 
@@ -179,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         segments = [urllib.parse.unquote(s) for s in parts.path[len(forge.prefix) :].split("/")[1:]]
         query = urllib.parse.parse_qs(parts.query)
+        if segments == ["user"] and method == "GET":
+            self._current_user()
+            return
         if (
             segments[:1] == ["orgs"]
             and len(segments) == 3
@@ -246,6 +255,18 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             self._reply(404, {"message": "Not Found"})
+
+    def _current_user(self) -> None:
+        """GitHub `GET /user`, Gitea `GET /api/v1/user`: the token's own account."""
+        forge = self.forge
+        if forge.user_forbidden:
+            self._reply(403, {"message": "Resource not accessible by integration"})
+            return
+        if forge.kind == "github":
+            payload: dict[str, object] = {"login": forge.login, "id": 1, "type": "User"}
+        else:
+            payload = {"id": 1, "login": forge.login, "username": forge.login, "is_admin": False}
+        self._reply(200, payload)
 
     def _create_pull(self, repo: FakeRepo, body: object) -> None:
         forge = self.forge

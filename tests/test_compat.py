@@ -184,7 +184,7 @@ def test_unknown_need_is_refused_listing_the_known_ones(
     needs.write_text('adaptr-protocol = ">=2"\n', encoding="utf-8")
     assert main(["--check", str(needs), "--compat", str(compat_file)]) == 1
     err = capsys.readouterr().err
-    assert "unknown need 'adaptr-protocol'" in err
+    assert "unknown key `adaptr-protocol`; did you mean `adapter-protocol`?" in err
     assert "adapter-protocol" in err
 
 

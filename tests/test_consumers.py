@@ -73,7 +73,7 @@ def test_a_consumer_overrides_defaults_and_exempt_ones_are_not_active() -> None:
     [
         (
             'name = "a"\nurl = "x.git"\npin_file = "v"',
-            "consumer 'a': unknown key 'pin_file'; did you mean 'pin-file'?",
+            "consumer 'a': unknown key `pin_file`; did you mean `pin-file`?",
         ),
         (
             'name = "a"\nurl = "x.git"\nmode = "puhs"',
@@ -97,6 +97,50 @@ def test_a_consumer_overrides_defaults_and_exempt_ones_are_not_active() -> None:
             "consumer 'a': `api-url` is required for mode 'pr'",
         ),
         ('url = "x.git"', "consumer #1: `name` must be a non-empty string"),
+        (
+            'name = "a"\nurl = "x.git"\nrelese-workflow = ["publish-image.yml"]',
+            "consumer 'a': unknown key `relese-workflow`; did you mean `release-workflow`?",
+        ),
+        (
+            'name = "a"\nurl = "x.git"\npin-file = "requirements.txt"',
+            "consumer 'a': `pin-file` 'requirements.txt' is also listed in `requirements`",
+        ),
+        (
+            'name = "a"\nurl = "x.git"\npin-file = true',
+            "consumer 'a': `pin-file` must be a repository-relative path, or false for none",
+        ),
+        (
+            'name = "a"\nurl = "ht!tp://git.example.org/o/a.git"',
+            "consumer 'a': `url` 'ht!tp://git.example.org/o/a.git' is not a valid URL",
+        ),
+        (
+            'name = "a"\nurl = "https://git.example.org:port/o/a.git"',
+            "consumer 'a': `url` 'https://git.example.org:port/o/a.git' is not a valid URL",
+        ),
+        (
+            'name = "a"\nurl = "https://git.example.org/o/a.git?ref=main"',
+            "consumer 'a': `url` 'https://git.example.org/o/a.git?ref=main' must be a clone URL",
+        ),
+        (
+            'name = "a"\nurl = "git@git.example.org:o/a.git"\nmode = "dispatch"',
+            "consumer 'a': `api-url` is required for mode 'dispatch'",
+        ),
+        (
+            'name = "a"\nurl = "x.git"\nmode = "pr"\napi-url = "ht!tp://forge/api/v1"',
+            "consumer 'a': `api-url` must be an http(s) URL",
+        ),
+        (
+            'name = "a"\nurl = "x.git"\nrelease-workflow = "*"',
+            "consumer 'a': `release-workflow` '*' must be a workflow file name ending in .yml",
+        ),
+        (
+            'name = "a"\nurl = "x.git"\nrelease-workflow = ["publish-*.yml"]',
+            "`release-workflow` 'publish-*.yml' must name the release workflow file",
+        ),
+        (
+            'name = "a"\nurl = "x.git"\nauthor = "bot"',
+            'consumer \'a\': `author` must be "Name <email>"',
+        ),
     ],
 )
 def test_each_problem_is_one_line_naming_file_consumer_and_field(body: str, expected: str) -> None:
@@ -138,3 +182,44 @@ def test_only_http_remotes_need_a_token() -> None:
     assert not needs_token("/srv/a.git")
     assert not needs_token("git@git.example.org:o/a.git")
     assert not needs_token("ssh://git@git.example.org/o/a.git")
+
+
+def test_an_unknown_key_in_defaults_is_refused_with_the_closest_name() -> None:
+    with pytest.raises(ToolingError) as error:
+        parse('[defaults]\nrequirments = ["r.txt"]\n\n[[consumer]]\nname = "a"\nurl = "x"\n')
+    assert str(error.value) == (
+        "/srv/list/consumers.toml [defaults]: unknown key `requirments`; "
+        "did you mean `requirements`?"
+    )
+
+
+def test_real_consumer_shapes_parse() -> None:
+    listed = parse(
+        """
+        [defaults]
+        author = "Runtime Bot <runtime-bot@example.org>"
+
+        [[consumer]]
+        name = "langgraph"
+        url = "https://git.example.org/molecule-ai/langgraph.git"
+        pin-file = false
+
+        [[consumer]]
+        name = "codex"
+        url = "https://git.example.org/molecule-ai/codex.git"
+        release-workflow = ["publish-image.yml", "release.yaml"]
+        """
+    )
+    langgraph, codex = listed.consumers
+    assert (langgraph.pin_file, langgraph.requirements) == (None, ("requirements.txt",))
+    assert langgraph.release_workflow == ("publish-image.yml",)
+    assert codex.release_workflow == ("publish-image.yml", "release.yaml")
+    assert codex.author == ("Runtime Bot", "runtime-bot@example.org")
+
+
+def test_an_unknown_table_is_refused_with_the_closest_name() -> None:
+    with pytest.raises(ToolingError) as error:
+        parse('[default]\nbranch = "main"\n\n[[consumer]]\nname = "a"\nurl = "x"\n')
+    assert str(error.value) == (
+        "/srv/list/consumers.toml: unknown key `default`; did you mean `defaults`?"
+    )

@@ -199,7 +199,12 @@ def test_drift_runs_daily_and_on_demand(files: tuple[workflows.GeneratedFile, ..
         flow = _load(files, forge, "drift")
         assert len(flow["on"]["schedule"][0]["cron"].split()) == 5
         assert "workflow_dispatch" in flow["on"]
-        assert flow["jobs"]["drift"]["steps"][-1]["run"] == "invoke drift"
+        step = flow["jobs"]["drift"]["steps"][-1]
+        assert flow["on"]["workflow_dispatch"]["inputs"]["fix"]["default"] is False
+        assert step["env"]["DRIFT_FIX"] == "${{ inputs.fix }}"
+        assert step["run"] == (
+            'if [ "$DRIFT_FIX" = true ]; then invoke drift --fix; else invoke drift; fi'
+        )
 
 
 def test_tag_prefix_and_python_matrix_follow_the_project_configuration() -> None:

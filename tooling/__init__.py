@@ -10,11 +10,13 @@ The kernel (top-level modules), shared by every stage and importing no stage:
 - version: the PEP 440 gate and the bump arithmetic.
 - cli: the output sink: errors to exit codes, annotations, progress lines, tables.
 - index: the package index's simple API, read.
+- needs: a consumer's declared needs (runtime-needs.toml) checked against a compat.json.
+- summary: Markdown sections appended to the CI job summary (``$GITHUB_STEP_SUMMARY``).
 
 One package per stage, each runnable as ``python -m tooling.<stage>``:
 
 - rewrite/: bare workspace imports -> one namespaced package (libcst).
-- api/: the public API model, its diff and required bump, compat.json, consumer needs.
+- api/: the public API model, its diff and required bump, compat.json.
 - build/: stage + rewrite, wheel and sdist, archive checks, the in-tree PEP 517 backend.
 - smoke/: the built wheel in a fresh venv per Python: imports, scripts, deps, tests.
 - versioning/: history since the last tag, the version plan, the changelog, the survey.

@@ -211,7 +211,7 @@ def make_consumer(root: Path, spec: ConsumerSpec, version: str, distribution: st
                                            encoding="utf-8")
     if spec.workflows:
         (work / spec.workflows).mkdir(parents=True)
-        (work / spec.workflows / "release.yml").write_text(_WORKFLOW, encoding="utf-8")
+        (work / spec.workflows / "publish-image.yml").write_text(_WORKFLOW, encoding="utf-8")
     _git(work, env, "init", "-q", "-b", "main")
     _git(work, env, "add", "-A")
     _git(work, env, "commit", "-q", "-m", "chore: init")

@@ -25,16 +25,22 @@ import json
 import os
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import tooling
-from tooling.api.needs import check_needs, format_check, read_needs
 from tooling.cli import guarded
 from tooling.config import Config, load_config, read_pyproject
 from tooling.errors import ToolingError
+from tooling.needs import (
+    COMPAT_FILE,
+    COMPAT_FORMAT,
+    check_needs,
+    format_check,
+    read_compat,
+    read_needs,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,9 +58,6 @@ __all__ = [
     "write_compat",
 ]
 
-COMPAT_FILE = "compat.json"
-COMPAT_FORMAT = 1
-"""Bumped when a field changes meaning; consumers refuse formats they do not know."""
 # Keep this many API cache entries (one per distinct staged package seen).
 _API_CACHE_KEEP = 16
 DEFAULT_CONSTANTS: Mapping[str, str] = {
@@ -260,29 +263,6 @@ def write_compat(config: Config, package_dir: Path, *, cache_dir: Path | None = 
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
-
-
-def read_compat(path: Path, package: str | None = None) -> dict[str, object]:
-    """A compat.json from a file, or from inside a wheel (``<package>/compat.json``)."""
-    try:
-        if path.suffix == ".whl":
-            with zipfile.ZipFile(path) as wheel:
-                names = [n for n in wheel.namelist() if n.endswith(f"/{COMPAT_FILE}")
-                         and n.count("/") == 1 and (package is None or n.startswith(f"{package}/"))]
-                if not names:
-                    raise ToolingError(f"{path}: no <package>/{COMPAT_FILE} inside; rebuild it")
-                text = wheel.read(names[0]).decode("utf-8")
-        else:
-            text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ToolingError(f"{path}: cannot read compat data: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ToolingError(f"{path}: compat data must be a JSON object")
-    if data.get("compat_format") != COMPAT_FORMAT:
-        raise ToolingError(f"{path}: compat_format {data.get('compat_format')!r} is not "
-                           f"{COMPAT_FORMAT}; use a matching tooling version")
-    return data
 
 
 def _current_compat(config: Config) -> dict[str, object]:

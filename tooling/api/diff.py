@@ -34,6 +34,7 @@ from tooling.cli import annotate, guarded, step
 from tooling.config import DEFAULT_EXCLUDES, Config, load_config
 from tooling.errors import ToolingError
 from tooling.proc import run
+from tooling.summary import append_section
 from tooling.version import BUMPS, is_valid_version, parse_bump
 
 __all__ = [
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         with step("api-diff", quiet=fmt != "text"):
             diff = api_floor(config, args.against, cache=not args.no_cache)
         print(render(diff, fmt), flush=True)
+        append_section(render(diff, "markdown") + "\n\n")  # the CI job summary, if any
         for key in diff.unused_ignores:
             print(f"warning: [tool.runtime-build.api-ignore] {key!r} matched no breaking "
                   "change; remove it", file=sys.stderr)

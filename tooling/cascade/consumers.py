@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from tooling.config import refuse_unknown_keys
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
@@ -38,19 +39,27 @@ FORGES = ("github", "gitea")
 
 # Keys `[defaults]` may set; each consumer may override them.
 _DEFAULT_KEYS = frozenset(
-    {"branch", "mode", "pin-file", "requirements", "release-workflow", "forge", "api-url"}
+    {
+        "branch", "mode", "pin-file", "requirements", "release-workflow", "forge", "api-url",
+        "author",
+    }
 )
 _CONSUMER_KEYS = _DEFAULT_KEYS | {"name", "url", "exempt", "repository"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?[^/:\s]+:(?!//)")
 _BRANCH_BAD = re.compile(r"(^[-/.])|(\.\.)|[\s~^:?*\[\\]|(/$)|(\.lock$)|(@\{)")
 _TOKEN_SCHEMES = frozenset({"http", "https"})
+# RFC 3986 scheme: a letter, then letters, digits, '+', '-' or '.'.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_AUTHOR = re.compile(r"(?P<name>[^<>\n]*[^<>\s])\s*<(?P<email>[^<>\s]+@[^<>\s]+)>")
+_GLOB = re.compile(r"[*?\[\]]")
+DEFAULT_RELEASE_WORKFLOW = ("publish-image.yml",)
 _BUILTIN_DEFAULTS: dict[str, object] = {
     "branch": "main",
     "mode": "push",
     "pin-file": ".runtime-version",
     "requirements": ["requirements.txt"],
-    "release-workflow": "*",
+    "release-workflow": list(DEFAULT_RELEASE_WORKFLOW),
 }
 
 
@@ -66,14 +75,16 @@ class Consumer:
     """The branch whose pin is bumped and read back (`branch`)."""
     mode: str
     """How the bump lands: `push`, `pr` or `dispatch` (`mode`)."""
-    pin_file: str
-    """Repository-relative path of the pin file; its first line is the version (`pin-file`)."""
+    pin_file: str | None
+    """Repository-relative path of the pin file (`pin-file`); None (`pin-file = false`) for a
+    consumer that pins only in its requirement files."""
     requirements: tuple[str, ...]
     """Repository-relative requirement files whose runtime lines are bumped (`requirements`)."""
     exempt: bool
     """Left alone by the cascade and ignored by the drift guard (`exempt`)."""
-    release_workflow: str
-    """Glob of the workflow file name that makes it eligible (`release-workflow`, default `*`)."""
+    release_workflow: tuple[str, ...]
+    """Workflow file names that make it eligible, in `.github/workflows/` or `.gitea/workflows/`
+    (`release-workflow`, default `["publish-image.yml"]`)."""
     forge: str
     """`github` or `gitea`: which REST API `pr` and `dispatch` talk to (`forge`)."""
     api_url: str | None
@@ -82,6 +93,9 @@ class Consumer:
     """`owner/name` on the forge (`repository`), derived from the last two parts of `url`."""
     line: int | None = None
     """The line of its `[[consumer]]` header in the file, for annotations."""
+    author: tuple[str, str] | None = None
+    """`(name, email)` cascade commits are made as (`author = "Name <email>"`); None: git's
+    own identity, else a bot one."""
 
     @property
     def needs_token(self) -> bool:
@@ -102,7 +116,8 @@ class ConsumerList:
     api_url: str | None
     """`[defaults] api-url`, if set: that forge's REST API root."""
     pin_file: str = ".runtime-version"
-    """`[defaults] pin-file`: what `drift --org` looks for in repositories not in the list."""
+    """`[defaults] pin-file` (`.runtime-version` when false): what `drift --org` looks for in
+    repositories not in the list."""
 
     @property
     def active(self) -> tuple[Consumer, ...]:
@@ -142,12 +157,8 @@ def parse_consumers(text: str, path: Path) -> ConsumerList:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ToolingError(f"{path}: invalid TOML: {exc}", path=path) from exc
-    unknown = sorted(set(data) - {"defaults", "consumer"})
-    if unknown:
-        raise ToolingError(
-            f"{path}: unknown table {unknown[0]!r}; only [defaults] and [[consumer]] exist",
-            path=path,
-        )
+    # Top-level tables: [defaults] and [[consumer]] only; `[default]` gets "did you mean".
+    _check_keys(data, frozenset({"defaults", "consumer"}), str(path), path, None)
     raw_defaults = data.get("defaults", {})
     if not isinstance(raw_defaults, dict):
         raise ToolingError(f"{path}: `defaults` must be a table", path=path)
@@ -180,7 +191,9 @@ def parse_consumers(text: str, path: Path) -> ConsumerList:
         consumers=tuple(consumers),
         forge=forge if isinstance(forge, str) else None,
         api_url=api_url.rstrip("/") if isinstance(api_url, str) else None,
-        pin_file=str(defaults["pin-file"]),
+        pin_file=(
+            defaults["pin-file"] if isinstance(defaults["pin-file"], str) else ".runtime-version"
+        ),
     )
 
 
@@ -192,12 +205,10 @@ def _header_lines(text: str) -> list[int]:
 def _check_keys(
     table: Mapping[str, object], allowed: frozenset[str], where: str, path: Path, line: int | None
 ) -> None:
-    for key in table:
-        if key not in allowed:
-            close = [k for k in sorted(allowed) if k.replace("-", "_") == key.replace("-", "_")]
-            known = ", ".join(sorted(allowed))
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {known}"
-            raise ToolingError(f"{where}: unknown key {key!r}; {hint}", path=path, line=line)
+    try:
+        refuse_unknown_keys(table, allowed, where)
+    except ToolingError as exc:
+        raise ToolingError(exc.message, path=path, line=line) from exc
 
 
 def _consumer(
@@ -217,17 +228,24 @@ def _consumer(
         return ToolingError(f"{where}: `{field}` {problem}", path=path, line=line)
 
     name, url, branch, mode = _identity(merged, path, fail)
-    pin_file = _relative("pin-file", _string(merged, "pin-file", fail), fail)
+    pin_file = _pin_file(merged, fail)
     raw_reqs = merged.get("requirements", [])
     if not isinstance(raw_reqs, list) or not all(isinstance(r, str) for r in raw_reqs):
         raise fail("requirements", "must be a list of repository-relative paths")
     requirements = tuple(_relative("requirements", r, fail) for r in raw_reqs)
+    if pin_file is not None and pin_file in requirements:
+        raise fail(
+            "pin-file",
+            f"{pin_file!r} is also listed in `requirements`; a requirement file is bumped line "
+            "by line, so set `pin-file = false` for a consumer that pins only there",
+        )
+    if pin_file is None and not requirements:
+        raise fail("pin-file", "is false and `requirements` is empty: nothing would pin it")
     exempt = merged.get("exempt", False)
     if not isinstance(exempt, bool):
         raise fail("exempt", "must be true or false")
-    workflow = _string(merged, "release-workflow", fail)
-    if "/" in workflow:
-        raise fail("release-workflow", f"{workflow!r} must be a file name or glob, no '/'")
+    workflows = _release_workflows(merged, fail)
+    author = _author(merged, fail)
     forge, api_url = _forge(merged, url, fail)
     repository = _repository(merged, url, fail)
     if mode in {"pr", "dispatch"} and not exempt:
@@ -243,12 +261,54 @@ def _consumer(
         pin_file=pin_file,
         requirements=requirements,
         exempt=exempt,
-        release_workflow=workflow,
+        release_workflow=workflows,
         forge=forge,
         api_url=api_url,
         repository=repository,
         line=line,
+        author=author,
     )
+
+
+def _pin_file(merged: Mapping[str, object], fail: _Fail) -> str | None:
+    value = merged.get("pin-file")
+    if value is False:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise fail("pin-file", "must be a repository-relative path, or false for none")
+    return _relative("pin-file", value.strip(), fail)
+
+
+def _release_workflows(merged: Mapping[str, object], fail: _Fail) -> tuple[str, ...]:
+    value = merged.get("release-workflow")
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise fail(
+            "release-workflow", 'must be a list of workflow file names, e.g. ["publish-image.yml"]'
+        )
+    for workflow in names:
+        if "/" in workflow or not workflow.endswith((".yml", ".yaml")):
+            raise fail(
+                "release-workflow",
+                f"{workflow!r} must be a workflow file name ending in .yml or .yaml, no '/'",
+            )
+        if _GLOB.search(workflow):
+            raise fail(
+                "release-workflow",
+                f"{workflow!r} must name the release workflow file; a pattern would count "
+                "any workflow (a ci.yml) as a release workflow",
+            )
+    return tuple(names)
+
+
+def _author(merged: Mapping[str, object], fail: _Fail) -> tuple[str, str] | None:
+    value = merged.get("author")
+    if value is None:
+        return None
+    match = _AUTHOR.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise fail("author", 'must be "Name <email>", e.g. "Runtime Bot <bot@example.org>"')
+    return match["name"].strip(), match["email"]
 
 
 def _string(merged: Mapping[str, object], field: str, fail: _Fail) -> str:
@@ -272,9 +332,25 @@ def _identity(merged: Mapping[str, object], path: Path, fail: _Fail) -> tuple[st
     return name, url, branch, mode
 
 
+def _split_url(url: str, fail: _Fail) -> urllib.parse.SplitResult:
+    """Split ``url``, refusing what git would misread: a bad scheme, whitespace, a bad port."""
+    if "://" in url and not _SCHEME.fullmatch(url.split("://", 1)[0]):
+        raise fail("url", f"{url!r} is not a valid URL: the part before '://' is not a scheme")
+    if any(c.isspace() for c in url):
+        raise fail("url", f"{url!r} contains whitespace")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise fail("url", f"{url!r} is not a valid URL: {exc}") from exc
+    return parts
+
+
 def _resolve_url(url: str, path: Path, fail: _Fail) -> str:
-    parts = urllib.parse.urlsplit(url)
+    parts = _split_url(url, fail)
     scheme = parts.scheme.lower()
+    if scheme in _TOKEN_SCHEMES and (parts.query or parts.fragment):
+        raise fail("url", f"{url!r} must be a clone URL without '?' or '#' parts")
     if scheme in _TOKEN_SCHEMES:
         if parts.username or parts.password or "@" in parts.netloc:
             raise fail("url", "must not carry a user name or token; CASCADE_TOKEN supplies it")
@@ -322,6 +398,8 @@ def _forge(merged: Mapping[str, object], url: str, fail: _Fail) -> tuple[str, st
         parsed = urllib.parse.urlsplit(api_url)
         if parsed.username or parsed.password:
             raise fail("api-url", "must not carry credentials; CASCADE_TOKEN supplies them")
+        if not parsed.hostname or parsed.query or parsed.fragment:
+            raise fail("api-url", f"{api_url!r} must be a REST API root with a host, no '?' or '#'")
         return str(forge), api_url.rstrip("/")
     if parts.scheme.lower() not in _TOKEN_SCHEMES:
         return str(forge), None

@@ -1,7 +1,9 @@
 """The drift guard: every non-exempt consumer's pin against the latest release on the index.
 
-It reads the same `consumers.toml` entries the cascade writes to (seed 003: one list), each pin
-from the consumer's remote.  With an organisation it also lists, through the forge API, the
+It reads the same `consumers.toml` entries the cascade writes to (one list), each pin from the
+consumer's remote, as the cascade would: a consumer without a release workflow is skipped, one
+whose declared needs the latest release does not meet is held, not lagging.
+With an organisation it also lists, through the forge API, the
 repositories that carry a pin file but are missing from the list (blind spots); a 401 or 403
 there is a warning, never a failure of the whole check.
 """
@@ -17,22 +19,26 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from tooling.cascade.consumers import Consumer, ConsumerList, needs_token
-from tooling.cascade.converge import read_remote_pin
+from tooling.cascade.converge import read_remote
 from tooling.cascade.fanout import fan_out
 from tooling.cascade.forge import ForgeClient, ForgeError, OrgRepository
-from tooling.cascade.pins import DISTRIBUTION, read_pin
+from tooling.cascade.needs import CompatSource, held_reason
+from tooling.cascade.outcome import Outcome
+from tooling.cascade.pins import DISTRIBUTION, read_pin, workflow_skip
 from tooling.cascade.repos import NO_TOKEN, cascade_token, git_env
 from tooling.errors import ToolingError
 from tooling.index import latest_version, read_project
+from tooling.needs import NEEDS_FILE
 from tooling.secrets import redact
 from tooling.version import is_valid_version
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["BlindSpot", "DriftReport", "DriftRow", "drift_all", "latest_release"]
+__all__ = ["LAGGING", "BlindSpot", "DriftReport", "DriftRow", "drift_all", "latest_release"]
 
-_LAGGING = frozenset({"lagging", "missing", "invalid", "unpublished"})
+LAGGING = frozenset({Outcome.LAGGING, Outcome.MISSING, Outcome.INVALID, Outcome.UNPUBLISHED})
+"""Drift results that fail the check (exit 1)."""
 _SCOPE_STATUSES = frozenset({401, 403})
 
 
@@ -44,8 +50,9 @@ class DriftRow:
     """The consumer's name."""
     action: str
     """`read` when its remote was read, `none` when not (exempt, no token)."""
-    result: str
-    """`current`, `ahead`, `lagging`, `unpublished`, `missing`, `invalid`, `skipped`, `error`."""
+    result: Outcome
+    """`current`, `ahead`, `lagging`, `unpublished`, `missing`, `invalid`, `held`, `skipped`,
+    `error`."""
     reason: str
     """Why, in one line."""
     pin: str | None
@@ -86,9 +93,9 @@ class DriftReport:
     @property
     def exit_code(self) -> int:
         """2 on a real error, 1 when a pin lags (or a blind spot exists), else 0."""
-        if self.errors or any(r.result == "error" for r in self.rows):
+        if self.errors or any(r.result == Outcome.ERROR for r in self.rows):
             return 2
-        if self.blind_spots or any(r.result in _LAGGING for r in self.rows):
+        if self.blind_spots or any(r.result in LAGGING for r in self.rows):
             return 1
         return 0
 
@@ -114,16 +121,21 @@ def drift_all(
     token: str | None = None,
     org: str | None = None,
     forge: ForgeClient | None = None,
+    compat: CompatSource | None = None,
     progress: bool = False,
 ) -> DriftReport:
     """Compare every non-exempt consumer's pin with ``latest``; list blind spots of ``org``.
 
-    ``forge`` is required with ``org``.  Never raises per consumer.
+    ``forge`` is required with ``org``; ``compat`` is where ``latest``'s compat.json comes
+    from for consumers that declare needs.  Never raises per consumer.
     """
     secret = cascade_token(token)
+    source = compat or CompatSource(latest)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="drift-") as scratch:
-        checker = _Checker(latest, frozenset(published), secret, git_env(secret), Path(scratch))
+        checker = _Checker(
+            latest, frozenset(published), secret, git_env(secret), Path(scratch), source
+        )
         describe = _describe if progress else None
         rows = fan_out(
             consumers.consumers, checker.one, jobs=jobs, describe=describe, title="drift"
@@ -194,42 +206,59 @@ class _Checker:
     token: str | None
     env: dict[str, str]
     scratch: Path
+    compat: CompatSource
 
     def one(self, consumer: Consumer) -> DriftRow:
         start = time.perf_counter()
         if consumer.exempt:
-            row = DriftRow(consumer.name, "none", "skipped", "exempt", None)
+            row = DriftRow(consumer.name, "none", Outcome.SKIPPED, "exempt", None)
         elif needs_token(consumer.url) and not self.token:
-            row = DriftRow(consumer.name, "none", "skipped", NO_TOKEN, None)
+            row = DriftRow(consumer.name, "none", Outcome.SKIPPED, NO_TOKEN, None)
         else:
             try:
                 row = self._check(consumer)
             except ToolingError as exc:
-                row = DriftRow(consumer.name, "read", "error", redact(exc.message), None)
+                row = DriftRow(consumer.name, "read", Outcome.ERROR, redact(exc.message), None)
             except Exception as exc:  # noqa: BLE001 - one consumer's bug must not stop the others
                 reason = redact(f"unexpected {type(exc).__name__}: {exc}")
-                row = DriftRow(consumer.name, "read", "error", reason, None)
+                row = DriftRow(consumer.name, "read", Outcome.ERROR, reason, None)
         return replace(row, seconds=round(time.perf_counter() - start, 3))
 
     def _check(self, consumer: Consumer) -> DriftRow:
-        remote = read_remote_pin(
-            consumer.url, consumer.branch, consumer.pin_file, env=self.env, scratch=self.scratch
-        )
+        remote = read_remote(consumer, consumer.branch, env=self.env, scratch=self.scratch)
         name, latest = consumer.name, self.latest
-        if remote.data is None:
-            reason = f"no pin file {consumer.pin_file} on {consumer.branch}"
-            return DriftRow(name, "read", "missing", reason, None)
-        pin = read_pin(remote.data)
-        if not is_valid_version(pin):
-            return DriftRow(name, "read", "invalid", f"pin {pin!r} is not a release version", pin)
-        if pin == latest:
-            return DriftRow(name, "read", "current", f"at the latest release {latest}", pin)
-        if Version(pin) < Version(latest):
-            return DriftRow(name, "read", "lagging", f"pins {pin}, latest is {latest}", pin)
-        if pin not in self.published:
-            reason = f"pins {pin}, which the index does not serve (latest {latest})"
-            return DriftRow(name, "read", "unpublished", reason, pin)
-        return DriftRow(name, "read", "ahead", f"pins {pin}, newer than {latest}", pin)
+        skip = workflow_skip(remote.workflows, consumer.release_workflow)
+        if skip:
+            return DriftRow(name, "read", Outcome.SKIPPED, f"not cascaded: {skip}", None)
+        stated = remote.stated(consumer)
+        if stated.problem:
+            return DriftRow(name, "read", Outcome.INVALID, stated.problem, None)
+        pin = stated.version
+        if pin != latest and remote.needs is not None:
+            held = held_reason(remote.needs, NEEDS_FILE, self.compat)
+            if held:
+                return DriftRow(name, "read", Outcome.HELD, held, pin)
+        return _verdict(name, pin, latest, self.published, consumer)
+
+
+def _verdict(
+    name: str, pin: str | None, latest: str, published: frozenset[str], consumer: Consumer
+) -> DriftRow:
+    """Compare the pin a consumer states with the latest release."""
+    if pin is None:
+        where = consumer.pin_file or ", ".join(consumer.requirements)
+        reason = f"nothing pins the runtime in {where} on {consumer.branch}"
+        return DriftRow(name, "read", Outcome.MISSING, reason, None)
+    if not is_valid_version(pin):
+        return DriftRow(name, "read", Outcome.INVALID, f"pin {pin!r} is not a release version", pin)
+    if pin == latest:
+        return DriftRow(name, "read", Outcome.CURRENT, f"at the latest release {latest}", pin)
+    if Version(pin) < Version(latest):
+        return DriftRow(name, "read", Outcome.LAGGING, f"pins {pin}, latest is {latest}", pin)
+    if pin not in published:
+        reason = f"pins {pin}, which the index does not serve (latest {latest})"
+        return DriftRow(name, "read", Outcome.UNPUBLISHED, reason, pin)
+    return DriftRow(name, "read", Outcome.AHEAD, f"pins {pin}, newer than {latest}", pin)
 
 
 def _describe(row: DriftRow) -> str:

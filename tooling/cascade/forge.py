@@ -138,6 +138,26 @@ class ForgeClient:
         """Close the connection pool."""
         self._client.close()
 
+    def current_user(self) -> str:
+        """GET the token's own user (GitHub `/user`, Gitea `/api/v1/user`); return its login.
+
+        403 is an answer too: the token authenticated but may not read users (an Actions
+        `GITHUB_TOKEN`), so the login is then empty.  401 raises ForgeError.
+        """
+        response = self._request("GET", "/user", accept=(200, _FORBIDDEN))
+        if response.status_code != httpx.codes.OK:
+            return ""
+        data = response.json()
+        login = data.get("login") if isinstance(data, dict) else None
+        return login if isinstance(login, str) else ""
+
+    def probe_org_repos(self, org: str) -> None:
+        """Ask for one repository of ``org``: raises ForgeError when the listing is refused."""
+        name = org.lower() if self.kind == "gitea" else org
+        path = f"/orgs/{urllib.parse.quote(name, safe='')}/repos"
+        params = {"per_page" if self.kind == "github" else "limit": "1", "page": "1"}
+        self._request("GET", path, params=params, accept=(200,))
+
     def repo_path(self, repository: str) -> str:
         """Return the API path of ``owner/name``, in the case the forge's canonical name uses."""
         owner, _, name = repository.partition("/")

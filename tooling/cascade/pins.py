@@ -8,7 +8,6 @@ the file stays as it was.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,11 +26,16 @@ __all__ = [
     "BumpPlan",
     "LineChange",
     "RequirementBump",
+    "Stated",
     "bump_requirements",
+    "is_lone_version",
+    "not_a_file",
     "pin_is_exact",
     "pin_text",
     "plan_bump",
     "read_pin",
+    "requirement_version",
+    "stated_version",
     "workflow_skip",
 ]
 
@@ -191,28 +195,112 @@ class BumpPlan:
     """What one consumer needs, decided from the files at its branch head."""
 
     skip: str | None
-    """Why it is not cascaded (no release workflow, no pin file), or None."""
+    """Why it is not cascaded (no release workflow), or None."""
+    refuse: str | None
+    """Why nothing may be written although it has a release workflow (a pin file that holds
+    more than a version, a pin path that is no regular file, no line pinning the runtime), or
+    None.  The cascade reports it as failed: the consumer stays unpinned."""
     previous: str | None
-    """The version its pin file states now (first line, stripped), None without a pin file."""
+    """The version it pins now: the pin file's first line, stripped, or (without a pin file)
+    the version its first requirement line for the runtime names; None when it pins nothing."""
     files: Mapping[str, bytes]
     """Repository path to new content for every file that must change; empty when current."""
     changes: tuple[str, ...]
     """One `path:line: before -> after` note per bumped requirement line."""
 
 
-def workflow_skip(workflows: Sequence[str], release_workflow: str) -> str | None:
+@dataclass(frozen=True)
+class Stated:
+    """The version a consumer's branch pins, as converge and drift read it."""
+
+    version: str | None
+    """The pin file's first line, stripped, or the requirement lines' version; None: nothing."""
+    problem: str | None
+    """Why the pin cannot be read (the pin path is no regular file), else None."""
+
+
+def workflow_skip(workflows: Sequence[str], release_workflows: Sequence[str]) -> str | None:
     """Return why a repository with these workflow files is not cascaded, or None if it is.
 
-    A `.yml`/`.yaml` file matching ``release_workflow`` in `.github/workflows/` or
-    `.gitea/workflows/` (either counts, seed 001) makes it eligible.
+    Eligible when a file named in ``release_workflows`` is in `.github/workflows/` or
+    `.gitea/workflows/` (either counts); any other workflow (a ci.yml) does not count.
     """
-    names = [w.rsplit("/", 1)[-1] for w in workflows]
-    if any(
-        n.endswith((".yml", ".yaml")) and fnmatch.fnmatchcase(n, release_workflow) for n in names
-    ):
+    names = {w.rsplit("/", 1)[-1] for w in workflows}
+    if names & set(release_workflows):
         return None
-    glob = "" if release_workflow == "*" else f" matching {release_workflow!r}"
-    return f"no release workflow in .github/workflows/ or .gitea/workflows/{glob}"
+    wanted = ", ".join(release_workflows)
+    return f"no release workflow ({wanted}) in .github/workflows/ or .gitea/workflows/"
+
+
+def not_a_file(path: str, kind: str) -> str:
+    """The one wording cascade, converge and drift use for a pin path that is no regular file."""
+    return f"pin path {path} is a {kind}, not a regular file; make it a file holding the version"
+
+
+def is_lone_version(data: bytes) -> bool:
+    """Whether a pin file may be overwritten: it holds one line that is a release version.
+
+    An empty (or blank) file counts too; anything else (notes, a second line, junk) was put
+    there by a person and is never replaced.
+    """
+    try:
+        text = data.decode("utf-8").removeprefix(_BOM)
+    except UnicodeDecodeError:
+        return False
+    lines = text.splitlines()
+    if not text.strip():
+        return True
+    return len(lines) == 1 and is_valid_version(lines[0].strip())
+
+
+def requirement_version(data: bytes, distribution: str = DISTRIBUTION) -> str | None:
+    """Return the version the first requirement line for ``distribution`` pins (or floors)."""
+    target = canonicalize_name(distribution)
+    text = data.decode("utf-8", errors="replace").removeprefix(_BOM)
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not stripped or stripped.startswith(("#", "-")):
+            continue
+        comment = _COMMENT.search(stripped)
+        body = stripped[: comment.start()] if comment else stripped
+        option = _OPTION.search(body)
+        body = (body[: option.start()] if option else body).rstrip().removesuffix("\\").strip()
+        try:
+            requirement = Requirement(body)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) != target:
+            continue
+        for spec in sorted(requirement.specifier, key=str):
+            if spec.operator in _BUMPED_OPS:
+                return spec.version
+    return None
+
+
+def _requirements_version(
+    requirements: Mapping[str, bytes | None], distribution: str
+) -> str | None:
+    for data in requirements.values():
+        found = requirement_version(data, distribution) if data is not None else None
+        if found:
+            return found
+    return None
+
+
+def stated_version(
+    *,
+    pin_file: str | None,
+    pin: bytes | None,
+    pin_kind: str | None,
+    requirements: Mapping[str, bytes | None],
+    distribution: str = DISTRIBUTION,
+) -> Stated:
+    """What a branch pins: its pin file's first line, or (`pin-file = false`) its requirements."""
+    if pin_file is None:
+        return Stated(_requirements_version(requirements, distribution), None)
+    if pin_kind not in {None, "file"}:
+        return Stated(None, not_a_file(pin_file, str(pin_kind)))
+    return Stated(None if pin is None else read_pin(pin), None)
 
 
 def plan_bump(
@@ -220,31 +308,52 @@ def plan_bump(
     workflows: Sequence[str],
     pin: bytes | None,
     requirements: Mapping[str, bytes | None],
-    pin_file: str,
-    release_workflow: str,
+    pin_file: str | None,
+    release_workflows: Sequence[str],
     version: str,
+    pin_kind: str | None = None,
     distribution: str = DISTRIBUTION,
 ) -> BumpPlan:
     """Decide what to write for ``version``: the pin as the version alone, bumped requirements.
 
     ``workflows`` are the paths under `.github/workflows/` and `.gitea/workflows/` (either
-    counts); ``requirements`` maps each configured requirement file to its bytes (None when the
-    file does not exist, which is fine).
+    counts); ``pin_kind`` is what the pin path is (`file`, `symlink`, `directory`,
+    `submodule`; None: absent, and then the pin file is created); ``requirements`` maps each
+    configured requirement file to its bytes (None when the file does not exist, which is fine).
     """
-    skip = workflow_skip(workflows, release_workflow)
+    skip = workflow_skip(workflows, release_workflows)
     if skip:
-        return BumpPlan(skip, None, {}, ())
-    if pin is None:
-        return BumpPlan(f"no pin file {pin_file}", None, {}, ())
+        return BumpPlan(skip, None, None, {}, ())
+    stated = stated_version(
+        pin_file=pin_file, pin=pin, pin_kind=pin_kind, requirements=requirements,
+        distribution=distribution,
+    )
+    if stated.problem:
+        return BumpPlan(None, f"{stated.problem} (not written)", None, {}, ())
+    previous = stated.version
     files: dict[str, bytes] = {}
-    if not pin_is_exact(pin, version):
+    if pin_file is not None and pin is not None and not is_lone_version(pin):
+        if previous != version:
+            reason = (
+                f"pin file {pin_file} holds more than a version line (first line: "
+                f"{previous!r}); not overwritten: make it hold only the version"
+            )
+            return BumpPlan(None, reason, previous, {}, ())
+        # Already states the version: the file stays as its owner wrote it.
+    elif pin_file is not None and (pin is None or not pin_is_exact(pin, version)):
         files[pin_file] = pin_text(version)
     changes: list[str] = []
+    matched = 0
     for path, data in requirements.items():
         if data is None:
             continue
         bump = bump_requirements(data, version, path=path, distribution=distribution)
+        matched += bump.matched
         if bump.changes:
             files[path] = bump.data
             changes.extend(f"{path}:{c.line}: {c.before} -> {c.after}" for c in bump.changes)
-    return BumpPlan(None, read_pin(pin), files, tuple(changes))
+    if pin_file is None and not matched:
+        where = ", ".join(requirements) or "no requirement file"
+        reason = f"pin-file is false and no line of {where} pins {distribution}; nothing to bump"
+        return BumpPlan(None, reason, None, {}, ())
+    return BumpPlan(None, None, previous, files, tuple(changes))

@@ -60,6 +60,8 @@ _HELPER = (
 _TIMEOUT = 300.0
 _TREE_MODE = 0o040000
 _FILE_MODES = frozenset({0o100644, 0o100755})
+_NEW_FILE_MODE = 0o100644
+_KINDS = {0o120000: "symlink", _TREE_MODE: "directory", 0o160000: "submodule"}
 _WORKFLOW_DIRS = (".github/workflows", ".gitea/workflows")
 # GitPython's object layer shares process-wide state (`Repo.close` walks gitdb's global
 # memory-map manager while other threads may add to it), so every in-process object access
@@ -159,6 +161,27 @@ class Snapshot:
             return None
         modes = {n: mode for _, mode, n in tree_entries_from_data(tree)}
         return self.blobs[path] if modes.get(name) in _FILE_MODES else None
+
+    def kind(self, path: str) -> str | None:
+        """Return what ``path`` is: `file`, `symlink`, `directory`, `submodule`; None: absent.
+
+        A path below something that is not a directory (a symlinked folder) says so.
+        """
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            parent, name = "/".join(parts[: depth - 1]), parts[depth - 1]
+            tree = self.trees.get(parent)
+            if tree is None:
+                return None
+            mode = {n: m for _, m, n in tree_entries_from_data(tree)}.get(name)
+            if mode is None:
+                return None  # absent: written with its directories
+            if depth == len(parts):
+                return "file" if mode in _FILE_MODES else _KINDS.get(mode, "special entry")
+            if mode != _TREE_MODE:
+                shown = "file" if mode in _FILE_MODES else _KINDS.get(mode, "special entry")
+                return f"path below the {shown} {'/'.join(parts[:depth])}"
+        return None
 
     def workflows(self) -> tuple[str, ...]:
         """Return the workflow files under `.github/workflows/` and `.gitea/workflows/`."""
@@ -273,6 +296,10 @@ class Checkout:
         """Return the bytes of ``path`` (one of the paths read), None when it is not a file."""
         return self.snapshot.read(path)
 
+    def kind(self, path: str) -> str | None:
+        """Return what ``path`` (one of the paths read) is; None when absent."""
+        return self.snapshot.kind(path)
+
     def workflows(self) -> tuple[str, ...]:
         """Return the workflow files under `.github/workflows/` and `.gitea/workflows/`."""
         return self.snapshot.workflows()
@@ -280,8 +307,14 @@ class Checkout:
     def close(self) -> None:
         """Nothing stays open between calls; kept so callers can always close."""
 
-    def commit(self, files: Mapping[str, bytes], message: str) -> str:
-        """Write a commit on top of the head replacing ``files``; return its sha (not pushed)."""
+    def commit(
+        self, files: Mapping[str, bytes], message: str, author: tuple[str, str] | None = None
+    ) -> str:
+        """Write a commit on top of the head with ``files`` (replaced or added); return its sha.
+
+        ``author`` (name, email) is used as author and committer when given; else git's own
+        identity, else a bot one.  Not pushed.
+        """
         with _ODB_LOCK:
             repo = Repo(str(self.path))
             try:
@@ -293,8 +326,8 @@ class Checkout:
                     message,
                     parent_commits=[Commit(repo, bytes.fromhex(self.head))],
                     head=False,
-                    author=_actor(repo, "author"),
-                    committer=_actor(repo, "committer"),
+                    author=Actor(*author) if author else _actor(repo, "author"),
+                    committer=Actor(*author) if author else _actor(repo, "committer"),
                 )
                 return str(made.hexsha)
             finally:
@@ -376,10 +409,11 @@ def _rewrite_tree(
     directory: str,
     changes: Mapping[tuple[str, ...], bytes],
 ) -> bytes:
-    """Store a copy of tree ``directory`` with the blobs at ``changes`` replaced; return its sha.
+    """Store a copy of tree ``directory`` with the blobs at ``changes`` written; return its sha.
 
-    Only existing files are replaced, so entry order (git's sort) is unchanged.  Objects are
-    written as loose objects in-process.
+    Existing files are replaced; missing files (and directories) are added, and the entries are
+    put in git's order (a directory sorts as its name plus '/').  Objects are written as loose
+    objects in-process.
     """
     here = {parts[0]: data for parts, data in changes.items() if len(parts) == 1}
     below: dict[str, dict[tuple[str, ...], bytes]] = {}
@@ -387,7 +421,10 @@ def _rewrite_tree(
         if len(parts) > 1:
             below.setdefault(parts[0], {})[parts[1:]] = data
     rewritten = []
-    for old, mode, name in tree_entries_from_data(trees[directory]):
+    present = set()
+    existing = tree_entries_from_data(trees[directory]) if directory in trees else []
+    for old, mode, name in existing:
+        present.add(name)
         sha = old
         path = f"{directory}/{name}" if directory else name
         if name in here and mode in _FILE_MODES:
@@ -396,6 +433,15 @@ def _rewrite_tree(
         elif name in below and mode == _TREE_MODE:
             sha = _rewrite_tree(odb, trees, path, below[name])
         rewritten.append((sha, mode, name))
+    for name, data in here.items():
+        if name not in present:
+            sha = odb.store(IStream(b"blob", len(data), BytesIO(data))).binsha
+            rewritten.append((sha, _NEW_FILE_MODE, name))
+    for name, nested in below.items():
+        if name not in present:
+            path = f"{directory}/{name}" if directory else name
+            rewritten.append((_rewrite_tree(odb, trees, path, nested), _TREE_MODE, name))
+    rewritten.sort(key=lambda e: e[2] + "/" if e[1] == _TREE_MODE else e[2])
     buffer = BytesIO()
     tree_to_stream(rewritten, buffer.write)
     raw = buffer.getvalue()

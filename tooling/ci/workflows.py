@@ -265,7 +265,11 @@ def _release(settings: Settings) -> dict[str, Node]:
 def _drift(settings: Settings) -> dict[str, Node]:
     return {
         "name": "drift",
-        "on": {"schedule": [{"cron": "17 6 * * *"}], "workflow_dispatch": {}},
+        "on": {"schedule": [{"cron": "17 6 * * *"}], "workflow_dispatch": {"inputs": {"fix": {
+            "description": "Also heal: cascade the lagging consumers, then converge them",
+            "type": "boolean",
+            "default": False,
+        }}}},
         "permissions": {},
         "concurrency": {"group": "drift", "cancel-in-progress": False},
         "jobs": {
@@ -277,10 +281,13 @@ def _drift(settings: Settings) -> dict[str, Node]:
                     *_setup(settings.default_python),
                     {
                         "name": "Report drift",
-                        "run": "invoke drift",
+                        # Off unless the dispatch asks: a scheduled run only reports.
+                        "run": 'if [ "$DRIFT_FIX" = true ]; then invoke drift --fix; '
+                               "else invoke drift; fi",
                         "env": {
                             "RUNTIME_INDEX_URL": "${{ secrets.RUNTIME_INDEX_URL }}",
                             "CASCADE_TOKEN": "${{ secrets.CASCADE_TOKEN }}",
+                            "DRIFT_FIX": "${{ inputs.fix }}",
                         },
                     },
                 ],

@@ -28,6 +28,7 @@ from tooling.release.tagged import (
 )
 from tooling.release.upload import dist_files, publish_files, read_back
 from tooling.secrets import redact
+from tooling.summary import append_section, cell, link, markdown_table, section
 from tooling.versioning.plan import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
@@ -52,30 +53,40 @@ def _opt(flag: str, value: str | int | None) -> list[str]:
     return [] if value in (None, "", 0) else [flag, str(value)]
 
 
-def run_cascade(*, version: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
+def run_cascade(
+    *, version: str | None, consumers: str, jobs: int | None, json_output: bool,
+    allow_held: bool = False,
+) -> int:
     """`invoke cascade`: bump every non-exempt consumer's pin."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
 
     argv = ["cascade", *_opt("--version", version), "--consumers", consumers, *_opt("--jobs", jobs)]
+    argv += ["--allow-held"] if allow_held else []
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
 def run_converge(
-    *, version: str | None, consumers: str, jobs: int | None, json_output: bool
+    *, version: str | None, consumers: str, jobs: int | None, json_output: bool,
+    allow_held: bool = False,
 ) -> int:
     """`invoke converge`: read back every consumer's pin."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415
 
     argv = ["converge", *_opt("--version", version), "--consumers", consumers,
-            *_opt("--jobs", jobs)]
+            *_opt("--jobs", jobs), *(["--allow-held"] if allow_held else [])]
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
-def run_drift(*, org: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
-    """`invoke drift`: consumers whose pin lags the index."""
+def run_drift(
+    *, org: str | None, consumers: str, jobs: int | None, json_output: bool, fix: bool = False,
+    max_count: int | None = None, allow_held: bool = False,
+) -> int:
+    """`invoke drift [--fix [--max N]]`: consumers whose pin lags the index, optionally healed."""
     from tooling.cascade import cli as cascade  # noqa: PLC0415
 
     argv = ["drift", *_opt("--org", org), "--consumers", consumers, *_opt("--jobs", jobs)]
+    argv += [*(["--fix"] if fix else []), *_opt("--max", max_count)]
+    argv += ["--allow-held"] if allow_held else []
     return cascade.main([*argv, *(["--json"] if json_output else [])])
 
 
@@ -223,6 +234,10 @@ def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseO
     for entry in files if isinstance(files, list) else []:
         if isinstance(entry, dict):
             print(f"  {entry.get('filename')}  sha256 {entry.get('sha256')}")
+    listed = [e for e in files if isinstance(e, dict)] if isinstance(files, list) else []
+    append_section(section(f"release {journal.version} ({journal.tag})", markdown_table(
+        ("file", "sha256"), [(link(str(e.get("filename")), str(e.get("url") or "")),
+                              cell(str(e.get("sha256")))) for e in listed])))
 
 
 def run_release(

@@ -197,20 +197,24 @@ def _consumer_row(
     scratch: Path,
 ) -> VersionSource:
     # Imported here: only this report reads consumer remotes.
-    from tooling.cascade.converge import read_remote_pin  # noqa: PLC0415
+    from tooling.cascade.converge import read_remote  # noqa: PLC0415
 
     place = f"consumer {consumer.name}" + (" (exempt)" if consumer.exempt else "")
-    where = f"{redact(consumer.url)}@{consumer.branch}:{consumer.pin_file}"
+    pinned_in = consumer.pin_file or ", ".join(consumer.requirements)
+    where = f"{redact(consumer.url)}@{consumer.branch}:{pinned_in}"
     if consumer.needs_token and token is None:
         return VersionSource(place, where, None, "not read", "no CASCADE_TOKEN for this remote")
     try:
-        remote = read_remote_pin(
-            consumer.url, consumer.branch, consumer.pin_file, env=env, scratch=scratch
-        )
+        remote = read_remote(consumer, consumer.branch, env=env, scratch=scratch)
     except ToolingError as exc:
         return VersionSource(place, where, None, "not read", redact(exc.message))
+    stated = remote.stated(consumer)
+    if stated.problem:
+        return VersionSource(place, where, None, "invalid", stated.problem)
+    if consumer.pin_file is None and stated.version is not None:
+        return _pin_row(place, where, f"{stated.version}\n".encode(), version)
     if remote.data is None:
-        return VersionSource(place, where, None, "absent", f"no {consumer.pin_file} on the branch")
+        return VersionSource(place, where, None, "absent", f"nothing pins it in {pinned_in}")
     return _pin_row(place, where, remote.data, version)
 
 

@@ -82,6 +82,7 @@ from tooling.smoke.settings import (
     masked_env,
 )
 from tooling.smoke.testrun import TestRun, compare_runs, run_from_json, run_pytest, run_to_json
+from tooling.summary import append_section, table_section
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -502,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
             print_table(report)
             for line in report.failures:
                 print(f"error: {line}", file=sys.stderr)
+        marks = [[r.python.version, *("cached" if c.cached else "skip" if c.skipped else
+                                       "ok" if c.ok else "FAIL" for c in r.checks)]
+                 for r in report.pythons]  # the CI job summary, if any: the same table
+        verdict = "ok" if report.ok else f"FAILED: {'; '.join(report.failures)[:500]}"
+        append_section(table_section(f"smoke {report.wheel.name}", ["python", *CHECKS], marks,
+                                     verdict))
         return 0 if report.ok else 1
 
     return guarded(work)

@@ -2,14 +2,19 @@
 
 The needs live in ``runtime-needs.toml`` (keys at the top level) or in ``[tool.runtime]`` of the
 consumer's pyproject.toml: ``runtime``, ``adapter-protocol``, ``plugin-api`` (version
-specifiers), ``python`` (a version the release must support), ``api-fingerprint`` (exact), or
-any other compat.json field by name.
+specifiers), ``python`` (a version the release must support) and ``api-fingerprint`` (exact);
+any other compat.json field under ``[fields]``.  Any other key is refused when the file is
+read, with the closest known name.
+
+Kernel, not ``tooling.api``: ``invoke compat --check`` and the cascade (which holds a consumer
+whose needs a release does not meet, docs/cascade.md) both read the same format.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+import zipfile
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -17,15 +22,35 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from tooling.cli import format_table
+from tooling.config import refuse_unknown_keys
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-__all__ = ["NEEDS_FILE", "CompatCheck", "NeedResult", "check_needs", "format_check", "read_needs"]
+__all__ = [
+    "COMPAT_FILE",
+    "COMPAT_FORMAT",
+    "FIELDS_TABLE",
+    "KNOWN_NEEDS",
+    "NEEDS_FILE",
+    "CompatCheck",
+    "NeedResult",
+    "check_needs",
+    "format_check",
+    "parse_needs",
+    "read_compat",
+    "read_needs",
+]
 
 NEEDS_FILE = "runtime-needs.toml"
+COMPAT_FILE = "compat.json"
+COMPAT_FORMAT = 1
+"""Bumped when a field changes meaning; consumers refuse formats they do not know."""
+KNOWN_NEEDS = frozenset({"runtime", "adapter-protocol", "plugin-api", "python", "api-fingerprint"})
+FIELDS_TABLE = "fields"
+"""The table naming any other compat.json field (``wire-version`` checks ``wire_version``)."""
 # Needs whose compat.json field is not simply the need's name in snake case.
 _NEED_FIELDS = {
     "runtime": "runtime_version",
@@ -54,7 +79,7 @@ class NeedResult:
 class CompatCheck:
     """A consumer's needs checked against a release."""
 
-    needs_file: Path
+    needs_file: Path | str
     """Where the needs were read from."""
     results: tuple[NeedResult, ...]
     """One per declared need, in key order."""
@@ -82,12 +107,30 @@ def read_needs(path: Path) -> tuple[Path, dict[str, str]]:
     table = _needs_table(file)
     if table is None:
         raise ToolingError(f"{file}: no [tool.runtime] table; declare the consumer's needs there")
+    return file, _needs_of(table, str(file))
+
+
+def parse_needs(text: str, where: str) -> dict[str, str]:
+    """The needs in the text of a ``runtime-needs.toml`` read from ``where`` (for messages)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ToolingError(f"{where}: invalid TOML: {exc}") from exc
+    return _needs_of(data, where)
+
+
+def _needs_of(table: Mapping[str, object], where: str) -> dict[str, str]:
+    refuse_unknown_keys(table, KNOWN_NEEDS | {FIELDS_TABLE}, where)
+    fields = table.get(FIELDS_TABLE, {})
+    if not isinstance(fields, dict):
+        raise ToolingError(f"{where}: `{FIELDS_TABLE}` must be a table of compat.json fields")
     needs: dict[str, str] = {}
-    for key, value in table.items():
+    named = {k: v for k, v in table.items() if k != FIELDS_TABLE}
+    for key, value in [*named.items(), *fields.items()]:
         if not isinstance(value, str):
-            raise ToolingError(f'{file}: need {key!r} must be a string, e.g. ">=1,<2"')
+            raise ToolingError(f'{where}: need {key!r} must be a string, e.g. ">=1,<2"')
         needs[str(key)] = value
-    return file, needs
+    return needs
 
 
 def _needs_table(file: Path) -> dict[str, object] | None:
@@ -110,7 +153,9 @@ def _as_version(value: object) -> Version | None:
         return None
 
 
-def _check_one(need: str, wanted: str, compat: Mapping[str, object], file: Path) -> NeedResult:
+def _check_one(
+    need: str, wanted: str, compat: Mapping[str, object], file: Path | str
+) -> NeedResult:
     field = _NEED_FIELDS.get(need, need.replace("-", "_"))
     if field not in compat and f"{field}_version" in compat:
         field = f"{field}_version"
@@ -140,7 +185,7 @@ def _check_one(need: str, wanted: str, compat: Mapping[str, object], file: Path)
                       f"{shown} {'satisfies' if ok else 'does not satisfy'} {wanted}")
 
 
-def _spec(text: str, file: Path, need: str) -> SpecifierSet:
+def _spec(text: str, file: Path | str, need: str) -> SpecifierSet:
     try:
         return SpecifierSet(text)
     except InvalidSpecifier as exc:
@@ -148,7 +193,30 @@ def _spec(text: str, file: Path, need: str) -> SpecifierSet:
                            '(e.g. ">=1,<2" or "~=1.1")') from exc
 
 
-def check_needs(needs_file: Path, needs: Mapping[str, str],
+def read_compat(path: Path, package: str | None = None) -> dict[str, object]:
+    """A compat.json from a file, or from inside a wheel (``<package>/compat.json``)."""
+    try:
+        if path.suffix == ".whl":
+            with zipfile.ZipFile(path) as wheel:
+                names = [n for n in wheel.namelist() if n.endswith(f"/{COMPAT_FILE}")
+                         and n.count("/") == 1 and (package is None or n.startswith(f"{package}/"))]
+                if not names:
+                    raise ToolingError(f"{path}: no <package>/{COMPAT_FILE} inside; rebuild it")
+                text = wheel.read(names[0]).decode("utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ToolingError(f"{path}: cannot read compat data: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ToolingError(f"{path}: compat data must be a JSON object")
+    if data.get("compat_format") != COMPAT_FORMAT:
+        raise ToolingError(f"{path}: compat_format {data.get('compat_format')!r} is not "
+                           f"{COMPAT_FORMAT}; use a matching tooling version")
+    return data
+
+
+def check_needs(needs_file: Path | str, needs: Mapping[str, str],
                 compat: Mapping[str, object]) -> CompatCheck:
     """Check each declared need against a release's compat data."""
     results = tuple(_check_one(k, needs[k], compat, needs_file) for k in sorted(needs))
