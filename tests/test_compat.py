@@ -102,6 +102,7 @@ def test_constants_are_configurable_and_optional(tmp_path: Path) -> None:
     )
     config = _project(tmp_path)
     config.pyproject.write_text(config.pyproject.read_text() + extra)
+    config = load_config(config.root)  # the configuration is read once, like a real run
     data = build_compat(config, _stage(config, tmp_path / "stage"))
     assert data["wire_version"] == 2
     assert data["plugin_api_version"] is None

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import tooling
 from tooling.api.needs import check_needs, format_check, read_needs
 from tooling.cli import guarded
-from tooling.config import Config, load_config, read_pyproject
+from tooling.config import Config, load_config
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
@@ -57,10 +57,6 @@ COMPAT_FORMAT = 1
 """Bumped when a field changes meaning; consumers refuse formats they do not know."""
 # Keep this many API cache entries (one per distinct staged package seen).
 _API_CACHE_KEEP = 16
-DEFAULT_CONSTANTS: Mapping[str, str] = {
-    "adapter_protocol_version": "ADAPTER_PROTOCOL_VERSION",
-    "plugin_api_version": "PLUGIN_API_VERSION",
-}
 
 
 @dataclass(frozen=True)
@@ -80,25 +76,10 @@ class ConstantValue:
 def compat_constants(config: Config) -> tuple[Mapping[str, str], bool]:
     """compat.json field -> constant name, and whether a missing constant is an error.
 
-    From ``[tool.runtime-build.compat]``: ``constants`` (a table; default the adapter protocol
-    and plugin API versions) and ``required`` (default true).
+    From ``[tool.runtime-build.compat]`` as parsed by the configuration: ``constants`` (a table;
+    default the adapter protocol and plugin API versions) and ``required`` (default true).
     """
-    data = read_pyproject(config.pyproject)
-    tool = data.get("tool", {})
-    build = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
-    table = build.get("compat", {}) if isinstance(build, dict) else {}
-    where = f"{config.pyproject} [tool.runtime-build.compat]"
-    if not isinstance(table, dict):
-        raise ToolingError(f"{where}: must be a table")
-    constants = table.get("constants", DEFAULT_CONSTANTS)
-    if not isinstance(constants, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.isidentifier() for k, v in constants.items()
-    ):
-        raise ToolingError(f"{where}: `constants` must map compat.json fields to constant names")
-    required = table.get("required", True)
-    if not isinstance(required, bool):
-        raise ToolingError(f"{where}: `required` must be true or false")
-    return dict(constants), required
+    return config.compat_constants, config.compat_required
 
 
 def _literal(node: ast.expr, name: str, file: Path) -> int | float | str | tuple[int, ...]:

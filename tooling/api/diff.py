@@ -14,7 +14,6 @@ import argparse
 import sys
 import tarfile
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from tooling.api.compare import (
 from tooling.api.model import ApiModel, load_api
 from tooling.api.report import FORMATS, render
 from tooling.cli import annotate, guarded, step
-from tooling.config import DEFAULT_EXCLUDES, Config, load_config
+from tooling.config import Config, config_from_data, load_config, parse_pyproject_text
 from tooling.errors import ToolingError
 from tooling.proc import run
 from tooling.version import BUMPS, is_valid_version, parse_bump
@@ -90,20 +89,8 @@ def _is_shallow(root: Path) -> bool:
     return done.stdout.strip() == "true"
 
 
-def _build_table(text: str, where: str) -> dict[str, object]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ToolingError(f"{where}: invalid TOML: {exc}") from exc
-    tool = data.get("tool", {})
-    table = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
-    if not isinstance(table, dict):
-        raise ToolingError(f"{where}: [tool.runtime-build] must be a table")
-    return table
-
-
 def load_ref_api(
-    root: Path, ref: str, work: Path, *, package: str | None = None, cache_dir: Path | None = None
+    root: Path, ref: str, work: Path, *, cache_dir: Path | None = None
 ) -> StagedApi:
     """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
     commit = run(
@@ -117,12 +104,11 @@ def load_ref_api(
     shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
     if shown.returncode != 0:
         raise ToolingError(f"{where}: no pyproject.toml at {ref}; pick a ref that has one")
-    table = _build_table(shown.stdout, where)
-    source = str(table.get("source", "workspace")).strip("/") or "."
-    pkg = str(table.get("package", package or "molecule_runtime"))
-    exclude = table.get("exclude", [])
-    if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
-        raise ToolingError(f"{where}: [tool.runtime-build] exclude must be a list of strings")
+    ref_config = config_from_data(
+        parse_pyproject_text(shown.stdout, where), root, root / "pyproject.toml", at_ref=ref
+    )
+    source = ref_config.source_rel
+    pkg = ref_config.package
     archive = work / "ref.tar"
     work.mkdir(parents=True, exist_ok=True)
     got = run(
@@ -136,9 +122,7 @@ def load_ref_api(
     extracted = work / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
-    staged = _stage(
-        extracted / source, pkg, work / "stage", DEFAULT_EXCLUDES + tuple(exclude), cache_dir
-    )
+    staged = _stage(extracted / source, pkg, work / "stage", ref_config.exclude, cache_dir)
     return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source))
 
 
