@@ -70,6 +70,7 @@ from tooling.smoke.settings import (
     load_settings,
     prepare_tests,
 )
+from tooling.smoke.stable import check_stable_imports
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -238,8 +239,9 @@ def _prove(
 
 
 def _run_checks(ctx: _Context, venv: Path, cwd: Path) -> Iterator[CheckResult]:
-    """The checks that run the installed code: version, serve, workspace tests."""
+    """The checks that run the installed code: stable imports, version, serve, workspace tests."""
     settings = ctx.settings
+    yield check_stable_imports(venv, ctx.config.stable_import_entries(), cwd)
     if settings.script and settings.version_check:
         yield check_version(venv, settings.script, ctx.config.version, cwd)
     else:
