@@ -197,7 +197,9 @@ def test_json_format_lists_every_change_with_its_location(scenario: Scenario) ->
     assert len(data["breaking"]) == len(scenario.diff.breaking)
     assert len(data["added"]) == len(scenario.diff.added)
     entry = next(e for e in data["breaking"] if e["path"] == "tinyrt.api.param_renamed")
-    assert set(entry) == {"path", "kind", "old", "new", "file", "line", "message"}
+    assert set(entry) == {
+        "path", "kind", "old", "new", "file", "line", "message", "element", "still_at"
+    }
     assert entry["message"] == "parameter `b` of tinyrt.api.param_renamed was renamed to `c`"
 
 

@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
@@ -35,6 +36,9 @@ from tooling.errors import ToolingError
 from tooling.proc import run
 from tooling.version import BUMPS, is_valid_version, parse_bump
 
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
 __all__ = [
     "ApiDiff",
     "Change",
@@ -45,6 +49,7 @@ __all__ = [
     "load_ref_api",
     "load_worktree_api",
     "main",
+    "stable_paths",
     "underbump_message",
 ]
 
@@ -90,7 +95,12 @@ def _is_shallow(root: Path) -> bool:
 
 
 def load_ref_api(
-    root: Path, ref: str, work: Path, *, cache_dir: Path | None = None
+    root: Path,
+    ref: str,
+    work: Path,
+    *,
+    cache_dir: Path | None = None,
+    keep: Collection[str] = (),
 ) -> StagedApi:
     """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
     commit = run(
@@ -123,24 +133,56 @@ def load_ref_api(
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
     staged = _stage(extracted / source, pkg, work / "stage", ref_config.exclude, cache_dir)
-    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source))
+    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source, keep=keep))
 
 
-def load_worktree_api(config: Config, work: Path, *, cache_dir: Path | None = None) -> StagedApi:
-    """Stage the working tree's source as it is on disk and load its API."""
+def load_worktree_api(
+    config: Config, work: Path, *, cache_dir: Path | None = None, keep: Collection[str] = ()
+) -> StagedApi:
+    """Stage the working tree's source as it is on disk and load its API.
+
+    ``keep`` lists paths that count as public whatever the rules say (the stable imports).
+    """
     staged = _stage(config.source, config.package, work / "stage", config.exclude, cache_dir)
     try:
         prefix = config.source.relative_to(config.root).as_posix()
     except ValueError:
         prefix = config.source.as_posix()
-    return StagedApi("working tree", prefix, load_api(staged, config.package, source_prefix=prefix))
+    model = load_api(staged, config.package, source_prefix=prefix, keep=keep)
+    return StagedApi("working tree", prefix, model)
+
+
+def stable_paths(config: Config) -> frozenset[str]:
+    """The public paths `stable-imports` promises; an entry outside the package is an error."""
+    paths: set[str] = set()
+    for entry in config.stable_import_entries():
+        if entry.module != config.package and not entry.module.startswith(f"{config.package}."):
+            raise ToolingError(
+                f"{config.pyproject} [tool.runtime-build] stable-imports: {entry.entry!r} is "
+                f"outside the package; write it as {config.package}.MODULE:Name"
+            )
+        paths.update(entry.paths)
+    return frozenset(paths)
+
+
+def _check_stable(config: Config, stable: frozenset[str], old: ApiModel, new: ApiModel) -> None:
+    # A stable import neither side can import is a typo in the entry, not a removal.
+    for entry in config.stable_import_entries():
+        for path in entry.paths:
+            if path in stable and path not in new.objects and path not in old.objects:
+                raise ToolingError(
+                    f"{config.pyproject} [tool.runtime-build] stable-imports: {entry.entry!r}: "
+                    f"{path} is not importable from the package; fix the entry"
+                )
 
 
 def api_floor(config: Config, against: str | None, *, cache: bool = True) -> ApiDiff:
     """The working tree's public API vs ``against`` (default: the last release tag).
 
     The result's ``required_bump`` is the lowest bump a release of the working tree may
-    declare.  Breaking changes matching ``config.api_ignore`` land in ``ignored`` instead.
+    declare.  Breaking changes matching ``config.api_ignore`` land in ``ignored`` instead,
+    except the removal of a `stable-imports` path; container constants' value changes land in
+    ``changed`` (patch) unless listed in ``api-strict-values``.
     ``cache`` shares the rewriter's result cache (``.cache/rewrite``): both sides mostly hit it.
     """
     cache_dir = config.root / ".cache" / "rewrite" if cache else None
@@ -153,21 +195,24 @@ def api_floor(config: Config, against: str | None, *, cache: bool = True) -> Api
             "HEAD; fetch the history and tags (git fetch --unshallow --tags, or actions/checkout "
             "with fetch-depth: 0) or pass --against REF"
         )
+    stable = stable_paths(config)
     with tempfile.TemporaryDirectory(prefix="apidiff-") as tmp:
         work = Path(tmp)
         # One after the other: the rewriter forks a process pool only while this process has
         # no other threads, which beats overlapping the two sides in threads.
-        new = load_worktree_api(config, work / "new", cache_dir=cache_dir)
+        new = load_worktree_api(config, work / "new", cache_dir=cache_dir, keep=stable)
         old_model = (
-            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir).model
+            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir, keep=stable).model
             if ref
             else ApiModel(config.package, {})
         )
+    _check_stable(config, stable, old_model, new.model)
     return classify(
-        compare_api(old_model, new.model),
+        compare_api(old_model, new.model, strict_values=config.api_strict_values),
         package=config.package,
         against=ref,
         ignore=config.api_ignore,
+        stable=stable,
     )
 
 
