@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, write_files
 
-from tooling.api.compare import ApiDiff, Change, compare_api, underbump_message
+from tooling.api.compare import ApiDiff, Change, ChangeKind, compare_api, underbump_message
 from tooling.api.diff import api_floor, last_release_tag, main
 from tooling.api.model import load_api
 from tooling.api.report import render
@@ -246,7 +246,9 @@ def test_declared_bump_at_the_floor_exits_0(
 
 
 def test_underbump_message_names_additions_when_nothing_breaks() -> None:
-    added = Change("p.f", "added-function", None, "function", "src/p.py", 3, "function p.f added")
+    added = Change(
+        "p.f", ChangeKind.ADDED_FUNCTION, None, "function", "src/p.py", 3, "function p.f added"
+    )
     diff = ApiDiff("p", "v1", "minor", (), (added,), ())
     assert underbump_message(diff, "minor") is None
     message = underbump_message(diff, "patch")
