@@ -153,9 +153,8 @@ def _excerpts(old: str, new: str, quote: bool) -> tuple[str, str]:
 
     def cut(text: str) -> str:
         end = common + _EXCERPT_AFTER
-        body = text[start:end]
-        shown = _quoted(body) if quote else body
-        return ("..." if start else "") + shown + ("..." if end < len(text) else "")
+        body = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+        return _quoted(body) if quote else body
 
     return cut(old), cut(new)
 
