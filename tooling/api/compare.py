@@ -14,6 +14,7 @@ annotations, docstrings and bodies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
@@ -305,13 +306,57 @@ def _value_finding(old: ApiObject, new: ApiObject, *, strict: bool) -> _Finding 
     return (kind, change.old, change.new, message, change.element or None)
 
 
-def _object_changes(old: ApiObject, new: ApiObject, *, strict: bool) -> list[Change]:
+_DOTTED = re.compile(r"([A-Za-z_][\w.]*)")
+
+
+class _Names:
+    """Which names in annotations and bases mean the same object on the two sides.
+
+    Annotations name the defining path.  A definition moved behind a kept re-export has a new
+    defining path but the same public paths, and that is the same object to a caller.
+    """
+
+    def __init__(self, old: ApiModel, new: ApiModel) -> None:
+        self.old = _paths_by_identity(old)
+        self.new = _paths_by_identity(new)
+
+    def same(self, was: str, now: str) -> bool:
+        return was == now or bool(self.old.get(was, {was}) & self.new.get(now, {now}))
+
+    def same_text(self, was: str, now: str) -> bool:
+        """Whether two rendered annotations name the same objects in the same shape."""
+        if was == now:
+            return True
+        old_parts, new_parts = _DOTTED.split(was), _DOTTED.split(now)
+        if len(old_parts) != len(new_parts):
+            return False
+        # re.split with a group alternates text between names (even) and names (odd).
+        return all(
+            (a == b) if i % 2 == 0 else self.same(a, b)
+            for i, (a, b) in enumerate(zip(old_parts, new_parts, strict=True))
+        )
+
+    def kept_base(self, base: str, new: ApiObject) -> bool:
+        return any(self.same(base, b) for b in (*new.bases, *new.ancestors))
+
+
+def _paths_by_identity(model: ApiModel) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for obj in model.objects.values():
+        identity = obj.target or obj.path
+        found.setdefault(identity, {identity}).add(obj.path)
+    return found
+
+
+def _object_changes(
+    old: ApiObject, new: ApiObject, *, strict: bool, names: _Names
+) -> list[Change]:
     path = new.path
     where = (new.signature_file, new.signature_line)
     found: list[_Finding] = []
     if old.parameters is not None and new.parameters is not None:
         found += [(*f, None) for f in _ParamDiff(path, old.parameters, new.parameters).findings()]
-    if old.returns and new.returns and old.returns != new.returns:
+    if old.returns and new.returns and not names.same_text(old.returns, new.returns):
         kind = (ChangeKind.RETURN_ANNOTATION if new.kind in _CALLABLE
                 else ChangeKind.ATTRIBUTE_ANNOTATION)
         what = "return annotation" if kind is ChangeKind.RETURN_ANNOTATION else "annotation"
@@ -323,7 +368,7 @@ def _object_changes(old: ApiObject, new: ApiObject, *, strict: bool) -> list[Cha
     for base in old.bases:
         # A private base is an implementation detail: what users lose with it is each public
         # member, and each one that disappears is reported as removed on its own.
-        if base in _IMPLICIT_BASES or base in new.bases or base in new.ancestors:
+        if base in _IMPLICIT_BASES or names.kept_base(base, new):
             continue
         if _is_private_path(base):
             continue
@@ -356,6 +401,7 @@ def compare_api(
     """
     changes: list[Change] = []
     roots: set[str] = set()
+    names = _Names(old, new)
     for path in sorted(old.objects.keys() & new.objects.keys()):
         was, now = old.objects[path], new.objects[path]
         if _ACCESS.get(was.kind, was.kind) != _ACCESS.get(now.kind, now.kind):
@@ -364,7 +410,7 @@ def compare_api(
                                   now.line, f"{path} changed from {was.kind} to {now.kind}"))
             continue
         strict = bool(strict_values) and _matches(path, new.package, strict_values)
-        changes.extend(_object_changes(was, now, strict=strict))
+        changes.extend(_object_changes(was, now, strict=strict, names=names))
     removed = sorted(old.objects.keys() - new.objects.keys())
     added = sorted(new.objects.keys() - old.objects.keys())
     by_identity: dict[str, list[str]] = {}
