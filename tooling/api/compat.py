@@ -7,7 +7,8 @@ Every wheel ships ``<package>/compat.json`` (written by the build while staging)
   (``ADAPTER_PROTOCOL_VERSION``, ``PLUGIN_API_VERSION``) found by searching the package, so
   they are read, never hard-coded (``[tool.runtime-build.compat]`` renames or drops them);
 - ``api_fingerprint``: sha256 of the sorted public signatures, equal for two builds that
-  expose the same API.
+  expose the same API;
+- ``stable_imports``: the ``[tool.runtime-build] stable-imports`` entries, sorted.
 
 A consumer declares what it needs in ``runtime-needs.toml`` or in ``[tool.runtime]`` of its
 pyproject.toml, e.g. ``adapter-protocol = ">=1,<2"``, and ``--check`` says whether a release
@@ -160,6 +161,8 @@ def build_compat(
         "package": package_dir.name,
         "runtime_version": config.version,
         "requires_python": config.requires_python,
+        # The imports the release promises to keep: the smoke and the API gate hold them.
+        "stable_imports": sorted(config.stable_imports),
     }
     for field, name in sorted(constants.items()):
         found = find_constant(package_dir, name)
