@@ -11,12 +11,13 @@ added.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from packaging.version import Version
 
@@ -33,6 +34,7 @@ from tooling.api.report import FORMATS, render
 from tooling.cli import annotate, guarded, step
 from tooling.config import Config, config_from_data, load_config, parse_pyproject_text
 from tooling.errors import ToolingError
+from tooling.files import write_atomic
 from tooling.proc import run
 from tooling.version import BUMPS, is_valid_version, parse_bump
 
@@ -235,14 +237,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="project root (default: here)")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not use the rewriter's cache in .cache/rewrite")
+    parser.add_argument("--output", metavar="FILE", type=Path, default=None,
+                        help="write the report to FILE instead of stdout")
     args = parser.parse_args(argv)
     fmt = "json" if args.json else args.format
+    report_to = sys.stdout
 
     def work() -> int:
+        if args.output is not None and not args.output.parent.is_dir():
+            raise ToolingError(f"--output {args.output}: no such directory; create it first")
         config = load_config(args.root)
         with step("api-diff", quiet=fmt != "text"):
             diff = api_floor(config, args.against, cache=not args.no_cache)
-        print(render(diff, fmt), flush=True)
+        _emit(render(diff, fmt), args.output, report_to)
         for key in diff.unused_ignores:
             print(f"warning: [tool.runtime-build.api-ignore] {key!r} matched no breaking "
                   "change; remove it", file=sys.stderr)
@@ -254,7 +261,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise ToolingError(problem)
         return 0
 
-    return guarded(work)
+    if fmt == "text":
+        return guarded(work)
+    # A machine format owns stdout: anything else printed on the way (annotations under
+    # Actions, a library's stray print) goes to stderr with the errors.
+    with contextlib.redirect_stdout(sys.stderr):
+        return guarded(work)
+
+
+def _emit(report: str, output: Path | None, stdout: TextIO) -> None:
+    if output is None:
+        print(report, file=stdout, flush=True)
+    else:
+        write_atomic(output, report + "\n")
 
 
 if __name__ == "__main__":
