@@ -300,7 +300,7 @@ def _value_finding(old: ApiObject, new: ApiObject, *, strict: bool) -> _Finding 
         return None
     name = new.path.rpartition(".")[2]
     kind = ChangeKind.CHANGED_VALUE
-    if not change.container or strict:
+    if change.scalar or strict:
         kind = ChangeKind.ATTRIBUTE_VALUE
     message = f"value of {new.path} changed: {name}{change.element}: {change.old} -> {change.new}"
     return (kind, change.old, change.new, message, change.element or None)
@@ -404,7 +404,10 @@ def compare_api(
     names = _Names(old, new)
     for path in sorted(old.objects.keys() & new.objects.keys()):
         was, now = old.objects[path], new.objects[path]
-        if _ACCESS.get(was.kind, was.kind) != _ACCESS.get(now.kind, now.kind):
+        # "external" is a name the loader could not follow (another package, a module
+        # __getattr__): its kind is unknown, so it changes nothing by itself.
+        unknown = "external" in {was.kind, now.kind}
+        if not unknown and _ACCESS.get(was.kind, was.kind) != _ACCESS.get(now.kind, now.kind):
             roots.add(path)
             changes.append(Change(path, ChangeKind.KIND_CHANGED, was.kind, now.kind, now.file,
                                   now.line, f"{path} changed from {was.kind} to {now.kind}"))

@@ -40,6 +40,11 @@ __all__ = [
 
 # Never part of the compared API: it changes with every release by design.
 VERSION_NAMES = frozenset({"__version__", "__version_info__"})
+# Every module has these whether or not its source binds them: never added nor removed.
+MODULE_DUNDERS = frozenset({
+    "__doc__", "__name__", "__file__", "__path__", "__spec__", "__loader__", "__package__",
+    "__builtins__", "__dict__", "__cached__",
+})
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,7 @@ class _Loader:
                     self.walk_module(member, f"{path}.{name}")
                 continue
             public = self.is_public(module, name, member) or f"{path}.{name}" in self.keep
-            if public and name not in VERSION_NAMES:
+            if public and name not in VERSION_NAMES and name not in MODULE_DUNDERS:
                 self.add_member(f"{path}.{name}", member)
 
     # -- what is public ----------------------------------------------------------------------
@@ -418,7 +423,10 @@ class _Loader:
         current, seen = attr, {str(attr.path)}
         while isinstance(current.value, (griffe.ExprName, griffe.ExprAttribute)):
             target = self.lookup(current.value.canonical_path)
-            if not isinstance(target, griffe.Attribute) or target.value is None:
+            # Module constants only: a class attribute (an enum member) is a value of its own.
+            if not isinstance(target, griffe.Attribute) or target.value is None or not (
+                target.parent is not None and target.parent.is_module
+            ):
                 break
             if str(target.path) in seen:
                 break

@@ -117,8 +117,10 @@ def assigned_value_text(name: str, source: str) -> str | None:
 class ValueChange:
     """How a constant's value changed, down to the first element that differs."""
 
-    container: bool
-    """Whether the value is a container literal (list, dict, set, or anything holding one)."""
+    scalar: bool
+    """Whether it is a scalar constant (str, int, float, bool, bytes, None, or a tuple of
+    those) on either side.  False for a container (list, dict, set, or anything holding
+    one) and for an expression evaluated only at import time on both sides (``Sentinel()``)."""
     element: str
     """Where old and new first differ, as subscripts (``[3]["description"]``); "" for the
     whole value."""
@@ -234,15 +236,16 @@ def value_change(old: ApiObject, new: ApiObject) -> ValueChange | None:
     new_node = _assigned_node(name, new.value)
     if old_node is None or new_node is None:
         was, now = _excerpts(old.value, new.value, quote=False)
-        return ValueChange(container=False, element="", old=was, new=now)
+        return ValueChange(scalar=True, element="", old=was, new=now)
     container = _is_container(old_node) or _is_container(new_node)
     old_ok, old_literal = _literal(old_node)
     new_ok, new_literal = _literal(new_node)
+    scalar = not container and (old_ok or new_ok)
     if old_ok and new_ok:
         element, was, now = _first_difference(old_literal, new_literal, "")
-        return ValueChange(container=container, element=element, old=was, new=now)
+        return ValueChange(scalar=scalar, element=element, old=was, new=now)
     was, now = _excerpts(ast.unparse(old_node), ast.unparse(new_node), quote=False)
-    return ValueChange(container=container, element="", old=was, new=now)
+    return ValueChange(scalar=scalar, element="", old=was, new=now)
 
 
 def signature_of(obj: ApiObject) -> str:
