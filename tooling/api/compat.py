@@ -188,7 +188,7 @@ def _api_key(package_dir: Path) -> str:
         griffe_version = "?"
     for part in (package_dir.name, tooling.__version__, griffe_version):
         digest.update(part.encode() + b"\0")
-    for module in ("model.py", "values.py"):
+    for module in ("model.py", "values.py", "source.py"):
         digest.update((tools / module).read_bytes() + b"\0")
     for file in sorted(package_dir.rglob("*")):
         rel = file.relative_to(package_dir).as_posix()

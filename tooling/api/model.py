@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import griffe
 
-from tooling.api.values import assigned_value_text
+from tooling.api.source import assigned_value_text
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:

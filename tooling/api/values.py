@@ -12,13 +12,14 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tooling.api.source import assigned_node as _assigned_node
+
 if TYPE_CHECKING:
     from tooling.api.model import ApiModel, ApiObject
 
 __all__ = [
     "ValueChange",
     "api_fingerprint",
-    "assigned_value_text",
     "normalize_value",
     "short_text",
     "shown_value",
@@ -67,24 +68,6 @@ def normalize_value(text: str) -> str:
     return _node_meaning(tree.body)
 
 
-def _assigned_node(name: str, source: str) -> ast.expr | None:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign):
-            targets: list[ast.expr] = list(stmt.targets)
-        elif isinstance(stmt, ast.AnnAssign):
-            targets = [stmt.target]
-        else:
-            continue
-        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
-        if named and stmt.value is not None:
-            return stmt.value
-    return None
-
-
 @functools.lru_cache(maxsize=4096)
 def _meaning(name: str, source: str) -> str:
     node = _assigned_node(name, source)
@@ -105,12 +88,6 @@ def shown_value(obj: ApiObject) -> str | None:
     node = _assigned_node(obj.path.rpartition(".")[2], obj.value)
     segment = ast.get_source_segment(obj.value, node) if node is not None else None
     return short_text(segment or obj.value)
-
-
-def assigned_value_text(name: str, source: str) -> str | None:
-    """The source text of the value assigned to ``name`` in the statement ``source``."""
-    node = _assigned_node(name, source)
-    return ast.get_source_segment(source, node) if node is not None else None
 
 
 @dataclass(frozen=True)
