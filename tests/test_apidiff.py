@@ -379,6 +379,17 @@ def test_ref_side_reads_its_own_config_so_a_moved_source_dir_still_compares(tmp_
     assert (diff.breaking, diff.added, diff.required_bump) == ((), (), "patch")
 
 
+def test_ref_config_with_a_retired_key_still_compares(tmp_path: Path) -> None:
+    # History cannot be edited: a key a past release used is skipped there, not refused.
+    retired = SMALL["pyproject.toml"].replace(
+        "[tool.runtime-build]\n", "[tool.runtime-build]\nretired-setting = true\n"
+    )
+    repo = _make_release(tmp_path / "repo", {**SMALL, "pyproject.toml": retired})
+    commit(repo, "chore: drop the retired setting", {"pyproject.toml": SMALL["pyproject.toml"]})
+    diff = api_floor(load_config(repo), None)
+    assert (diff.breaking, diff.added, diff.required_bump) == ((), (), "patch")
+
+
 def test_against_an_unknown_ref_fails_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
