@@ -48,7 +48,9 @@ def doctor(session: nox.Session) -> None:
 def api_diff(session: nox.Session) -> None:
     """Diff the staged package's public API against a git ref; print the required bump."""
     _install_groups(session, "apidiff")
-    session.run("python", "-m", "tooling.api", *session.posargs)
+    # Its own stderr, not nox's default of merging it into stdout: `--format json` must stay
+    # parseable when an error or warning is printed.
+    session.run("python", "-m", "tooling.api", *session.posargs, stderr=None)
 
 
 @nox.session

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, write_files
 
-from tooling.api.compare import ApiDiff, Change, compare_api, underbump_message
+from tooling.api.compare import ApiDiff, Change, ChangeKind, compare_api, underbump_message
 from tooling.api.diff import api_floor, last_release_tag, main
 from tooling.api.model import load_api
 from tooling.api.report import render
@@ -197,7 +197,9 @@ def test_json_format_lists_every_change_with_its_location(scenario: Scenario) ->
     assert len(data["breaking"]) == len(scenario.diff.breaking)
     assert len(data["added"]) == len(scenario.diff.added)
     entry = next(e for e in data["breaking"] if e["path"] == "tinyrt.api.param_renamed")
-    assert set(entry) == {"path", "kind", "old", "new", "file", "line", "message"}
+    assert set(entry) == {
+        "path", "kind", "old", "new", "file", "line", "message", "element", "still_at"
+    }
     assert entry["message"] == "parameter `b` of tinyrt.api.param_renamed was renamed to `c`"
 
 
@@ -244,7 +246,9 @@ def test_declared_bump_at_the_floor_exits_0(
 
 
 def test_underbump_message_names_additions_when_nothing_breaks() -> None:
-    added = Change("p.f", "added-function", None, "function", "src/p.py", 3, "function p.f added")
+    added = Change(
+        "p.f", ChangeKind.ADDED_FUNCTION, None, "function", "src/p.py", 3, "function p.f added"
+    )
     diff = ApiDiff("p", "v1", "minor", (), (added,), ())
     assert underbump_message(diff, "minor") is None
     message = underbump_message(diff, "patch")
@@ -371,6 +375,17 @@ def test_ref_side_reads_its_own_config_so_a_moved_source_dir_still_compares(tmp_
     git(repo, "mv", "src", "runtime_src")
     pyproject = SMALL["pyproject.toml"].replace('source = "src"', 'source = "runtime_src"')
     commit(repo, "refactor: move the source", {"pyproject.toml": pyproject})
+    diff = api_floor(load_config(repo), None)
+    assert (diff.breaking, diff.added, diff.required_bump) == ((), (), "patch")
+
+
+def test_ref_config_with_a_retired_key_still_compares(tmp_path: Path) -> None:
+    # History cannot be edited: a key a past release used is skipped there, not refused.
+    retired = SMALL["pyproject.toml"].replace(
+        "[tool.runtime-build]\n", "[tool.runtime-build]\nretired-setting = true\n"
+    )
+    repo = _make_release(tmp_path / "repo", {**SMALL, "pyproject.toml": retired})
+    commit(repo, "chore: drop the retired setting", {"pyproject.toml": SMALL["pyproject.toml"]})
     diff = api_floor(load_config(repo), None)
     assert (diff.breaking, diff.added, diff.required_bump) == ((), (), "patch")
 

@@ -51,6 +51,19 @@ def test_compat_json_carries_versions_read_from_the_source(tmp_path: Path) -> No
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", str(data["api_fingerprint"]))
 
 
+def test_compat_json_lists_the_declared_stable_imports(tmp_path: Path) -> None:
+    config = _project(tmp_path)
+    assert build_compat(config, _stage(config, tmp_path / "none"))["stable_imports"] == []
+    entries = ["tinyrt.adapters:BaseAdapter", "tinyrt.adapters.base:BaseAdapter"]
+    table = f"stable-imports = {json.dumps(entries)}\n"
+    header = "[tool.runtime-build]\n"
+    text = config.pyproject.read_text().replace(header, header + table)
+    config.pyproject.write_text(text)
+    config = load_config(config.root)
+    data = build_compat(config, _stage(config, tmp_path / "stage"))
+    assert data["stable_imports"] == sorted(entries)
+
+
 def test_write_compat_is_deterministic_across_two_builds(tmp_path: Path) -> None:
     config = _project(tmp_path)
     first = write_compat(config, _stage(config, tmp_path / "one"))
@@ -102,6 +115,7 @@ def test_constants_are_configurable_and_optional(tmp_path: Path) -> None:
     )
     config = _project(tmp_path)
     config.pyproject.write_text(config.pyproject.read_text() + extra)
+    config = load_config(config.root)  # the configuration is read once, like a real run
     data = build_compat(config, _stage(config, tmp_path / "stage"))
     assert data["wire_version"] == 2
     assert data["plugin_api_version"] is None

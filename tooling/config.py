@@ -7,6 +7,7 @@ import keyword
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
@@ -17,10 +18,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILD_KEYS",
+    "DEFAULT_COMPAT_CONSTANTS",
     "DEFAULT_EXCLUDES",
     "Config",
+    "StableImport",
+    "config_from_data",
     "find_root",
     "load_config",
+    "parse_pyproject_text",
+    "parse_stable_import",
     "read_pyproject",
     "refuse_unknown_keys",
 ]
@@ -38,6 +44,44 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "id_ed25519*",
     "*.egg-info",
 )
+
+# compat.json field -> the module-level constant it is read from (docs/api-diff.md).
+DEFAULT_COMPAT_CONSTANTS: Mapping[str, str] = MappingProxyType({
+    "adapter_protocol_version": "ADAPTER_PROTOCOL_VERSION",
+    "plugin_api_version": "PLUGIN_API_VERSION",
+})
+
+
+@dataclass(frozen=True)
+class StableImport:
+    """One `stable-imports` entry: ``"pkg.mod:Name,Other"``, or ``"pkg.mod"`` alone."""
+
+    entry: str
+    """The entry as written."""
+    module: str
+    """The dotted module imported, e.g. ``molecule_runtime.adapters``."""
+    names: tuple[str, ...]
+    """The names imported from it (empty: the module itself)."""
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The public dotted paths the entry promises (the module's when it names nothing)."""
+        return tuple(f"{self.module}.{n}" for n in self.names) or (self.module,)
+
+
+def parse_stable_import(entry: str, where: str) -> StableImport:
+    """Parse one `stable-imports` entry, with a one-line error naming it when malformed."""
+    module, _, names_text = entry.partition(":")
+    module = module.strip()
+    names = tuple(n.strip() for n in names_text.split(",")) if names_text.strip() else ()
+    dotted = module.split(".")
+    if not module or not all(p.isidentifier() and not keyword.iskeyword(p) for p in dotted) or (
+        not all(n.isidentifier() for n in names)
+    ):
+        raise ToolingError(
+            f'{where}: `stable-imports` entry {entry!r} must look like "pkg.module:Name,Other"'
+        )
+    return StableImport(entry, module, names)
 
 
 @dataclass(frozen=True)
@@ -94,6 +138,16 @@ class Config:
     """`[tool.runtime-build.workflows] prefix`: file-name prefix of the generated workflows."""
     gitea_version: str = ""
     """`[tool.runtime-build.workflows] gitea-version`: oldest Gitea the files must work on."""
+    compat_constants: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_COMPAT_CONSTANTS)
+    )
+    """`[tool.runtime-build.compat] constants`: compat.json field -> module-level constant."""
+    compat_required: bool = True
+    """`[tool.runtime-build.compat] required`: a constant missing from the tree is an error."""
+
+    def stable_import_entries(self) -> tuple[StableImport, ...]:
+        """`stable_imports` parsed (validated when the configuration was read)."""
+        return tuple(parse_stable_import(e, "stable-imports") for e in self.stable_imports)
 
     @property
     def source_rel(self) -> str:
@@ -121,6 +175,14 @@ def find_root(start: Path | None = None) -> Path:
         if (candidate / "pyproject.toml").is_file():
             return candidate
     raise ToolingError(f"{here}: no pyproject.toml here or above; run from the project root")
+
+
+def parse_pyproject_text(text: str, where: str) -> dict[str, object]:
+    """Parse pyproject.toml text read from elsewhere (a git ref), naming ``where`` on failure."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ToolingError(f"{where}: invalid TOML: {exc}") from exc
 
 
 def read_pyproject(path: Path) -> dict[str, object]:
@@ -155,6 +217,7 @@ BUILD_KEYS = frozenset({
     "stable-imports", "api-strict-values", "release-on-merge", "confirm-major", "compat",
 })
 WORKFLOW_KEYS = frozenset({"prefix", "gitea-version"})
+COMPAT_KEYS = frozenset({"constants", "required"})
 
 
 def refuse_unknown_keys(table: Mapping[str, object], known: frozenset[str], where: str) -> None:
@@ -185,32 +248,29 @@ def load_config(root: Path | None = None) -> Config:
     """Read and validate the project's configuration; every problem names its field."""
     base = find_root(root)
     pyproject = base / "pyproject.toml"
-    data = read_pyproject(pyproject)
-    project = _table(data, "project", str(pyproject))
-    where = f"{pyproject} [project]"
-    name = _str(project, "name", where)
-    version = validate_version(_str(project, "version", where), where=f"{where} version")
-    tool = _table(data, "tool", str(pyproject))
-    build = _table(tool, "runtime-build", str(pyproject))
-    bwhere = f"{pyproject} [tool.runtime-build]"
-    package = _str(build, "package", bwhere, "molecule_runtime")
-    if not package.isidentifier() or keyword.iskeyword(package):
-        raise ToolingError(f"{bwhere}: package {package!r} is not a Python identifier")
-    source = (base / _str(build, "source", bwhere, "workspace")).resolve()
-    if not source.is_dir():
-        raise ToolingError(f"{bwhere}: source {source} is not a directory")
-    tests_value = build.get("tests")
-    tests = (base / tests_value).resolve() if isinstance(tests_value, str) else None
-    scripts = _table(project, "scripts", where)
-    ignore = _table(build, "api-ignore", bwhere)
-    for key, reason in ignore.items():
-        if not isinstance(reason, str) or not reason.strip():
-            raise ToolingError(f"{bwhere}.api-ignore: {key!r} needs a reason string")
-    refuse_unknown_keys(build, BUILD_KEYS, bwhere)
-    major_on_zero = _bool(build, "major-on-zero", bwhere, default=False)
+    return config_from_data(read_pyproject(pyproject), base, pyproject)
+
+
+def _compat(
+    build: Mapping[str, object], bwhere: str, *, strict: bool
+) -> tuple[Mapping[str, str], bool]:
+    table = _table(build, "compat", bwhere)
+    where = f"{bwhere.removesuffix(']')}.compat]"
+    if strict:
+        refuse_unknown_keys(table, COMPAT_KEYS, where)
+    constants = table.get("constants", DEFAULT_COMPAT_CONSTANTS)
+    if not isinstance(constants, dict | MappingProxyType) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.isidentifier() for k, v in constants.items()
+    ):
+        raise ToolingError(f"{where}: `constants` must map compat.json fields to constant names")
+    return dict(constants), _bool(table, "required", where, default=True)
+
+
+def _workflows(build: Mapping[str, object], bwhere: str, *, strict: bool) -> tuple[str, str]:
     workflows = _table(build, "workflows", bwhere)
-    wwhere = f"{pyproject} [tool.runtime-build.workflows]"
-    refuse_unknown_keys(workflows, WORKFLOW_KEYS, wwhere)
+    wwhere = f"{bwhere.removesuffix(']')}.workflows]"
+    if strict:
+        refuse_unknown_keys(workflows, WORKFLOW_KEYS, wwhere)
     prefix = workflows.get("prefix", "")
     if not isinstance(prefix, str) or "/" in prefix:
         raise ToolingError(f'{wwhere}: `prefix` must be a file-name prefix such as "runtime-"')
@@ -219,9 +279,50 @@ def load_config(root: Path | None = None) -> Config:
         gitea_version and not all(p.isdigit() for p in gitea_version.split("."))
     ):
         raise ToolingError(f'{wwhere}: `gitea-version` must look like "1.22"')
+    return prefix, gitea_version
+
+
+def config_from_data(
+    data: Mapping[str, object], root: Path, pyproject: Path, *, at_ref: str | None = None
+) -> Config:
+    """Validate already-parsed pyproject data into a Config; every problem names its field.
+
+    ``at_ref`` names the git ref the data was read from: the source directory is then not
+    required to exist on disk, and ``pyproject`` is only used in messages.
+    """
+    base = root
+    shown = f"{at_ref}:pyproject.toml" if at_ref else str(pyproject)
+    project = _table(data, "project", shown)
+    where = f"{shown} [project]"
+    name = _str(project, "name", where)
+    version = validate_version(_str(project, "version", where), where=f"{where} version")
+    tool = _table(data, "tool", shown)
+    build = _table(tool, "runtime-build", shown)
+    bwhere = f"{shown} [tool.runtime-build]"
+    package = _str(build, "package", bwhere, "molecule_runtime")
+    if not package.isidentifier() or keyword.iskeyword(package):
+        raise ToolingError(f"{bwhere}: package {package!r} is not a Python identifier")
+    source = (base / _str(build, "source", bwhere, "workspace")).resolve()
+    if at_ref is None and not source.is_dir():
+        raise ToolingError(f"{bwhere}: source {source} is not a directory")
+    tests_value = build.get("tests")
+    tests = (base / tests_value).resolve() if isinstance(tests_value, str) else None
+    scripts = _table(project, "scripts", where)
+    ignore = _table(build, "api-ignore", bwhere)
+    for key, reason in ignore.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise ToolingError(f"{bwhere}.api-ignore: {key!r} needs a reason string")
+    if at_ref is None:  # history cannot be fixed: a ref's retired keys are skipped, not refused
+        refuse_unknown_keys(build, BUILD_KEYS, bwhere)
+    major_on_zero = _bool(build, "major-on-zero", bwhere, default=False)
+    prefix, gitea_version = _workflows(build, bwhere, strict=at_ref is None)
     changelog_value = build.get("changelog")
     if changelog_value is not None and not (isinstance(changelog_value, str) and changelog_value):
         raise ToolingError(f'{bwhere}: `changelog` must be a path such as "CHANGELOG.md"')
+    stable_imports = _str_list(build, "stable-imports", bwhere)
+    for entry in stable_imports:
+        parse_stable_import(entry, bwhere)
+    compat_constants, compat_required = _compat(build, bwhere, strict=at_ref is None)
     return Config(
         root=base,
         pyproject=pyproject,
@@ -242,10 +343,12 @@ def load_config(root: Path | None = None) -> Config:
         release_branch=_str(build, "release-branch", bwhere, "main"),
         changelog=(base / (changelog_value or "CHANGELOG.md")).resolve(),
         release_paths=_str_list(build, "release-paths", bwhere),
-        stable_imports=_str_list(build, "stable-imports", bwhere),
+        stable_imports=stable_imports,
         api_strict_values=_str_list(build, "api-strict-values", bwhere),
         release_on_merge=_bool(build, "release-on-merge", bwhere, default=False),
         confirm_major=_bool(build, "confirm-major", bwhere, default=True),
         workflow_prefix=prefix,
         gitea_version=gitea_version,
+        compat_constants=compat_constants,
+        compat_required=compat_required,
     )

@@ -14,14 +14,16 @@ annotations, docstrings and bodies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
 
-from tooling.api.values import shown_value, value_meaning
+from tooling.api.values import value_change
 from tooling.version import Bump, bump_rank
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from tooling.api.model import ApiModel, ApiObject, ApiParameter
 
@@ -30,36 +32,63 @@ __all__ = [
     "BREAKING_KINDS",
     "ApiDiff",
     "Change",
+    "ChangeKind",
     "IgnoredChange",
+    "Severity",
     "classify",
     "compare_api",
     "underbump_message",
 ]
 
-BREAKING_KINDS = (
-    "removed",
-    "kind-changed",
-    "parameter-removed",
-    "parameter-renamed",
-    "parameter-moved",
-    "parameter-required",
-    "parameter-kind",
-    "required-parameter-added",
-    "return-annotation",
-    "attribute-annotation",
-    "attribute-value",
-    "base-removed",
-)
+
+class Severity(Enum):
+    """What a change does to the required bump."""
+
+    BREAKING = "breaking"
+    """Callers written against the old API can fail: major."""
+    ADDED = "added"
+    """New API: minor."""
+    CHANGED = "changed"
+    """Reported, but callers keep working: patch."""
+
+
+class ChangeKind(StrEnum):
+    """Every kind of change, named as it appears in reports (the one place for these names)."""
+
+    REMOVED = "removed"
+    KIND_CHANGED = "kind-changed"
+    PARAMETER_REMOVED = "parameter-removed"
+    PARAMETER_RENAMED = "parameter-renamed"
+    PARAMETER_MOVED = "parameter-moved"
+    PARAMETER_REQUIRED = "parameter-required"
+    PARAMETER_KIND = "parameter-kind"
+    REQUIRED_PARAMETER_ADDED = "required-parameter-added"
+    RETURN_ANNOTATION = "return-annotation"
+    ATTRIBUTE_ANNOTATION = "attribute-annotation"
+    ATTRIBUTE_VALUE = "attribute-value"
+    BASE_REMOVED = "base-removed"
+    ADDED_MODULE = "added-module"
+    ADDED_CLASS = "added-class"
+    ADDED_FUNCTION = "added-function"
+    ADDED_METHOD = "added-method"
+    ADDED_ATTRIBUTE = "added-attribute"
+    ADDED_REEXPORT = "added-reexport"
+    OPTIONAL_PARAMETER_ADDED = "optional-parameter-added"
+    CHANGED_VALUE = "changed-value"
+
+    @property
+    def severity(self) -> Severity:
+        """Whether this kind breaks callers, adds API, or only changes data."""
+        if self is ChangeKind.CHANGED_VALUE:
+            return Severity.CHANGED
+        if self.value.startswith("added-") or self is ChangeKind.OPTIONAL_PARAMETER_ADDED:
+            return Severity.ADDED
+        return Severity.BREAKING
+
+
+BREAKING_KINDS = tuple(k.value for k in ChangeKind if k.severity is Severity.BREAKING)
 """Every kind of breaking change, as it appears in reports."""
-ADDED_KINDS = (
-    "added-module",
-    "added-class",
-    "added-function",
-    "added-method",
-    "added-attribute",
-    "added-reexport",
-    "optional-parameter-added",
-)
+ADDED_KINDS = tuple(k.value for k in ChangeKind if k.severity is Severity.ADDED)
 """Every kind of addition, as it appears in reports."""
 
 _POSITIONAL = frozenset({"positional-only", "positional or keyword"})
@@ -77,13 +106,13 @@ _ACCESS = {
     "type alias": "attribute",
 }
 _ADDED_KIND = {
-    "module": "added-module",
-    "class": "added-class",
-    "function": "added-function",
-    "async function": "added-function",
-    "method": "added-method",
-    "async method": "added-method",
-    "external": "added-reexport",
+    "module": ChangeKind.ADDED_MODULE,
+    "class": ChangeKind.ADDED_CLASS,
+    "function": ChangeKind.ADDED_FUNCTION,
+    "async function": ChangeKind.ADDED_FUNCTION,
+    "method": ChangeKind.ADDED_METHOD,
+    "async method": ChangeKind.ADDED_METHOD,
+    "external": ChangeKind.ADDED_REEXPORT,
 }
 _CALLABLE = frozenset({"function", "async function", "method", "async method", "class"})
 _IMPLICIT_BASES = frozenset({"object", "builtins.object"})
@@ -95,9 +124,9 @@ class Change:
     """One change to the public API."""
 
     path: str
-    """The public dotted path of the object changed."""
-    kind: str
-    """One of BREAKING_KINDS or ADDED_KINDS."""
+    """The public dotted path of the object changed, as users import it."""
+    kind: ChangeKind
+    """What changed (its severity decides the bump)."""
     old: str | None
     """What it was (a kind, parameter, annotation or value), None for an addition."""
     new: str | None
@@ -108,11 +137,20 @@ class Change:
     """The line in ``file``."""
     message: str
     """One sentence saying what changed."""
+    element: str | None = None
+    """For a value change: where in the value old and new first differ (``[3]["name"]``)."""
+    still_at: str | None = None
+    """For a removal: a public path the same object is still importable from, if any."""
+
+    @property
+    def severity(self) -> Severity:
+        """Breaking, added, or changed (patch)."""
+        return ChangeKind(self.kind).severity
 
     @property
     def breaking(self) -> bool:
         """Whether callers written against the old API can fail."""
-        return self.kind in BREAKING_KINDS
+        return self.severity is Severity.BREAKING
 
 
 @dataclass(frozen=True)
@@ -145,6 +183,8 @@ class ApiDiff:
     """Breaking changes covered by an api-ignore entry; they do not raise the bump."""
     unused_ignores: tuple[str, ...] = ()
     """api-ignore keys that matched no change (stale entries to remove)."""
+    changed: tuple[Change, ...] = field(default=())
+    """Changes that keep callers working (a data table's contents): they need a patch only."""
 
 
 def _parent(path: str) -> str:
@@ -161,8 +201,10 @@ def _covered(path: str, roots: set[str]) -> bool:
     return False
 
 
-# (change kind, old, new, message) before a location is attached.
-_Finding = tuple[str, str | None, str | None, str]
+# (change kind, old, new, message) of a parameter, before a location is attached.
+_ParamFinding = tuple[ChangeKind, str | None, str | None, str]
+# The same with the element of a value that differs.
+_Finding = tuple[ChangeKind, str | None, str | None, str, str | None]
 _VARIADIC = frozenset({_VAR_POSITIONAL, _VAR_KEYWORD})
 
 
@@ -183,13 +225,13 @@ class _ParamDiff:
         self.new_kinds = {p.kind for p in new}
         self.renamed_to: set[str] = set()
 
-    def findings(self) -> list[_Finding]:
-        out: list[_Finding] = []
+    def findings(self) -> list[_ParamFinding]:
+        out: list[_ParamFinding] = []
         for p in self.old:
             q = self.new_named.get(p.name)
             if p.kind in _VARIADIC:
                 if p.kind not in self.new_kinds:
-                    out.append(("parameter-removed", _star(p), None,
+                    out.append((ChangeKind.PARAMETER_REMOVED, _star(p), None,
                                 f"parameter `{_star(p)}` of {self.path} was removed"))
             elif q is None:
                 out += self.missing(p)
@@ -202,15 +244,15 @@ class _ParamDiff:
             if q.kind in _VARIADIC and q.kind in old_kinds:
                 continue
             if q.required:
-                out.append(("required-parameter-added", None, q.name,
+                out.append((ChangeKind.REQUIRED_PARAMETER_ADDED, None, q.name,
                             f"required parameter `{q.name}` added to {self.path}"))
             else:
                 shown = _star(q) if q.kind in _VARIADIC else f"{q.name}={q.default}"
-                out.append(("optional-parameter-added", None, shown,
+                out.append((ChangeKind.OPTIONAL_PARAMETER_ADDED, None, shown,
                             f"optional parameter `{_star(q)}` added to {self.path}"))
         return out
 
-    def missing(self, p: ApiParameter) -> list[_Finding]:
+    def missing(self, p: ApiParameter) -> list[_ParamFinding]:
         index = self.old_pos.index(p.name) if p.name in self.old_pos else -1
         other = self.new_pos[index] if 0 <= index < len(self.new_pos) else None
         if other is not None and other not in self.old_named:
@@ -218,81 +260,181 @@ class _ParamDiff:
             # Callers cannot name a positional-only parameter: renaming it breaks nobody.
             if p.kind == "positional-only" and self.new_named[other].kind == "positional-only":
                 return []
-            return [("parameter-renamed", p.name, other,
+            return [(ChangeKind.PARAMETER_RENAMED, p.name, other,
                      f"parameter `{p.name}` of {self.path} was renamed to `{other}`")]
         if p.kind == "keyword-only" and _VAR_KEYWORD in self.new_kinds:
             return []  # still accepted through **kwargs
         message = f"parameter `{p.name}` of {self.path} was removed"
-        return [("parameter-removed", p.name, None, message)]
+        return [(ChangeKind.PARAMETER_REMOVED, p.name, None, message)]
 
-    def changed(self, p: ApiParameter, q: ApiParameter) -> list[_Finding]:
-        out: list[_Finding] = []
+    def changed(self, p: ApiParameter, q: ApiParameter) -> list[_ParamFinding]:
+        out: list[_ParamFinding] = []
         if not _ACCEPTS[p.kind] <= _ACCEPTS[q.kind]:
-            out.append(("parameter-kind", f"{p.name}: {p.kind}", f"{q.name}: {q.kind}",
+            out.append((ChangeKind.PARAMETER_KIND, f"{p.name}: {p.kind}", f"{q.name}: {q.kind}",
                         f"parameter `{p.name}` of {self.path} changed from {p.kind} to {q.kind}"))
         elif p.kind in _POSITIONAL and q.kind in _POSITIONAL:
             was, now = self.old_pos.index(p.name) + 1, self.new_pos.index(q.name) + 1
             if was != now:
                 message = f"parameter `{p.name}` of {self.path} moved from position {was} to {now}"
-                out.append(("parameter-moved", f"{p.name} at {was}", f"{q.name} at {now}", message))
+                out.append((ChangeKind.PARAMETER_MOVED, f"{p.name} at {was}", f"{q.name} at {now}",
+                            message))
         if not p.required and q.required:
-            out.append(("parameter-required", f"{p.name}={p.default}", q.name,
+            out.append((ChangeKind.PARAMETER_REQUIRED, f"{p.name}={p.default}", q.name,
                         f"parameter `{p.name}` of {self.path} is now required"))
         return out
 
 
-def _object_changes(old: ApiObject, new: ApiObject) -> list[Change]:
+def _is_private_path(path: str) -> bool:
+    return any(part.startswith("_") and not part.endswith("__") for part in path.split("."))
+
+
+def _matches(path: str, package: str, names: Collection[str]) -> bool:
+    # A listed name may be the full path, the path without the package, or a bare name.
+    short = path.removeprefix(f"{package}.")
+    return path in names or short in names or path.rpartition(".")[2] in names
+
+
+def _value_finding(old: ApiObject, new: ApiObject, *, strict: bool) -> _Finding | None:
+    change = value_change(old, new)
+    if change is None:
+        return None
+    name = new.path.rpartition(".")[2]
+    kind = ChangeKind.CHANGED_VALUE
+    if change.scalar or strict:
+        kind = ChangeKind.ATTRIBUTE_VALUE
+    message = f"value of {new.path} changed: {name}{change.element}: {change.old} -> {change.new}"
+    return (kind, change.old, change.new, message, change.element or None)
+
+
+_DOTTED = re.compile(r"([A-Za-z_][\w.]*)")
+
+
+class _Names:
+    """Which names in annotations and bases mean the same object on the two sides.
+
+    Annotations name the defining path.  A definition moved behind a kept re-export has a new
+    defining path but the same public paths, and that is the same object to a caller.
+    """
+
+    def __init__(self, old: ApiModel, new: ApiModel) -> None:
+        self.old = _paths_by_identity(old)
+        self.new = _paths_by_identity(new)
+
+    def same(self, was: str, now: str) -> bool:
+        return was == now or bool(self.old.get(was, {was}) & self.new.get(now, {now}))
+
+    def same_text(self, was: str, now: str) -> bool:
+        """Whether two rendered annotations name the same objects in the same shape."""
+        if was == now:
+            return True
+        old_parts, new_parts = _DOTTED.split(was), _DOTTED.split(now)
+        if len(old_parts) != len(new_parts):
+            return False
+        # re.split with a group alternates text between names (even) and names (odd).
+        return all(
+            (a == b) if i % 2 == 0 else self.same(a, b)
+            for i, (a, b) in enumerate(zip(old_parts, new_parts, strict=True))
+        )
+
+    def kept_base(self, base: str, new: ApiObject) -> bool:
+        return any(self.same(base, b) for b in (*new.bases, *new.ancestors))
+
+
+def _paths_by_identity(model: ApiModel) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for obj in model.objects.values():
+        identity = obj.target or obj.path
+        found.setdefault(identity, {identity}).add(obj.path)
+    return found
+
+
+def _object_changes(
+    old: ApiObject, new: ApiObject, *, strict: bool, names: _Names
+) -> list[Change]:
     path = new.path
     where = (new.signature_file, new.signature_line)
     found: list[_Finding] = []
     if old.parameters is not None and new.parameters is not None:
-        found += _ParamDiff(path, old.parameters, new.parameters).findings()
-    if old.returns and new.returns and old.returns != new.returns:
-        kind = "return-annotation" if new.kind in _CALLABLE else "attribute-annotation"
-        what = "return annotation" if kind == "return-annotation" else "annotation"
+        found += [(*f, None) for f in _ParamDiff(path, old.parameters, new.parameters).findings()]
+    if old.returns and new.returns and not names.same_text(old.returns, new.returns):
+        kind = (ChangeKind.RETURN_ANNOTATION if new.kind in _CALLABLE
+                else ChangeKind.ATTRIBUTE_ANNOTATION)
+        what = "return annotation" if kind is ChangeKind.RETURN_ANNOTATION else "annotation"
         found.append((kind, old.returns, new.returns,
-                      f"{what} of {path} changed from `{old.returns}` to `{new.returns}`"))
-    if (old.value is not None and new.value is not None and old.value != new.value
-            and value_meaning(old) != value_meaning(new)):
-        was, now = shown_value(old), shown_value(new)
-        found.append(("attribute-value", was, now,
-                      f"value of {path} changed from `{was}` to `{now}`"))
+                      f"{what} of {path} changed from `{old.returns}` to `{new.returns}`", None))
+    value = _value_finding(old, new, strict=strict)
+    if value is not None:
+        found.append(value)
     for base in old.bases:
-        if base in _IMPLICIT_BASES or base in new.bases or base in new.ancestors:
+        # A private base is an implementation detail: what users lose with it is each public
+        # member, and each one that disappears is reported as removed on its own.
+        if base in _IMPLICIT_BASES or names.kept_base(base, new):
             continue
-        found.append(("base-removed", base, ", ".join(new.bases) or None,
-                      f"class {path} no longer inherits from {base}"))
-    return [Change(path, kind, o, n, where[0], where[1], msg) for kind, o, n, msg in found]
+        if _is_private_path(base):
+            continue
+        found.append((ChangeKind.BASE_REMOVED, base, ", ".join(new.bases) or None,
+                      f"class {path} no longer inherits from {base}", None))
+    return [Change(path, kind, o, n, where[0], where[1], msg, element=element)
+            for kind, o, n, msg, element in found]
 
 
-def compare_api(old: ApiModel, new: ApiModel) -> list[Change]:
-    """Every change from ``old`` to ``new``, breaking and additive, in path order."""
+def _identity(obj: ApiObject) -> str:
+    # What a path resolves to: the defining path for a re-export, else the path itself.
+    return obj.target or obj.path
+
+
+def _still_at(obj: ApiObject, new: ApiModel, by_identity: Mapping[str, list[str]]) -> str | None:
+    identity = _identity(obj)
+    if identity != obj.path and identity in new.objects:
+        return identity
+    paths = [p for p in by_identity.get(identity, []) if p != obj.path]
+    return min(paths, key=lambda p: (len(p), p)) if paths else None
+
+
+def compare_api(
+    old: ApiModel, new: ApiModel, *, strict_values: Collection[str] = ()
+) -> list[Change]:
+    """Every change from ``old`` to ``new``, breaking, additive and patch-level, in path order.
+
+    ``strict_values`` names container constants whose value changes stay breaking
+    (``api-strict-values``): a full path, the path without the package, or a bare name.
+    """
     changes: list[Change] = []
     roots: set[str] = set()
+    names = _Names(old, new)
     for path in sorted(old.objects.keys() & new.objects.keys()):
         was, now = old.objects[path], new.objects[path]
-        if _ACCESS.get(was.kind, was.kind) != _ACCESS.get(now.kind, now.kind):
+        # "external" is a name the loader could not follow (another package, a module
+        # __getattr__): its kind is unknown, so it changes nothing by itself.
+        unknown = "external" in {was.kind, now.kind}
+        if not unknown and _ACCESS.get(was.kind, was.kind) != _ACCESS.get(now.kind, now.kind):
             roots.add(path)
-            changes.append(Change(path, "kind-changed", was.kind, now.kind, now.file, now.line,
-                                  f"{path} changed from {was.kind} to {now.kind}"))
+            changes.append(Change(path, ChangeKind.KIND_CHANGED, was.kind, now.kind, now.file,
+                                  now.line, f"{path} changed from {was.kind} to {now.kind}"))
             continue
-        changes.extend(_object_changes(was, now))
+        strict = bool(strict_values) and _matches(path, new.package, strict_values)
+        changes.extend(_object_changes(was, now, strict=strict, names=names))
     removed = sorted(old.objects.keys() - new.objects.keys())
     added = sorted(new.objects.keys() - old.objects.keys())
+    by_identity: dict[str, list[str]] = {}
+    for obj in new.objects.values():
+        by_identity.setdefault(_identity(obj), []).append(obj.path)
     # The package itself never hides its contents: with no release yet, list what it holds.
     gone = (roots | set(removed)) - {new.package, old.package}
     for path in removed:
         if _covered(path, gone):
             continue
         obj = old.objects[path]
-        changes.append(Change(path, "removed", obj.kind, None, obj.file, obj.line,
-                              f"{obj.kind} {path} was removed"))
+        still = _still_at(obj, new, by_identity)
+        where = f" (still importable from {still})" if still else ""
+        changes.append(Change(path, ChangeKind.REMOVED, obj.kind, None, obj.file, obj.line,
+                              f"{obj.kind} {path} was removed{where}", still_at=still))
     fresh = (roots | set(added)) - {new.package, old.package}
     for path in added:
         if _covered(path, fresh):
             continue
         obj = new.objects[path]
-        kind = _ADDED_KIND.get(obj.kind, "added-attribute")
+        kind = _ADDED_KIND.get(obj.kind, ChangeKind.ADDED_ATTRIBUTE)
         changes.append(Change(path, kind, None, obj.kind, obj.file, obj.line,
                               f"{obj.kind} {path} was added"))
     return sorted(changes, key=lambda c: (c.path, c.kind, c.old or "", c.new or ""))
@@ -306,24 +448,41 @@ def _match_ignore(path: str, package: str, ignore: Mapping[str, str]) -> str | N
     return None
 
 
+def _removes_stable(change: Change, stable: Collection[str]) -> bool:
+    # Removing a module removes every stable import below it too.
+    return change.kind is ChangeKind.REMOVED and any(
+        s == change.path or s.startswith(f"{change.path}.") for s in stable
+    )
+
+
 def classify(
     changes: Iterable[Change],
     *,
     package: str,
     against: str | None,
     ignore: Mapping[str, str],
+    stable: Collection[str] = (),
 ) -> ApiDiff:
-    """Split ``changes`` into breaking, added and ignored, and work out the required bump."""
+    """Split ``changes`` into breaking, added, changed and ignored; work out the required bump.
+
+    ``stable`` holds the public paths declared in ``stable-imports``: their removal is breaking
+    whatever an api-ignore entry says.
+    """
     breaking: list[Change] = []
     added: list[Change] = []
+    changed: list[Change] = []
     ignored: list[IgnoredChange] = []
     used: set[str] = set()
     for change in changes:
-        if not change.breaking:
+        severity = change.severity
+        if severity is Severity.ADDED:
             added.append(change)
             continue
+        if severity is Severity.CHANGED:
+            changed.append(change)
+            continue
         key = _match_ignore(change.path, package, ignore)
-        if key is None:
+        if key is None or _removes_stable(change, stable):
             breaking.append(change)
         else:
             used.add(key)
@@ -337,6 +496,7 @@ def classify(
         added=tuple(added),
         ignored=tuple(ignored),
         unused_ignores=tuple(sorted(set(ignore) - used)),
+        changed=tuple(changed),
     )
 
 

@@ -7,7 +7,8 @@ Every wheel ships ``<package>/compat.json`` (written by the build while staging)
   (``ADAPTER_PROTOCOL_VERSION``, ``PLUGIN_API_VERSION``) found by searching the package, so
   they are read, never hard-coded (``[tool.runtime-build.compat]`` renames or drops them);
 - ``api_fingerprint``: sha256 of the sorted public signatures, equal for two builds that
-  expose the same API.
+  expose the same API;
+- ``stable_imports``: the ``[tool.runtime-build] stable-imports`` entries, sorted.
 
 A consumer declares what it needs in ``runtime-needs.toml`` or in ``[tool.runtime]`` of its
 pyproject.toml, e.g. ``adapter-protocol = ">=1,<2"``, and ``--check`` says whether a release
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import tooling
 from tooling.cli import guarded
-from tooling.config import Config, load_config, read_pyproject
+from tooling.config import Config, load_config
 from tooling.errors import ToolingError
 from tooling.needs import (
     COMPAT_FILE,
@@ -60,10 +61,6 @@ __all__ = [
 
 # Keep this many API cache entries (one per distinct staged package seen).
 _API_CACHE_KEEP = 16
-DEFAULT_CONSTANTS: Mapping[str, str] = {
-    "adapter_protocol_version": "ADAPTER_PROTOCOL_VERSION",
-    "plugin_api_version": "PLUGIN_API_VERSION",
-}
 
 
 @dataclass(frozen=True)
@@ -83,25 +80,10 @@ class ConstantValue:
 def compat_constants(config: Config) -> tuple[Mapping[str, str], bool]:
     """compat.json field -> constant name, and whether a missing constant is an error.
 
-    From ``[tool.runtime-build.compat]``: ``constants`` (a table; default the adapter protocol
-    and plugin API versions) and ``required`` (default true).
+    From ``[tool.runtime-build.compat]`` as parsed by the configuration: ``constants`` (a table;
+    default the adapter protocol and plugin API versions) and ``required`` (default true).
     """
-    data = read_pyproject(config.pyproject)
-    tool = data.get("tool", {})
-    build = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
-    table = build.get("compat", {}) if isinstance(build, dict) else {}
-    where = f"{config.pyproject} [tool.runtime-build.compat]"
-    if not isinstance(table, dict):
-        raise ToolingError(f"{where}: must be a table")
-    constants = table.get("constants", DEFAULT_CONSTANTS)
-    if not isinstance(constants, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.isidentifier() for k, v in constants.items()
-    ):
-        raise ToolingError(f"{where}: `constants` must map compat.json fields to constant names")
-    required = table.get("required", True)
-    if not isinstance(required, bool):
-        raise ToolingError(f"{where}: `required` must be true or false")
-    return dict(constants), required
+    return config.compat_constants, config.compat_required
 
 
 def _literal(node: ast.expr, name: str, file: Path) -> int | float | str | tuple[int, ...]:
@@ -182,6 +164,8 @@ def build_compat(
         "package": package_dir.name,
         "runtime_version": config.version,
         "requires_python": config.requires_python,
+        # The imports the release promises to keep: the smoke and the API gate hold them.
+        "stable_imports": sorted(config.stable_imports),
     }
     for field, name in sorted(constants.items()):
         found = find_constant(package_dir, name)
@@ -207,7 +191,7 @@ def _api_key(package_dir: Path) -> str:
         griffe_version = "?"
     for part in (package_dir.name, tooling.__version__, griffe_version):
         digest.update(part.encode() + b"\0")
-    for module in ("model.py", "values.py"):
+    for module in ("model.py", "values.py", "source.py"):
         digest.update((tools / module).read_bytes() + b"\0")
     for file in sorted(package_dir.rglob("*")):
         rel = file.relative_to(package_dir).as_posix()

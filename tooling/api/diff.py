@@ -11,12 +11,13 @@ added.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tarfile
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from packaging.version import Version
 
@@ -31,11 +32,15 @@ from tooling.api.compare import (
 from tooling.api.model import ApiModel, load_api
 from tooling.api.report import FORMATS, render
 from tooling.cli import annotate, guarded, step
-from tooling.config import DEFAULT_EXCLUDES, Config, load_config
+from tooling.config import Config, config_from_data, load_config, parse_pyproject_text
 from tooling.errors import ToolingError
+from tooling.files import write_atomic
 from tooling.proc import run
 from tooling.summary import append_section
 from tooling.version import BUMPS, is_valid_version, parse_bump
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 __all__ = [
     "ApiDiff",
@@ -47,6 +52,7 @@ __all__ = [
     "load_ref_api",
     "load_worktree_api",
     "main",
+    "stable_paths",
     "underbump_message",
 ]
 
@@ -91,20 +97,13 @@ def _is_shallow(root: Path) -> bool:
     return done.stdout.strip() == "true"
 
 
-def _build_table(text: str, where: str) -> dict[str, object]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ToolingError(f"{where}: invalid TOML: {exc}") from exc
-    tool = data.get("tool", {})
-    table = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
-    if not isinstance(table, dict):
-        raise ToolingError(f"{where}: [tool.runtime-build] must be a table")
-    return table
-
-
 def load_ref_api(
-    root: Path, ref: str, work: Path, *, package: str | None = None, cache_dir: Path | None = None
+    root: Path,
+    ref: str,
+    work: Path,
+    *,
+    cache_dir: Path | None = None,
+    keep: Collection[str] = (),
 ) -> StagedApi:
     """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
     commit = run(
@@ -118,12 +117,11 @@ def load_ref_api(
     shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
     if shown.returncode != 0:
         raise ToolingError(f"{where}: no pyproject.toml at {ref}; pick a ref that has one")
-    table = _build_table(shown.stdout, where)
-    source = str(table.get("source", "workspace")).strip("/") or "."
-    pkg = str(table.get("package", package or "molecule_runtime"))
-    exclude = table.get("exclude", [])
-    if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
-        raise ToolingError(f"{where}: [tool.runtime-build] exclude must be a list of strings")
+    ref_config = config_from_data(
+        parse_pyproject_text(shown.stdout, where), root, root / "pyproject.toml", at_ref=ref
+    )
+    source = ref_config.source_rel
+    pkg = ref_config.package
     archive = work / "ref.tar"
     work.mkdir(parents=True, exist_ok=True)
     got = run(
@@ -137,27 +135,57 @@ def load_ref_api(
     extracted = work / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
-    staged = _stage(
-        extracted / source, pkg, work / "stage", DEFAULT_EXCLUDES + tuple(exclude), cache_dir
-    )
-    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source))
+    staged = _stage(extracted / source, pkg, work / "stage", ref_config.exclude, cache_dir)
+    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source, keep=keep))
 
 
-def load_worktree_api(config: Config, work: Path, *, cache_dir: Path | None = None) -> StagedApi:
-    """Stage the working tree's source as it is on disk and load its API."""
+def load_worktree_api(
+    config: Config, work: Path, *, cache_dir: Path | None = None, keep: Collection[str] = ()
+) -> StagedApi:
+    """Stage the working tree's source as it is on disk and load its API.
+
+    ``keep`` lists paths that count as public whatever the rules say (the stable imports).
+    """
     staged = _stage(config.source, config.package, work / "stage", config.exclude, cache_dir)
     try:
         prefix = config.source.relative_to(config.root).as_posix()
     except ValueError:
         prefix = config.source.as_posix()
-    return StagedApi("working tree", prefix, load_api(staged, config.package, source_prefix=prefix))
+    model = load_api(staged, config.package, source_prefix=prefix, keep=keep)
+    return StagedApi("working tree", prefix, model)
+
+
+def stable_paths(config: Config) -> frozenset[str]:
+    """The public paths `stable-imports` promises; an entry outside the package is an error."""
+    paths: set[str] = set()
+    for entry in config.stable_import_entries():
+        if entry.module != config.package and not entry.module.startswith(f"{config.package}."):
+            raise ToolingError(
+                f"{config.pyproject} [tool.runtime-build] stable-imports: {entry.entry!r} is "
+                f"outside the package; write it as {config.package}.MODULE:Name"
+            )
+        paths.update(entry.paths)
+    return frozenset(paths)
+
+
+def _check_stable(config: Config, stable: frozenset[str], old: ApiModel, new: ApiModel) -> None:
+    # A stable import neither side can import is a typo in the entry, not a removal.
+    for entry in config.stable_import_entries():
+        for path in entry.paths:
+            if path in stable and path not in new.objects and path not in old.objects:
+                raise ToolingError(
+                    f"{config.pyproject} [tool.runtime-build] stable-imports: {entry.entry!r}: "
+                    f"{path} is not importable from the package; fix the entry"
+                )
 
 
 def api_floor(config: Config, against: str | None, *, cache: bool = True) -> ApiDiff:
     """The working tree's public API vs ``against`` (default: the last release tag).
 
     The result's ``required_bump`` is the lowest bump a release of the working tree may
-    declare.  Breaking changes matching ``config.api_ignore`` land in ``ignored`` instead.
+    declare.  Breaking changes matching ``config.api_ignore`` land in ``ignored`` instead,
+    except the removal of a `stable-imports` path; container constants' value changes land in
+    ``changed`` (patch) unless listed in ``api-strict-values``.
     ``cache`` shares the rewriter's result cache (``.cache/rewrite``): both sides mostly hit it.
     """
     cache_dir = config.root / ".cache" / "rewrite" if cache else None
@@ -170,21 +198,24 @@ def api_floor(config: Config, against: str | None, *, cache: bool = True) -> Api
             "HEAD; fetch the history and tags (git fetch --unshallow --tags, or actions/checkout "
             "with fetch-depth: 0) or pass --against REF"
         )
+    stable = stable_paths(config)
     with tempfile.TemporaryDirectory(prefix="apidiff-") as tmp:
         work = Path(tmp)
         # One after the other: the rewriter forks a process pool only while this process has
         # no other threads, which beats overlapping the two sides in threads.
-        new = load_worktree_api(config, work / "new", cache_dir=cache_dir)
+        new = load_worktree_api(config, work / "new", cache_dir=cache_dir, keep=stable)
         old_model = (
-            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir).model
+            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir, keep=stable).model
             if ref
             else ApiModel(config.package, {})
         )
+    _check_stable(config, stable, old_model, new.model)
     return classify(
-        compare_api(old_model, new.model),
+        compare_api(old_model, new.model, strict_values=config.api_strict_values),
         package=config.package,
         against=ref,
         ignore=config.api_ignore,
+        stable=stable,
     )
 
 
@@ -207,14 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="project root (default: here)")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not use the rewriter's cache in .cache/rewrite")
+    parser.add_argument("--output", metavar="FILE", type=Path, default=None,
+                        help="write the report to FILE instead of stdout")
     args = parser.parse_args(argv)
     fmt = "json" if args.json else args.format
+    report_to = sys.stdout
 
     def work() -> int:
+        if args.output is not None and not args.output.parent.is_dir():
+            raise ToolingError(f"--output {args.output}: no such directory; create it first")
         config = load_config(args.root)
         with step("api-diff", quiet=fmt != "text"):
             diff = api_floor(config, args.against, cache=not args.no_cache)
-        print(render(diff, fmt), flush=True)
+        _emit(render(diff, fmt), args.output, report_to)
         append_section(render(diff, "markdown") + "\n\n")  # the CI job summary, if any
         for key in diff.unused_ignores:
             print(f"warning: [tool.runtime-build.api-ignore] {key!r} matched no breaking "
@@ -227,7 +263,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise ToolingError(problem)
         return 0
 
-    return guarded(work)
+    if fmt == "text":
+        return guarded(work)
+    # A machine format owns stdout: anything else printed on the way (annotations under
+    # Actions, a library's stray print) goes to stderr with the errors.
+    with contextlib.redirect_stdout(sys.stderr):
+        return guarded(work)
+
+
+def _emit(report: str, output: Path | None, stdout: TextIO) -> None:
+    if output is None:
+        print(report, file=stdout, flush=True)
+    else:
+        write_atomic(output, report + "\n")
 
 
 if __name__ == "__main__":

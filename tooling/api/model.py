@@ -1,10 +1,16 @@
 """The public API of a staged package, loaded statically with griffe, as a flat comparable model.
 
-Public means reachable without an underscore in the dotted path.  Where a module defines
-``__all__``, only the names listed there are public members of that module (submodules stay
-reachable by import whatever ``__all__`` says).  An imported name is public at the importing
-module's path when ``__all__`` lists it, when it is a redundant alias (``from x import Y as Y``,
-PEP 484), or when a package's ``__init__`` re-exports it from one of its own submodules.
+Public means importable by a path without an underscore in it, and reported under that path
+(docs/api-diff.md "What is public"):
+
+- objects defined in a public module (only those ``__all__`` lists, where it is defined;
+  submodules stay reachable by import whatever ``__all__`` says);
+- names a package's ``__init__`` imports from anywhere in the package (``from adapter_base
+  import BaseAdapter`` in ``adapters/__init__.py``), listed in ``__all__`` or not;
+- every name a ``from X import *`` module exposes: ``X``'s ``__all__``, or what is public in
+  ``X`` by these rules;
+- names a module lists in ``__all__`` or imports as a redundant alias (``from x import Y as Y``,
+  PEP 484).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from typing import TYPE_CHECKING
 
 import griffe
 
+from tooling.api.source import assigned_value_text
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Collection, Iterator, Mapping
 
 __all__ = [
     "ApiModel",
@@ -33,6 +40,11 @@ __all__ = [
 
 # Never part of the compared API: it changes with every release by design.
 VERSION_NAMES = frozenset({"__version__", "__version_info__"})
+# Every module has these whether or not its source binds them: never added nor removed.
+MODULE_DUNDERS = frozenset({
+    "__doc__", "__name__", "__file__", "__path__", "__spec__", "__loader__", "__package__",
+    "__builtins__", "__dict__", "__cached__",
+})
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,12 @@ def _assignment_source(attr: griffe.Attribute) -> str:
 class _Loader:
     """Walks one griffe tree into ApiObjects; holds what the walk needs."""
 
-    def __init__(self, root: griffe.Module, package_dir: Path, source_prefix: str) -> None:
+    def __init__(
+        self, root: griffe.Module, package_dir: Path, source_prefix: str, keep: Collection[str]
+    ) -> None:
         self.root = root
+        self.keep = frozenset(keep)
+        self._public: dict[str, bool] = {}
         self.package_dir = package_dir
         self.source_prefix = source_prefix.strip("/")
         self.objects: dict[str, ApiObject] = {}
@@ -195,24 +211,68 @@ class _Loader:
 
     def walk_module(self, module: griffe.Module, path: str) -> None:
         self.add(path, module, kind="module", file=self.rel_file(module), line=1)
-        exports = _exports(module)
         for name, member in module.members.items():
-            if name == "__all__":
+            if name == "__all__" or not name.isidentifier():
                 continue
-            if isinstance(member, griffe.Module):
+            if isinstance(member, griffe.Module) and not member.is_alias:
                 if not name.startswith("_"):
                     self.walk_module(member, f"{path}.{name}")
                 continue
-            if exports is not None:
-                public = name in exports
-            elif name.startswith("_"):
-                public = False
-            elif isinstance(member, griffe.Alias):
-                public = _is_public_reexport(module, name, member)
-            else:
-                public = True
-            if public and name not in VERSION_NAMES:
+            public = self.is_public(module, name, member) or f"{path}.{name}" in self.keep
+            if public and name not in VERSION_NAMES and name not in MODULE_DUNDERS:
                 self.add_member(f"{path}.{name}", member)
+
+    # -- what is public ----------------------------------------------------------------------
+
+    def is_public(
+        self, module: griffe.Module, name: str, member: griffe.Object | griffe.Alias
+    ) -> bool:
+        """Whether ``module.name`` is a public import path (the rules in the module docstring)."""
+        key = f"{module.path}.{name}"
+        if key not in self._public:
+            self._public[key] = False  # a star-import cycle reads "not public" while deciding
+            self._public[key] = self._decide_public(module, name, member)
+        return self._public[key]
+
+    def _decide_public(
+        self, module: griffe.Module, name: str, member: griffe.Object | griffe.Alias
+    ) -> bool:
+        exports = _exports(module)
+        if (exports is not None and name in exports) or name.startswith("_"):
+            return exports is not None and name in exports
+        if not isinstance(member, griffe.Alias):
+            return exports is None
+        # An import under `if TYPE_CHECKING:` binds nothing at run time.
+        if member.runtime and module.is_init_module and self.imports_from_package(member):
+            return True
+        if exports is not None or not member.runtime:
+            return False
+        if member.wildcard_imported:
+            return self.star_exposed(member)
+        return _is_redundant_alias(module, name, member)
+
+    def imports_from_package(self, alias: griffe.Alias) -> bool:
+        """Whether ``alias`` imports a name (not a module) defined in this package."""
+        if not str(alias.target_path).startswith(f"{self.root.path}."):
+            return False
+        try:
+            return not isinstance(alias.final_target, griffe.Module)
+        except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+            return True  # a name in the package that no longer resolves: still imported here
+
+    def star_exposed(self, alias: griffe.Alias) -> bool:
+        """Whether a name ``from X import *`` brought in is public in ``X`` itself."""
+        source_path, _, name = str(alias.target_path).rpartition(".")
+        try:
+            source = self.root.modules_collection.get_member(source_path)
+        except (KeyError, ValueError, IndexError, griffe.AliasResolutionError):
+            return False
+        if not isinstance(source, griffe.Module):
+            return False
+        if source.exports is not None:
+            return True  # griffe expanded the star following X's __all__
+        member = source.members.get(name)
+        return member is not None and self.is_public(source, name, member)
 
     def add_member(self, path: str, member: griffe.Object | griffe.Alias) -> None:
         if isinstance(member, griffe.Alias):
@@ -240,7 +300,8 @@ class _Loader:
         elif isinstance(obj, griffe.Class):
             self.add_class(path, obj, file=file, line=line, target=target)
         elif isinstance(obj, griffe.Function):
-            self.add(path, obj, kind=_function_kind(obj), file=file, line=line, target=target)
+            kind = "property" if self.is_property(obj) else _function_kind(obj)
+            self.add(path, obj, kind=kind, file=file, line=line, target=target)
         elif isinstance(obj, griffe.Attribute):
             kind = "property" if "property" in obj.labels else "attribute"
             self.add(path, obj, kind=kind, file=file, line=line, target=target)
@@ -299,7 +360,9 @@ class _Loader:
             return _NO_SIGNATURE
         file, line = self.rel_file(obj), int(obj.lineno or 1)
         if isinstance(obj, griffe.Function):
-            return _Signature(parameters=self.parameters(obj),
+            # A property-like method has no parameters a caller passes.
+            parameters = None if self.is_property(obj) else self.parameters(obj)
+            return _Signature(parameters=parameters,
                               returns=self.render(obj.returns) or None, file=file, line=line)
         if isinstance(obj, griffe.Class):
             parameters = None
@@ -313,12 +376,66 @@ class _Loader:
                               ancestors=frozenset(bases) | _resolved_ancestors(obj),
                               file=file, line=line)
         if isinstance(obj, griffe.Attribute):
-            value = _assignment_source(obj) if _compares_value(obj) else None
+            value = self.value_source(obj) if _compares_value(obj) else None
             return _Signature(returns=self.render(obj.annotation) or None, value=value,
                               file=file, line=line)
         if isinstance(obj, griffe.TypeAlias):
             return _Signature(value=f"{obj.name} = {self.render(obj.value)}", file=file, line=line)
         return _Signature(file=file, line=line)
+
+    def lookup(self, path: str) -> griffe.Object | None:
+        """The object ``path`` names in the loaded package, re-exports followed; None if none."""
+        try:
+            found = self.root.modules_collection.get_member(path)
+            return found.final_target if isinstance(found, griffe.Alias) else found
+        except (KeyError, ValueError, IndexError, griffe.AliasResolutionError,
+                griffe.CyclicAliasError):
+            return None
+
+    def is_property(self, func: griffe.Function) -> bool:
+        """Whether ``func`` is read as an attribute rather than called.
+
+        ``property``, ``abc.abstractproperty``, ``functools.cached_property``, or a decorator of
+        the package that returns a property or is a descriptor class.
+        """
+        for decorator in func.decorators:
+            path = decorator.callable_path
+            if path in _PROPERTY_DECORATORS:
+                return True
+            found = self.lookup(path) if path.startswith(f"{self.root.path}.") else None
+            if isinstance(found, griffe.Function):
+                returned = self.render(found.returns)
+                if returned in _PROPERTY_DECORATORS or returned.endswith(_PROPERTY_SUFFIXES):
+                    return True
+            elif isinstance(found, griffe.Class):
+                bases = {self.render(b) for b in found.bases}
+                if bases & _PROPERTY_DECORATORS or "__get__" in _class_members(found):
+                    return True
+        return False
+
+    def value_source(self, attr: griffe.Attribute) -> str:
+        """``NAME = value`` as written, aliases followed.
+
+        A value that only names another constant (``VERSION = _VERSION``) is replaced by that
+        constant's own value, so an identical value written through an alias is no change.
+        """
+        source = _assignment_source(attr)
+        current, seen = attr, {str(attr.path)}
+        while isinstance(current.value, (griffe.ExprName, griffe.ExprAttribute)):
+            target = self.lookup(current.value.canonical_path)
+            # Module constants only: a class attribute (an enum member) is a value of its own.
+            if not isinstance(target, griffe.Attribute) or target.value is None or not (
+                target.parent is not None and target.parent.is_module
+            ):
+                break
+            if str(target.path) in seen:
+                break
+            seen.add(str(target.path))
+            current = target
+        if current is attr:
+            return source
+        text = assigned_value_text(current.name, _assignment_source(current))
+        return f"{attr.name} = {text if text is not None else current.value}"
 
     def parameters(self, func: griffe.Function, *, bound: bool = False) -> tuple[ApiParameter, ...]:
         params = list(func.parameters)
@@ -368,12 +485,13 @@ def _exports(module: griffe.Module) -> frozenset[str] | None:
 
 
 _AS_SELF = re.compile(r"\b(\w+)\s+as\s+\1\b")
+_PROPERTY_DECORATORS = frozenset({
+    "property", "builtins.property", "abc.abstractproperty", "functools.cached_property",
+})
+_PROPERTY_SUFFIXES = (".property", ".cached_property", ".abstractproperty")
 
 
-def _is_public_reexport(module: griffe.Module, name: str, alias: griffe.Alias) -> bool:
-    target = str(alias.target_path)
-    if module.is_init_module and target.startswith(f"{module.path}."):
-        return True
+def _is_redundant_alias(module: griffe.Module, name: str, alias: griffe.Alias) -> bool:
     start = int(alias.alias_lineno or 0)
     end = int(alias.alias_endlineno or start)
     text = "\n".join(module.lines[max(start - 1, 0) : end])
@@ -394,11 +512,14 @@ def _resolved_ancestors(cls: griffe.Class) -> frozenset[str]:
         return frozenset()
 
 
-def load_api(parent_dir: Path, package: str, *, source_prefix: str = "") -> ApiModel:
+def load_api(
+    parent_dir: Path, package: str, *, source_prefix: str = "", keep: Collection[str] = ()
+) -> ApiModel:
     """Load ``parent_dir/package`` statically and return its public API.
 
     ``source_prefix`` is prepended to every file path so locations point into the repository's
-    source tree (``workspace``) rather than the temporary staged copy.
+    source tree (``workspace``) rather than the temporary staged copy.  ``keep`` lists dotted
+    paths that count as public whatever the rules say (the declared stable imports).
     """
     parent_dir = parent_dir.resolve()
     package_dir = parent_dir / package
@@ -419,7 +540,7 @@ def load_api(parent_dir: Path, package: str, *, source_prefix: str = "") -> ApiM
             raise ToolingError(f"{package_dir}: griffe could not load it: {exc}") from exc
         if not isinstance(loaded, griffe.Module):
             raise ToolingError(f"{package_dir}: {package} did not load as a module")
-        walker = _Loader(loaded, package_dir, source_prefix)
+        walker = _Loader(loaded, package_dir, source_prefix, keep)
         walker.walk_module(loaded, package)
     objects = {path: walker.objects[path] for path in sorted(walker.objects)}
     return ApiModel(package=package, objects=objects)

@@ -31,11 +31,25 @@ def _title(diff: ApiDiff) -> str:
     return f"Public API of {diff.package}: {diff.against or '(no release yet)'} -> working tree"
 
 
+def _counts(diff: ApiDiff) -> str:
+    changed = f", {len(diff.changed)} changed" if diff.changed else ""
+    return (f"{len(diff.breaking)} breaking, {len(diff.added)} added{changed}, "
+            f"{len(diff.ignored)} ignored")
+
+
 def _summary(diff: ApiDiff) -> str:
-    return (
-        f"required bump: {diff.required_bump} "
-        f"({len(diff.breaking)} breaking, {len(diff.added)} added, {len(diff.ignored)} ignored)"
-    )
+    return f"required bump: {diff.required_bump} ({_counts(diff)})"
+
+
+def _shown_path(change: Change) -> str:
+    # A value change points into the value: TOOLS[3]["description"].
+    return change.path + (change.element or "")
+
+
+def _shown_new(change: Change) -> str | None:
+    if change.new is None and change.still_at:
+        return f"still at {change.still_at}"
+    return change.new
 
 
 def _no_release_note(diff: ApiDiff) -> str | None:
@@ -51,15 +65,17 @@ def render_text(diff: ApiDiff) -> str:
     if note:
         lines.append(note)
     rows = [("", "CHANGE", "PATH", "OLD", "NEW", "WHERE")]
+    groups = (
+        ("breaking", diff.breaking),
+        ("ignored", tuple(i.change for i in diff.ignored)),
+        ("changed", diff.changed),
+        ("added", diff.added),
+    )
     rows += [
-        ("breaking", c.kind, c.path, _cell(c.old), _cell(c.new), _where(c)) for c in diff.breaking
+        (label, c.kind, _shown_path(c), _cell(c.old), _cell(_shown_new(c)), _where(c))
+        for label, changes in groups
+        for c in changes
     ]
-    rows += [
-        ("ignored", i.change.kind, i.change.path, _cell(i.change.old), _cell(i.change.new),
-         _where(i.change))
-        for i in diff.ignored
-    ]
-    rows += [("added", c.kind, c.path, _cell(c.old), _cell(c.new), _where(c)) for c in diff.added]
     if len(rows) == 1:
         lines.append("no public API changes")
     else:
@@ -78,6 +94,8 @@ def _change_dict(change: Change) -> dict[str, object]:
         "file": change.file,
         "line": change.line,
         "message": change.message,
+        "element": change.element,
+        "still_at": change.still_at,
     }
 
 
@@ -89,6 +107,7 @@ def diff_to_dict(diff: ApiDiff) -> dict[str, object]:
         "required_bump": diff.required_bump,
         "breaking": [_change_dict(c) for c in diff.breaking],
         "added": [_change_dict(c) for c in diff.added],
+        "changed": [_change_dict(c) for c in diff.changed],
         "ignored": [
             {**_change_dict(i.change), "reason": i.reason, "entry": i.entry} for i in diff.ignored
         ],
@@ -97,7 +116,7 @@ def diff_to_dict(diff: ApiDiff) -> dict[str, object]:
 
 
 def render_json(diff: ApiDiff) -> str:
-    """``required_bump``, ``breaking``, ``added``, ``ignored``: sorted keys, stable order."""
+    """``required_bump``, ``breaking``, ``added``, ``changed``, ``ignored``: sorted keys."""
     return json.dumps(diff_to_dict(diff), indent=2, sort_keys=True)
 
 
@@ -110,7 +129,8 @@ def _md(text: str | None) -> str:
 def _md_table(changes: list[Change]) -> list[str]:
     out = ["| change | path | old | new | where |", "|---|---|---|---|---|"]
     out += [
-        f"| {c.kind} | {_md(c.path)} | {_md(c.old)} | {_md(c.new)} | {_md(_where(c))} |"
+        f"| {c.kind} | {_md(_shown_path(c))} | {_md(c.old)} | {_md(_shown_new(c))} "
+        f"| {_md(_where(c))} |"
         for c in changes
     ]
     return out
@@ -121,8 +141,7 @@ def render_markdown(diff: ApiDiff) -> str:
     icon = {"major": ":boom:", "minor": ":sparkles:", "patch": ":white_check_mark:"}
     lines = [f"### {_title(diff)}", ""]
     lines.append(f"{icon[diff.required_bump]} **Required bump: {diff.required_bump}** "
-                 f"({len(diff.breaking)} breaking, {len(diff.added)} added, "
-                 f"{len(diff.ignored)} ignored)")
+                 f"({_counts(diff)})")
     note = _no_release_note(diff)
     if note:
         lines += ["", f"_{note}_"]
@@ -132,9 +151,11 @@ def render_markdown(diff: ApiDiff) -> str:
         lines += ["", "#### Ignored breaking changes (`[tool.runtime-build.api-ignore]`)", ""]
         lines += ["| path | change | reason |", "|---|---|---|"]
         lines += [f"| {_md(i.change.path)} | {i.change.kind} | {i.reason} |" for i in diff.ignored]
+    if diff.changed:
+        lines += ["", "#### Changed values (patch)", "", *_md_table(list(diff.changed))]
     if diff.added:
         lines += ["", "#### Additions", "", *_md_table(list(diff.added))]
-    if not (diff.breaking or diff.ignored or diff.added):
+    if not (diff.breaking or diff.ignored or diff.added or diff.changed):
         lines += ["", "No public API changes."]
     return "\n".join(lines)
 
@@ -160,6 +181,7 @@ def render_github(diff: ApiDiff) -> str:
     lines += [
         annotation("warning", i.change, f"API break ignored: {i.reason}") for i in diff.ignored
     ]
+    lines += [annotation("notice", c, f"API data change: {c.kind}") for c in diff.changed]
     lines += [annotation("notice", c, f"API addition: {c.kind}") for c in diff.added]
     lines.append(_summary(diff))
     return "\n".join(lines)

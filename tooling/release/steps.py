@@ -202,9 +202,11 @@ def open_journal(config: Config) -> Journal | None:
 
 
 def _api_floor(config: Config, since: str | None) -> tuple[Bump, tuple[str, ...]]:
-    """Return the bump the public API diff against ``since`` requires, and the breaking changes."""
+    """Return the bump the public API diff against ``since`` requires, and the changes behind it."""
     diff = api_floor(config, since)
-    return diff.required_bump, tuple(f"{c.path} ({c.kind}): {c.message}" for c in diff.breaking)
+    # A minor floor comes from additions: name them, so a refused patch release says why.
+    reasons = diff.breaking or diff.added
+    return diff.required_bump, tuple(f"{c.path} ({c.kind}): {c.message}" for c in reasons)
 
 
 def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:

@@ -133,7 +133,8 @@ def python_key(
         "installed": list(installed_distributions(site)),
         "tests": tests_digest,
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "pythons"},
-        "project": [config.name, config.package, config.version, list(config.dependencies)],
+        "project": [config.name, config.package, config.version, list(config.dependencies),
+                    list(config.stable_imports)],
         "env": env,
     }
     return _digest(material)

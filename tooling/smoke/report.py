@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKS", "PythonReport", "SmokeReport", "print_line", "print_table", "report_json"]
 
-CHECKS = ("venv", "install", "wheel", "imports", "entry-points", "version", "serve", "tests")
+CHECKS = (
+    "venv", "install", "wheel", "imports", "entry-points", "stable-imports", "version", "serve",
+    "tests",
+)
 """The per-Python checks, in the order they run."""
 
 

@@ -81,6 +81,7 @@ from tooling.smoke.settings import (
     load_settings,
     masked_env,
 )
+from tooling.smoke.stable import check_stable_imports
 from tooling.smoke.testrun import TestRun, compare_runs, run_from_json, run_pytest, run_to_json
 from tooling.summary import append_section, table_section
 
@@ -345,8 +346,9 @@ def _tests_check(ctx: _Context, python: PythonInfo, venv: Path, cwd: Path) -> Ch
 def _run_checks(
     ctx: _Context, python: PythonInfo, venv: Path, cwd: Path
 ) -> Iterator[CheckResult]:
-    """The checks that run the installed code: version, serve, workspace tests."""
+    """The checks that run the installed code: stable imports, version, serve, tests."""
     settings = ctx.settings
+    yield check_stable_imports(venv, ctx.config.stable_import_entries(), cwd, settings.env)
     if settings.script and settings.version_check:
         yield check_version(venv, settings.script, ctx.config.version, cwd, settings.env)
     else:
