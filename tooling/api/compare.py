@@ -145,6 +145,8 @@ class ApiDiff:
     """Breaking changes covered by an api-ignore entry; they do not raise the bump."""
     unused_ignores: tuple[str, ...] = ()
     """api-ignore keys that matched no change (stale entries to remove)."""
+    notes: tuple[str, ...] = ()
+    """How the old side was read, when not from its own settings (a bootstrap)."""
 
 
 def _parent(path: str) -> str:
