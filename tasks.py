@@ -36,6 +36,9 @@ _COMMON = {
         "bump": "raise the bump to major, minor or patch (never lowers it)",
         "prerelease": "cut a prerelease of this kind (a, b or rc)",
         "yes": "do not ask for confirmation",
+        "against": "plan from this ref instead of the last release tag (commits and API diff)",
+        "baseline_version": "the version that ref released, when its tag does not say",
+        "all_paths": "count every commit, not only those that change the runtime",
         **_COMMON,
     }
 )
@@ -48,13 +51,17 @@ def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     json: bool = False,
     consumers: str = "consumers.toml",
     jobs: int = 0,
+    against: str = "",
+    baseline_version: str = "",
+    all_paths: bool = False,
 ) -> None:
     """Cut the next release: version, build, smoke, tag, publish, read back, cascade, converge."""
     del c
     _finish(
         _release.run_release(
             dry_run=dry_run, bump=bump or None, prerelease=prerelease or None, yes=yes,
-            json_output=json, consumers=consumers, jobs=jobs or None,
+            json_output=json, consumers=consumers, jobs=jobs or None, against=against or None,
+            baseline_version=baseline_version or None, all_paths=all_paths,
         )
     )
 

@@ -3,9 +3,11 @@
 Both sides are staged by the rewriter into temporary directories: the working tree's source
 as it is on disk, and REF's source taken out of git with ``git archive`` (REF is never checked
 out over the user's files).  REF's ``[tool.runtime-build]`` is read from REF's own
-pyproject.toml, so a source directory that moved since still works.  REF defaults to the
-highest ``<tag-prefix>X.Y.Z`` tag reachable from HEAD; with none, the whole API counts as
-added.
+pyproject.toml, so a source directory that moved since still works.  When REF has no
+pyproject.toml, or one without ``[tool.runtime-build]`` (a release tag older than the
+pipeline), REF's tree is staged with today's ``source``, ``exclude`` and ``package`` instead,
+and the result says so (docs/adopt.md, "The first release").  REF defaults to the highest
+``<tag-prefix>X.Y.Z`` tag reachable from HEAD; with none, the whole API counts as added.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import tarfile
 import tempfile
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.version import Version
@@ -60,6 +62,8 @@ class StagedApi:
     """The source directory it was staged from, relative to the repository."""
     model: ApiModel
     """Its public API."""
+    note: str | None = None
+    """Set when REF was staged with today's settings because it has none of its own."""
 
 
 def _stage(
@@ -90,39 +94,78 @@ def _is_shallow(root: Path) -> bool:
     return done.stdout.strip() == "true"
 
 
-def _build_table(text: str, where: str) -> dict[str, object]:
+def _build_table(text: str, where: str) -> dict[str, object] | None:
+    """REF's ``[tool.runtime-build]`` table; None when its pyproject.toml has none."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ToolingError(f"{where}: invalid TOML: {exc}") from exc
+        raise ToolingError(f"{where}: invalid TOML: {exc}; pass --against with another ref"
+                           ) from exc
     tool = data.get("tool", {})
-    table = tool.get("runtime-build", {}) if isinstance(tool, dict) else {}
+    table = tool.get("runtime-build") if isinstance(tool, dict) else None
+    if table is None:
+        return None
     if not isinstance(table, dict):
-        raise ToolingError(f"{where}: [tool.runtime-build] must be a table")
+        raise ToolingError(f"{where}: [tool.runtime-build] must be a table; pass --against "
+                           "with another ref")
     return table
 
 
-def load_ref_api(
-    root: Path, ref: str, work: Path, *, package: str | None = None, cache_dir: Path | None = None
-) -> StagedApi:
-    """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
-    commit = run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=root, check=False,
-    )
-    if commit.returncode != 0:
-        raise ToolingError(f"--against {ref}: not a commit in {root}; pass a tag, branch or sha")
-    sha = commit.stdout.strip()
+@dataclass(frozen=True)
+class RefLayout:
+    """Where REF's source is and what it becomes: REF's own settings, or today's."""
+
+    source: str
+    """The source directory at REF, relative to the repository."""
+    package: str
+    """The import package it is staged as."""
+    exclude: tuple[str, ...]
+    """Globs that never ship, the defaults included."""
+    note: str | None
+    """Set when today's settings stand in for REF's (a bootstrap)."""
+
+
+def ref_layout(root: Path, ref: str, sha: str, today: Config | None,
+               package: str | None = None) -> RefLayout:
+    """Read REF's ``[tool.runtime-build]``; without one, stage REF with ``today``'s settings."""
     where = f"{ref}:pyproject.toml"
     shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
-    if shown.returncode != 0:
-        raise ToolingError(f"{where}: no pyproject.toml at {ref}; pick a ref that has one")
-    table = _build_table(shown.stdout, where)
+    table = _build_table(shown.stdout, where) if shown.returncode == 0 else None
+    if table is None:
+        if today is None:
+            raise ToolingError(f"{where}: no [tool.runtime-build] at {ref}; run from the project "
+                               "root or pass --against with a ref that has one")
+        what = "no pyproject.toml" if shown.returncode != 0 else "no [tool.runtime-build]"
+        note = (f"bootstrap: {ref} has {what}; staged it with today's settings (source "
+                f"{today.source_rel!r}, package {today.package!r})")
+        return RefLayout(today.source_rel, today.package, today.exclude, note)
     source = str(table.get("source", "workspace")).strip("/") or "."
     pkg = str(table.get("package", package or "molecule_runtime"))
     exclude = table.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
         raise ToolingError(f"{where}: [tool.runtime-build] exclude must be a list of strings")
+    return RefLayout(source, pkg, DEFAULT_EXCLUDES + tuple(exclude), None)
+
+
+def load_ref_api(
+    root: Path, ref: str, work: Path, *, package: str | None = None,
+    cache_dir: Path | None = None, today: Config | None = None,
+) -> StagedApi:
+    """Stage REF's source (read from git, configured by REF's pyproject) and load its API.
+
+    Without settings of its own at REF, ``today``'s stand in (a bootstrap, said in ``note``).
+    """
+    commit = run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=root, check=False,
+    )
+    if commit.returncode != 0:
+        raise ToolingError(f"--against {ref}: not a commit in {root}; fetch it (git fetch "
+                           "--tags) or pass --against with a tag, branch or sha that exists")
+    sha = commit.stdout.strip()
+    where = f"{ref}:pyproject.toml"
+    layout = ref_layout(root, ref, sha, today, package)
+    source, pkg = layout.source, layout.package
     archive = work / "ref.tar"
     work.mkdir(parents=True, exist_ok=True)
     got = run(
@@ -131,15 +174,14 @@ def load_ref_api(
     )
     if got.returncode != 0:
         raise ToolingError(
-            f"{where}: source {source!r} does not exist at {ref}; check [tool.runtime-build] there"
+            f"{where}: source {source!r} does not exist at {ref}; pass --against with a ref "
+            "that has it"
         )
     extracted = work / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
-    staged = _stage(
-        extracted / source, pkg, work / "stage", DEFAULT_EXCLUDES + tuple(exclude), cache_dir
-    )
-    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source))
+    staged = _stage(extracted / source, pkg, work / "stage", layout.exclude, cache_dir)
+    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source), layout.note)
 
 
 def load_worktree_api(config: Config, work: Path, *, cache_dir: Path | None = None) -> StagedApi:
@@ -174,17 +216,18 @@ def api_floor(config: Config, against: str | None, *, cache: bool = True) -> Api
         # One after the other: the rewriter forks a process pool only while this process has
         # no other threads, which beats overlapping the two sides in threads.
         new = load_worktree_api(config, work / "new", cache_dir=cache_dir)
-        old_model = (
-            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir).model
+        old = (
+            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir, today=config)
             if ref
-            else ApiModel(config.package, {})
+            else None
         )
-    return classify(
-        compare_api(old_model, new.model),
+    diff = classify(
+        compare_api(old.model if old else ApiModel(config.package, {}), new.model),
         package=config.package,
         against=ref,
         ignore=config.api_ignore,
     )
+    return replace(diff, notes=(old.note,)) if old is not None and old.note else diff
 
 
 def _print_gate_annotations(diff: ApiDiff) -> None:
@@ -213,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.root)
         with step("api-diff", quiet=fmt != "text"):
             diff = api_floor(config, args.against, cache=not args.no_cache)
+        for note in diff.notes:
+            print(f"note: {note}", file=sys.stderr)
         print(render(diff, fmt), flush=True)
         for key in diff.unused_ignores:
             print(f"warning: [tool.runtime-build.api-ignore] {key!r} matched no breaking "
