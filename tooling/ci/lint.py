@@ -117,13 +117,15 @@ _NAMES = {"github": "GitHub", "gitea": "Gitea"}
 
 
 def check_parity(root: Path) -> CheckResult:
-    """Fail when a workflow (by file stem) exists for one forge and not the other.
+    """Fail when a generated workflow (by file stem) exists for one forge and not the other.
 
     Gitea reads `.gitea/workflows/` and falls back to `.github/workflows/` only when the former
     does not exist (go-gitea/gitea modules/actions/workflows.go `ListWorkflows`), so a workflow
     kept only under `.github/` silently never runs on Gitea, and vice versa on GitHub.
     """
-    stems = {f: {p.stem: p for p in workflow_files(root, f)} for f in workflows.FORGES}
+    # Only the files `invoke workflows` generates: a repository's own workflows are its own.
+    stems = {f: {p.stem: p for p in workflow_files(root, f) if workflows.is_generated(p)}
+             for f in workflows.FORGES}
     problems = []
     pairs: tuple[tuple[workflows.Forge, workflows.Forge], ...] = (
         ("github", "gitea"), ("gitea", "github"),
