@@ -12,6 +12,7 @@ from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from tooling.release import adopt as _adopt
 from tooling.release import run as _release
 
 if TYPE_CHECKING:
@@ -134,4 +135,37 @@ def workflows(c: Context, check: bool = False) -> None:
     _finish(_release.run_workflows(check=check))
 
 
-ns = Collection(release, tag, publish, cascade, converge, drift, versions, compat, workflows)
+@task(
+    help={
+        "source": "the folder of bare modules, from the root (default: workspace)",
+        "package": "the import package it becomes (default: molecule_runtime)",
+        "distribution": "the distribution name users install (default: [project] name)",
+        "tag_prefix": "release tags are this plus the version (default: runtime-v)",
+        "release_branch": "the branch releases are cut from (default: main)",
+        "workflow_prefix": "file-name prefix of the generated workflows (default: runtime-)",
+        "gitea_version": "the oldest Gitea the .gitea/ workflows must work on, e.g. 1.22",
+        "dry_run": "show the diff and write nothing",
+    }
+)
+def init(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+    c: Context,
+    source: str = "",
+    package: str = "",
+    distribution: str = "",
+    tag_prefix: str = "",
+    release_branch: str = "",
+    workflow_prefix: str = "",
+    gitea_version: str = "",
+    dry_run: bool = False,
+) -> None:
+    """Adopt the pipeline here: pyproject tables, .gitignore, workflows; a second run is a no-op."""
+    del c
+    flags = {"--source": source, "--package": package, "--distribution": distribution,
+             "--tag-prefix": tag_prefix, "--release-branch": release_branch,
+             "--workflow-prefix": workflow_prefix, "--gitea-version": gitea_version}
+    argv = [part for flag, value in flags.items() if value for part in (flag, value)]
+    _finish(_adopt.main([*argv, *(["--dry-run"] if dry_run else [])]))
+
+
+ns = Collection(release, tag, publish, cascade, converge, drift, versions, compat, workflows,
+                init)

@@ -21,6 +21,7 @@ __all__ = [
     "Config",
     "find_root",
     "load_config",
+    "parse_config",
     "read_pyproject",
     "refuse_unknown_keys",
 ]
@@ -185,7 +186,15 @@ def load_config(root: Path | None = None) -> Config:
     """Read and validate the project's configuration; every problem names its field."""
     base = find_root(root)
     pyproject = base / "pyproject.toml"
-    data = read_pyproject(pyproject)
+    return parse_config(base, pyproject, read_pyproject(pyproject))
+
+
+def parse_config(base: Path, pyproject: Path, data: Mapping[str, object]) -> Config:
+    """Validate already-parsed pyproject ``data`` as if read from ``pyproject`` under ``base``.
+
+    What ``load_config`` does after reading the file; ``invoke init`` checks a merge with it
+    before writing anything.
+    """
     project = _table(data, "project", str(pyproject))
     where = f"{pyproject} [project]"
     name = _str(project, "name", where)

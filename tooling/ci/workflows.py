@@ -60,6 +60,7 @@ __all__ = [
     "main",
     "parse_gitea_version",
     "render",
+    "settings_from_config",
     "settings_from_project",
     "write_files",
 ]
@@ -166,7 +167,11 @@ def parse_gitea_version(text: str) -> tuple[int, int] | None:
 
 def settings_from_project(root: Path) -> Settings:
     """Read the tag prefix, Pythons, file prefix, paths and Gitea version from pyproject.toml."""
-    config = load_config(root)
+    return settings_from_config(load_config(root))
+
+
+def settings_from_config(config: Config) -> Settings:
+    """The definition's settings from an already-read configuration."""
     classifiers = config.project.get("classifiers", [])
     found = sorted(
         {m[1] for c in classifiers if isinstance(c, str) and (m := _CLASSIFIER.match(c))}
