@@ -249,7 +249,8 @@ def preflight(
         shown = branch or "a detached HEAD"
         raise ToolingError(
             f"on {shown}, not the release branch {config.release_branch!r} "
-            f"([tool.runtime-build] release-branch); switch to it first"
+            f"([tool.runtime-build] release-branch); switch to it first, or set release-branch "
+            "to the branch you release from"
         )
     ahead = _check_remote(repo, remote, branch)
     if not dry_run:
@@ -331,7 +332,8 @@ def create_tag(repo: Path, tag: str, commit: str, message: str) -> TagResult:
     if existing is not None:
         raise ToolingError(
             f"tag {tag} already exists at {existing[:12]}, not at the release commit "
-            f"{commit[:12]}; this version was released from other history: never moved"
+            f"{commit[:12]}; this version was released from other history: never moved; "
+            "fetch and merge that history, or release another version (--bump)"
         )
     _git(repo, "tag", "--annotate", "--message", message, tag, commit)
     return TagResult(tag, commit, created=True)
