@@ -172,7 +172,8 @@ def section_commits(
     final = last_release_tag(root, tag_prefix, finals_only=True)
     if final == plan.since:
         return plan.commits
-    return scoped_commits(root, final, scope if plan.scoped else None).counted
+    start = f"refs/tags/{final}" if final else None
+    return scoped_commits(root, start, scope if plan.scoped else None).counted
 
 
 def release_date() -> str:

@@ -367,7 +367,9 @@ def plan_from_repo(
     current = config.version
     if baseline_version is not None:
         current = validate_version(baseline_version, where="--baseline-version")
-    history = scoped_commits(config.root, tag, None if all_paths else scope_of(config))
+    # A release tag is read as refs/tags/..., so a branch of the same name cannot stand in.
+    start = tag if against is not None or tag is None else f"refs/tags/{tag}"
+    history = scoped_commits(config.root, start, None if all_paths else scope_of(config))
     environ = os.environ if env is None else env
     return plan_version(
         current,
