@@ -42,12 +42,14 @@ __all__ = [
     "ApiDiff",
     "Change",
     "IgnoredChange",
+    "RefLayout",
     "StagedApi",
     "api_floor",
     "last_release_tag",
     "load_ref_api",
     "load_worktree_api",
     "main",
+    "ref_layout",
     "underbump_message",
 ]
 
