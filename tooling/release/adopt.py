@@ -274,8 +274,10 @@ def _run_doctor(root: Path) -> None:
     # The doctor is optional: a copy of the pipeline without it adopts all the same.
     if importlib.util.find_spec("tooling.doctor") is None:
         return
-    done = run([sys.executable, "-m", "tooling.doctor", "--root", str(root)], cwd=root,
-               check=False, what="python -m tooling.doctor")
+    # Its own process, in the adopted root: the doctor reads the tree it runs in, and a
+    # finding it reports never undoes what was just written.
+    done = run([sys.executable, "-m", "tooling.doctor"], cwd=root, check=False,
+               what="python -m tooling.doctor")
     print(done.stdout, end="")
     print(done.stderr, end="", file=sys.stderr)
 
