@@ -172,7 +172,9 @@ def merge_pyproject(text: str, answers: Answers, *, version: str,
         left.append("[project] dependencies: list what the runtime imports (the smoke test "
                     "installs only these)")
     if "classifiers" not in project:
-        project["classifiers"] = [f"Programming Language :: Python :: {v}" for v in _PYTHONS]
+        classifiers = tomlkit.array().multiline(multiline=True)
+        classifiers.extend(f"Programming Language :: Python :: {v}" for v in _PYTHONS)
+        project["classifiers"] = classifiers
     tool = _table(doc, "tool", super_table=True)
     build = _table(tool, "runtime-build")
     source = answers.source or str(build.get("source", "workspace"))
