@@ -53,6 +53,12 @@ def test_a_copy_into_a_host_without_dependency_groups_loads(tmp_path: Path) -> N
     tasks = _run(host, "invoke", "--list")
     assert tasks.returncode == 0, tasks.stderr
     assert "init" in tasks.stdout
+    init = _run(host, "invoke", "init", "--dry-run", "--source", "workspace",
+                "--package", "host_runtime")
+    assert init.returncode == 0, init.stderr
+    assert '+package = "host_runtime"' in init.stdout
+    assert "+++ b/.github/workflows/runtime-release.yml" in init.stdout
+    assert (host / "pyproject.toml").read_text(encoding="utf-8") == HOST_PYPROJECT
 
 
 def test_missing_groups_are_one_error_line_naming_the_fix(tmp_path: Path) -> None:
