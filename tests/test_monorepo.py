@@ -19,6 +19,7 @@ import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git
 
 from tooling.ci import lint, workflows
+from tooling.e2e import CONSUMERS, make_consumer, write_consumers
 from tooling.release import adopt
 
 if TYPE_CHECKING:
@@ -317,3 +318,32 @@ def test_a_build_output_not_yet_ignored_gets_the_advice_to_ignore_it(
     commit(repo, "chore: ignore dist")
     git(repo, "push", "-q", "origin", "main")
     assert _tool(repo, "tooling.release", "--dry-run").returncode == 0
+
+
+@pytest.mark.slow
+def test_the_first_release_after_adoption_writes_the_changelog_beside_the_runtime(
+    tmp_path: Path, fresh_index: helpers.PackageIndex,
+) -> None:
+    repo, shas = _history(tmp_path)
+    assert adopt.main(["--root", str(repo), *ADOPT]) == 0
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **fresh_index.twine_env(),
+           "RUNTIME_SMOKE_PYTHONS": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    spec = CONSUMERS[1]  # a consumer with a release workflow, so the cascade bumps it
+    consumer = make_consumer(tmp_path / "consumers", spec, "0.3.0", "acme-agent-runtime", env)
+    write_consumers(repo / "consumers.toml", {spec.name: consumer})
+    commit(repo, "chore: adopt the runtime release pipeline")
+    helpers.make_bare_remote(repo, tmp_path / "origin.git")
+    done = subprocess.run([sys.executable, "-m", "tooling.release", "--yes", "--json"], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["version"], report["tag"]) == ("0.4.0", "runtime-v0.4.0")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        "agent/CHANGELOG.md", "pyproject.toml"]
+    changelog = (repo / "agent/CHANGELOG.md").read_text()
+    assert f"- **agent:** search by prefix ({shas['feat'][:7]})" in changelog
+    assert f"- **agent:** retry the search once ({shas['both'][:7]})" in changelog
+    assert "canvas" not in changelog
+    assert "server" not in changelog
+    assert not (repo / "CHANGELOG.md").exists()
+    assert git(consumer, "show", "main:.runtime-version") == "0.4.0"

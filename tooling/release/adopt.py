@@ -25,6 +25,7 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Table
 
+from tooling.api.compat import DEFAULT_CONSTANTS
 from tooling.ci import workflows
 from tooling.cli import guarded
 from tooling.config import parse_config
@@ -148,12 +149,29 @@ def _merge_groups(doc: tomlkit.TOMLDocument, left: list[str]) -> None:
                         f"the pipeline's (tooling/dependency-groups.toml), keep it or rename it")
 
 
+def _defines_compat_constants(source: Path) -> bool:
+    """Whether any module under ``source`` names a compat.json constant (docs/api-diff.md)."""
+    names = tuple(DEFAULT_CONSTANTS.values())
+    for path in source.rglob("*.py"):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if any(name in text for name in names):
+            return True
+    return False
+
+
 def merge_pyproject(text: str, answers: Answers, *, version: str,
-                    left: list[str]) -> str:
+                    left: list[str], compat_constants: bool = True,
+                    readme: str | None = None) -> str:
     """``text`` with the pipeline's tables merged in; everything else stays byte for byte.
 
     Flags given replace a value; missing keys get the defaults; keys the host set and no flag
-    names are kept.  Appends to ``left`` what the user still has to decide.
+    names are kept.  Appends to ``left`` what the user still has to decide.  Without
+    ``compat_constants`` (the source defines none of compat.json's constants) the build is
+    told not to require them.  ``readme`` (the runtime's README, root-relative) becomes
+    ``[project] readme`` when the host has none.
     """
     try:
         doc = tomlkit.parse(text)
@@ -166,6 +184,12 @@ def merge_pyproject(text: str, answers: Answers, *, version: str,
                            "pass --distribution NAME")
     _set(project, "name", answers.distribution, name)
     _set(project, "version", None, version)
+    if "description" not in project:
+        # The build backend refuses a distribution without one.
+        project["description"] = f"{name}: the runtime built from this repository"
+        left.append("[project] description: one line saying what the runtime is")
+    if readme is not None and "readme" not in project:
+        project["readme"] = readme
     _set(project, "requires-python", None, ">=3.11")
     if "dependencies" not in project:
         project["dependencies"] = tomlkit.array()
@@ -187,6 +211,13 @@ def merge_pyproject(text: str, answers: Answers, *, version: str,
     _set(flows, "prefix", answers.workflow_prefix, "runtime-")
     if answers.gitea_version is not None:
         _set(flows, "gitea-version", answers.gitea_version, answers.gitea_version)
+    if not compat_constants and "compat" not in build:
+        compat = tomlkit.table()
+        compat["required"] = False
+        build["compat"] = compat
+        left.append(f"[tool.runtime-build.compat] required = false: {source} defines no "
+                    f"{' or '.join(DEFAULT_CONSTANTS.values())} for compat.json; define them "
+                    "and drop the setting if consumers check them (docs/api-diff.md)")
     if "build-system" not in doc:
         doc["build-system"] = _BUILD_SYSTEM
     _merge_groups(doc, left)
@@ -225,7 +256,15 @@ def plan_adoption(root: Path, answers: Answers) -> AdoptPlan:
         except tomllib.TOMLDecodeError as exc:
             raise ToolingError(f"{pyproject}: invalid TOML: {exc}; fix it first") from exc
         prefix = answers.tag_prefix or str(build.get("tag-prefix", prefix))
-    new = merge_pyproject(old, answers, version=_baseline(root, prefix), left=left)
+    source = answers.source
+    if source is None and old:
+        source = str(tomllib.loads(old).get("tool", {}).get("runtime-build", {}).get("source",
+                                                                                      "workspace"))
+    constants = _defines_compat_constants(root / (source or "workspace"))
+    readme = f"{(source or 'workspace').strip('/')}/README.md"
+    new = merge_pyproject(old, answers, version=_baseline(root, prefix), left=left,
+                          compat_constants=constants,
+                          readme=readme if (root / readme).is_file() else None)
     config = parse_config(root, pyproject, tomllib.loads(new))
     changes = [FileChange("pyproject.toml", old, new)]
     gitignore = _read(root / ".gitignore")
