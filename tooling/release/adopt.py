@@ -281,8 +281,10 @@ def plan_adoption(root: Path, answers: Answers) -> AdoptPlan:
     if config.changelog is not None and not config.changelog.exists():
         left.append(f"{config.changelog.relative_to(root).as_posix()}: created by the first "
                     "release; move an older CHANGELOG there if you have one")
+    if not (root / "consumers.toml").is_file():
+        left.append("consumers.toml: list the repositories that pin the runtime; the "
+                    "release's cascade needs at least one (docs/cascade.md)")
     left.extend([
-        "consumers.toml: list the repositories that pin the runtime (docs/cascade.md)",
         ("secrets: RUNTIME_INDEX_URL, CASCADE_TOKEN and the twine settings for the "
         f"{settings.prefix}release workflow (docs/ci.md)"),
         ("an older publish workflow: delete it once the new release workflow has run "
