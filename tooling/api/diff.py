@@ -133,14 +133,16 @@ def ref_layout(root: Path, ref: str, sha: str, today: Config | None,
     where = f"{ref}:pyproject.toml"
     shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
     table = _build_table(shown.stdout, where) if shown.returncode == 0 else None
-    if table is None:
-        if today is None:
-            raise ToolingError(f"{where}: no [tool.runtime-build] at {ref}; run from the project "
-                               "root or pass --against with a ref that has one")
+    if table is None and today is not None:
         what = "no pyproject.toml" if shown.returncode != 0 else "no [tool.runtime-build]"
         note = (f"bootstrap: {ref} has {what}; staged it with today's settings (source "
                 f"{today.source_rel!r}, package {today.package!r})")
         return RefLayout(today.source_rel, today.package, today.exclude, note)
+    if table is None:
+        if shown.returncode != 0:
+            raise ToolingError(f"{where}: no pyproject.toml at {ref}; run from the project root "
+                               "or pass --against with a ref that has one")
+        table = {}  # no settings to stand in: the built-in defaults, as before
     source = str(table.get("source", "workspace")).strip("/") or "."
     pkg = str(table.get("package", package or "molecule_runtime"))
     exclude = table.get("exclude", [])
