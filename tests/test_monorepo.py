@@ -18,7 +18,9 @@ import helpers
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git
 
+from tooling.api.diff import api_floor
 from tooling.ci import lint, workflows
+from tooling.config import load_config
 from tooling.e2e import CONSUMERS, make_consumer, write_consumers
 from tooling.release import adopt
 
@@ -347,3 +349,19 @@ def test_the_first_release_after_adoption_writes_the_changelog_beside_the_runtim
     assert "server" not in changelog
     assert not (repo / "CHANGELOG.md").exists()
     assert git(consumer, "show", "main:.runtime-version") == "0.4.0"
+
+
+def test_a_tag_without_any_pyproject_is_staged_with_todays_settings(tmp_path: Path) -> None:
+    repo = helpers.init_repo(tmp_path / "old", files={
+        "rt/core.py": '"""Core."""\n\n\ndef run() -> None:\n    """Run."""\n'})
+    git(repo, "tag", "v0.9.0")
+    commit(repo, "build: adopt the pipeline", {
+        "pyproject.toml": '[project]\nname = "rt"\nversion = "0.9.0"\n\n'
+                          '[tool.runtime-build]\nsource = "rt"\npackage = "rt_pkg"\n',
+        "rt/core.py": '"""Core."""\n\n\ndef run() -> None:\n    """Run."""\n\n\n'
+                      'def stop() -> None:\n    """Stop."""\n'})
+    diff = api_floor(load_config(repo), "v0.9.0", cache=False)
+    assert diff.notes == (("bootstrap: v0.9.0 has no pyproject.toml; staged it with today's "
+                          "settings (source 'rt', package 'rt_pkg')"),)
+    assert [c.path for c in diff.added] == ["rt_pkg.core.stop"]
+    assert (diff.required_bump, diff.breaking) == ("minor", ())
