@@ -6,6 +6,8 @@ command a session runs is the one users and tests run too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
@@ -14,12 +16,52 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["build", "smoke", "tests"]
 
-PYPROJECT = nox.project.load_toml("pyproject.toml")
-PROJECT_DEPS: list[str] = list(PYPROJECT["project"]["dependencies"])
+# The pipeline's dependency groups travel with tooling/, so copying tooling/, noxfile.py and
+# tasks.py into a repository is enough (docs/adopt.md); pyproject.toml carries the same groups
+# for `pip install --group dev`.  The runtime's own test tools (`workspace-test`) are the
+# host's to choose: its pyproject.toml wins for that group.
+GROUPS_FILE = Path("tooling/dependency-groups.toml")
+HOST_GROUPS = ("workspace-test",)
+_FIX = "copy tooling/ whole (it carries dependency-groups.toml) or run `invoke init`"
+
+
+def _load(session: nox.Session, path: Path) -> dict[str, object]:
+    if not path.is_file():
+        session.error(f"{path}: not found; {_FIX}")
+    try:
+        return dict(nox.project.load_toml(path))
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
+        session.error(f"{path}: invalid TOML ({exc}); fix the file")
+    raise AssertionError  # pragma: no cover - session.error raises
 
 
 def _install_groups(session: nox.Session, *groups: str) -> None:
-    session.install(*nox.project.dependency_groups(PYPROJECT, *groups))
+    pipeline = _load(session, GROUPS_FILE)
+    host = _load(session, Path("pyproject.toml"))
+    found = pipeline.get("dependency-groups")
+    table = dict(found) if isinstance(found, dict) else {}
+    host_table = host.get("dependency-groups")
+    if isinstance(host_table, dict):
+        table.update({g: host_table[g] for g in HOST_GROUPS if g in host_table})
+    missing = [g for g in groups if g not in table]
+    if missing:
+        session.error(f"{GROUPS_FILE}: no dependency group {', '.join(missing)}; {_FIX}")
+    session.install(*nox.project.dependency_groups({"dependency-groups": table}, *groups))
+
+
+def _project_deps(session: nox.Session) -> list[str]:
+    project = _load(session, Path("pyproject.toml")).get("project")
+    deps = project.get("dependencies", []) if isinstance(project, dict) else None
+    if not isinstance(deps, list):
+        session.error("pyproject.toml: no [project] table with dependencies; run `invoke init`")
+    return [str(d) for d in deps]
+
+
+def _source(session: nox.Session) -> str:
+    tool = _load(session, Path("pyproject.toml")).get("tool")
+    build = tool.get("runtime-build") if isinstance(tool, dict) else None
+    source = build.get("source", "workspace") if isinstance(build, dict) else "workspace"
+    return str(source)
 
 
 @nox.session
@@ -39,7 +81,7 @@ def smoke(session: nox.Session) -> None:
 @nox.session
 def doctor(session: nox.Session) -> None:
     """Read the runtime tree and its settings; list every finding with its exact fix."""
-    session.install(*PROJECT_DEPS)
+    session.install(*_project_deps(session))
     _install_groups(session, "doctor")
     session.run("python", "-m", "tooling.doctor", *session.posargs)
 
@@ -63,9 +105,9 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def workspace(session: nox.Session) -> None:
     """Run the bundled runtime's own tests on the source layout (bare imports)."""
-    session.install(*PROJECT_DEPS)
+    session.install(*_project_deps(session))
     _install_groups(session, "workspace-test")
-    session.chdir("workspace")
+    session.chdir(_source(session))
     session.run("python", "-m", "pytest", *session.posargs)
 
 

@@ -12,6 +12,7 @@ from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from tooling.release import adopt as _adopt
 from tooling.release import run as _release
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ _HELD = "exit 0 rather than 3 when consumers are held (a declared need unmet)"
         "bump": "raise the bump to major, minor or patch (never lowers it)",
         "prerelease": "cut a prerelease of this kind (a, b or rc)",
         "yes": "do not ask for confirmation",
+        "against": "plan from this ref instead of the last release tag (commits and API diff)",
+        "baseline_version": "the version that ref released, when its tag does not say",
+        "all_paths": "count every commit, not only those that change the runtime",
         **_COMMON,
     }
 )
@@ -49,13 +53,17 @@ def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     json: bool = False,
     consumers: str = "consumers.toml",
     jobs: int = 0,
+    against: str = "",
+    baseline_version: str = "",
+    all_paths: bool = False,
 ) -> None:
     """Cut the next release: version, build, smoke, tag, publish, read back, cascade, converge."""
     del c
     _finish(
         _release.run_release(
             dry_run=dry_run, bump=bump or None, prerelease=prerelease or None, yes=yes,
-            json_output=json, consumers=consumers, jobs=jobs or None,
+            json_output=json, consumers=consumers, jobs=jobs or None, against=against or None,
+            baseline_version=baseline_version or None, all_paths=all_paths,
         )
     )
 
@@ -140,4 +148,37 @@ def workflows(c: Context, check: bool = False) -> None:
     _finish(_release.run_workflows(check=check))
 
 
-ns = Collection(release, tag, publish, cascade, converge, drift, versions, compat, workflows)
+@task(
+    help={
+        "source": "the folder of bare modules, from the root (default: workspace)",
+        "package": "the import package it becomes (default: molecule_runtime)",
+        "distribution": "the distribution name users install (default: [project] name)",
+        "tag_prefix": "release tags are this plus the version (default: runtime-v)",
+        "release_branch": "the branch releases are cut from (default: main)",
+        "workflow_prefix": "file-name prefix of the generated workflows (default: runtime-)",
+        "gitea_version": "the oldest Gitea the .gitea/ workflows must work on, e.g. 1.22",
+        "dry_run": "show the diff and write nothing",
+    }
+)
+def init(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+    c: Context,
+    source: str = "",
+    package: str = "",
+    distribution: str = "",
+    tag_prefix: str = "",
+    release_branch: str = "",
+    workflow_prefix: str = "",
+    gitea_version: str = "",
+    dry_run: bool = False,
+) -> None:
+    """Adopt the pipeline here: pyproject tables, .gitignore, workflows; a second run is a no-op."""
+    del c
+    flags = {"--source": source, "--package": package, "--distribution": distribution,
+             "--tag-prefix": tag_prefix, "--release-branch": release_branch,
+             "--workflow-prefix": workflow_prefix, "--gitea-version": gitea_version}
+    argv = [part for flag, value in flags.items() if value for part in (flag, value)]
+    _finish(_adopt.main([*argv, *(["--dry-run"] if dry_run else [])]))
+
+
+ns = Collection(release, tag, publish, cascade, converge, drift, versions, compat, workflows,
+                init)

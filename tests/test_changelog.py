@@ -170,7 +170,7 @@ def test_the_command_writes_the_planned_section(tmp_path: Path) -> None:
         "CHANGELOG.md": EXISTING,
     })  # fmt: skip
     helpers.git(repo, "tag", "runtime-v0.3.0")
-    helpers.commit(repo, "feat(x): shiny")
+    helpers.commit(repo, "feat(x): shiny", {"workspace/a.py": "A = 1\n"})
     argv = [sys.executable, "-m", "tooling.versioning.changelog", "--root", str(repo), "--write"]
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     done = subprocess.run(argv, capture_output=True, text=True, check=False,

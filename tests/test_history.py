@@ -321,7 +321,7 @@ def test_plan_from_a_project_repository_reads_release_bump(tmp_path: Path) -> No
         "workspace/a.py": "",
     })  # fmt: skip
     helpers.git(repo, "tag", f"{PREFIX}0.3.0")
-    helpers.commit(repo, "fix: a")
+    helpers.commit(repo, "fix: a", {"workspace/a.py": "A = 1\n"})
     plan = plan_from_repo(repo, env={"RELEASE_BUMP": "release:minor"})
     assert (plan.since, plan.next, plan.override_source) == (f"{PREFIX}0.3.0", "0.4.0",
                                                               "RELEASE_BUMP")  # fmt: skip

@@ -19,8 +19,10 @@ One package per stage, each runnable as ``python -m tooling.<stage>``:
 - api/: the public API model, its diff and required bump, compat.json.
 - build/: stage + rewrite, wheel and sdist, archive checks, the in-tree PEP 517 backend.
 - smoke/: the built wheel in a fresh venv per Python: imports, scripts, deps, tests.
-- versioning/: history since the last tag, the version plan, the changelog, the survey.
-- release/: the release itself: steps, journal, repository operations, upload, credentials.
+- versioning/: history since the last tag, the runtime's path scope, the version plan, the
+  changelog.
+- release/: the release itself: steps, journal, repository operations, upload, credentials,
+  and adoption into an existing repository (``invoke init``).
 - cascade/: consumers, their repositories and pins, converge, drift, fan-out, forge.
 - ci/: the generated workflows, their YAML model, the Gitea rules, the lint session.
 - doctor/: findings on a runtime tree (shadowed names, templates, env, ...), each with its fix.

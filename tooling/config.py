@@ -25,6 +25,7 @@ __all__ = [
     "config_from_data",
     "find_root",
     "load_config",
+    "parse_config",
     "parse_pyproject_text",
     "parse_stable_import",
     "read_pyproject",
@@ -249,6 +250,15 @@ def load_config(root: Path | None = None) -> Config:
     base = find_root(root)
     pyproject = base / "pyproject.toml"
     return config_from_data(read_pyproject(pyproject), base, pyproject)
+
+
+def parse_config(base: Path, pyproject: Path, data: Mapping[str, object]) -> Config:
+    """Validate already-parsed pyproject ``data`` as if read from ``pyproject`` under ``base``.
+
+    What ``load_config`` does after reading the file; ``invoke init`` checks a merge with it
+    before writing anything.
+    """
+    return config_from_data(data, base, pyproject)
 
 
 def _compat(

@@ -185,6 +185,8 @@ class ApiDiff:
     """api-ignore keys that matched no change (stale entries to remove)."""
     changed: tuple[Change, ...] = field(default=())
     """Changes that keep callers working (a data table's contents): they need a patch only."""
+    notes: tuple[str, ...] = ()
+    """How the old side was read, when not from its own settings (a bootstrap)."""
 
 
 def _parent(path: str) -> str:

@@ -15,7 +15,7 @@ import contextlib
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -40,7 +40,7 @@ from tooling.summary import append_section
 from tooling.version import BUMPS, is_valid_version, parse_bump
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
 __all__ = [
     "ApiDiff",
@@ -52,6 +52,7 @@ __all__ = [
     "load_ref_api",
     "load_worktree_api",
     "main",
+    "ref_layout",
     "stable_paths",
     "underbump_message",
 ]
@@ -67,6 +68,8 @@ class StagedApi:
     """The source directory it was staged from, relative to the repository."""
     model: ApiModel
     """Its public API."""
+    note: str | None = None
+    """Set when REF was staged with today's settings because it has none of its own."""
 
 
 def _stage(
@@ -97,6 +100,42 @@ def _is_shallow(root: Path) -> bool:
     return done.stdout.strip() == "true"
 
 
+@dataclass(frozen=True)
+class RefLayout:
+    """Where REF's source is and what it becomes: REF's own settings, or today's."""
+
+    source: str
+    """The source directory at REF, relative to the repository."""
+    package: str
+    """The import package it is staged as."""
+    exclude: tuple[str, ...]
+    """Globs that never ship, the defaults included."""
+    note: str | None
+    """Set when today's settings stand in for REF's (a bootstrap)."""
+
+
+def _has_settings(data: Mapping[str, object]) -> bool:
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "runtime-build" in tool
+
+
+def ref_layout(root: Path, ref: str, sha: str, today: Config | None) -> RefLayout:
+    """Read REF's settings through the one config parser; without any, use ``today``'s."""
+    where = f"{ref}:pyproject.toml"
+    shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
+    data = parse_pyproject_text(shown.stdout, where) if shown.returncode == 0 else None
+    if (data is None or not _has_settings(data)) and today is not None:
+        what = "no pyproject.toml" if data is None else "no [tool.runtime-build]"
+        note = (f"bootstrap: {ref} has {what}; staged it with today's settings (source "
+                f"{today.source_rel!r}, package {today.package!r})")
+        return RefLayout(today.source_rel, today.package, today.exclude, note)
+    if data is None:
+        raise ToolingError(f"{where}: no pyproject.toml at {ref}; run from the project root "
+                           "or pass --against with a ref that has one")
+    ref_config = config_from_data(data, root, root / "pyproject.toml", at_ref=ref)
+    return RefLayout(ref_config.source_rel, ref_config.package, ref_config.exclude, None)
+
+
 def load_ref_api(
     root: Path,
     ref: str,
@@ -104,24 +143,23 @@ def load_ref_api(
     *,
     cache_dir: Path | None = None,
     keep: Collection[str] = (),
+    today: Config | None = None,
 ) -> StagedApi:
-    """Stage REF's source (read from git, configured by REF's pyproject) and load its API."""
+    """Stage REF's source (read from git, configured by REF's pyproject) and load its API.
+
+    Without settings of its own at REF, ``today``'s stand in (a bootstrap, said in ``note``).
+    """
     commit = run(
         ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
         cwd=root, check=False,
     )
     if commit.returncode != 0:
-        raise ToolingError(f"--against {ref}: not a commit in {root}; pass a tag, branch or sha")
+        raise ToolingError(f"--against {ref}: not a commit in {root}; fetch it (git fetch "
+                           "--tags) or pass --against with a tag, branch or sha that exists")
     sha = commit.stdout.strip()
     where = f"{ref}:pyproject.toml"
-    shown = run(["git", "show", f"{sha}:pyproject.toml"], cwd=root, check=False)
-    if shown.returncode != 0:
-        raise ToolingError(f"{where}: no pyproject.toml at {ref}; pick a ref that has one")
-    ref_config = config_from_data(
-        parse_pyproject_text(shown.stdout, where), root, root / "pyproject.toml", at_ref=ref
-    )
-    source = ref_config.source_rel
-    pkg = ref_config.package
+    layout = ref_layout(root, ref, sha, today)
+    source, pkg = layout.source, layout.package
     archive = work / "ref.tar"
     work.mkdir(parents=True, exist_ok=True)
     got = run(
@@ -130,13 +168,15 @@ def load_ref_api(
     )
     if got.returncode != 0:
         raise ToolingError(
-            f"{where}: source {source!r} does not exist at {ref}; check [tool.runtime-build] there"
+            f"{where}: source {source!r} does not exist at {ref}; pass --against with a ref "
+            "that has it"
         )
     extracted = work / "tree"
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
-    staged = _stage(extracted / source, pkg, work / "stage", ref_config.exclude, cache_dir)
-    return StagedApi(ref, source, load_api(staged, pkg, source_prefix=source, keep=keep))
+    staged = _stage(extracted / source, pkg, work / "stage", layout.exclude, cache_dir)
+    model = load_api(staged, pkg, source_prefix=source, keep=keep)
+    return StagedApi(ref, source, model, layout.note)
 
 
 def load_worktree_api(
@@ -204,19 +244,23 @@ def api_floor(config: Config, against: str | None, *, cache: bool = True) -> Api
         # One after the other: the rewriter forks a process pool only while this process has
         # no other threads, which beats overlapping the two sides in threads.
         new = load_worktree_api(config, work / "new", cache_dir=cache_dir, keep=stable)
-        old_model = (
-            load_ref_api(config.root, ref, work / "old", cache_dir=cache_dir, keep=stable).model
+        old = (
+            load_ref_api(
+                config.root, ref, work / "old", cache_dir=cache_dir, keep=stable, today=config
+            )
             if ref
-            else ApiModel(config.package, {})
+            else None
         )
+    old_model = old.model if old is not None else ApiModel(config.package, {})
     _check_stable(config, stable, old_model, new.model)
-    return classify(
+    diff = classify(
         compare_api(old_model, new.model, strict_values=config.api_strict_values),
         package=config.package,
         against=ref,
         ignore=config.api_ignore,
         stable=stable,
     )
+    return replace(diff, notes=(old.note,)) if old is not None and old.note else diff
 
 
 def _print_gate_annotations(diff: ApiDiff) -> None:
@@ -250,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.root)
         with step("api-diff", quiet=fmt != "text"):
             diff = api_floor(config, args.against, cache=not args.no_cache)
+        for note in diff.notes:
+            print(f"note: {note}", file=sys.stderr)
         _emit(render(diff, fmt), args.output, report_to)
         append_section(render(diff, "markdown") + "\n\n")  # the CI job summary, if any
         for key in diff.unused_ignores:

@@ -36,10 +36,14 @@ from tooling.errors import ToolingError
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from tooling.config import Config
+
 __all__ = [
     "CHECKOUT",
     "FORGES",
     "GENERATED_MARKER",
+    "LEGACY_BEFORE",
+    "PIPELINE_PATHS",
     "SETUP_COMMAND",
     "SETUP_PYTHON",
     "WORKFLOW_DIRS",
@@ -47,12 +51,16 @@ __all__ = [
     "GeneratedFile",
     "Settings",
     "StaleFile",
+    "ci_paths",
     "definitions",
     "expected_files",
     "find_stale",
+    "is_generated",
     "load_workflow",
     "main",
+    "parse_gitea_version",
     "render",
+    "settings_from_config",
     "settings_from_project",
     "write_files",
 ]
@@ -85,6 +93,18 @@ class Settings:
     """Release tags are `tag_prefix + version`; the release workflow triggers on `tag_prefix*`."""
     pythons: tuple[str, ...]
     """The Python versions the runtime supports (its classifiers): the build+smoke matrix."""
+    prefix: str = ""
+    """File-name prefix of every generated file (`[tool.runtime-build.workflows] prefix`)."""
+    paths: tuple[str, ...] = ()
+    """The `paths:` filter of the CI triggers: the runtime's paths and the pipeline's own
+    (empty: no filter)."""
+    gitea_version: tuple[int, int] | None = None
+    """The oldest Gitea the `.gitea/` files must work on (None: a current one)."""
+
+    @property
+    def gitea_legacy(self) -> bool:
+        """Whether that Gitea ignores `concurrency` and dispatch inputs (before 1.26)."""
+        return self.gitea_version is not None and self.gitea_version < LEGACY_BEFORE
 
     @property
     def default_python(self) -> str:
@@ -108,17 +128,50 @@ class StaleFile:
 
     path: PurePosixPath
     """The file, relative to the repository root."""
-    problem: Literal["missing", "differs", "orphaned"]
+    problem: Literal["missing", "differs", "orphaned", "foreign"]
     """`missing`: not on disk; `differs`: edited or outdated; `orphaned`: generated once, no
-    longer in the definition."""
+    longer in the definition; `foreign`: a file we did not generate holds the name (never
+    overwritten: choose another `prefix`)."""
 
 
 _CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)$")
+# Gitea 1.26 is the first that honours `concurrency` and `workflow_dispatch` inputs.
+LEGACY_BEFORE = (1, 26)
+# The pipeline's own files: a change to them runs the runtime's CI too.
+PIPELINE_PATHS: tuple[str, ...] = ("tooling/**", "noxfile.py", "tasks.py")
+
+
+def ci_paths(config: Config) -> tuple[str, ...]:
+    """The `paths:` filter of the CI triggers (docs/ci.md).
+
+    The runtime's paths (docs/versions.md), the pipeline's own files and the generated
+    workflows; without a `prefix` the repository is the pipeline's own, so `tests/**` too.
+    """
+    globs = [*config.runtime_globs(), *PIPELINE_PATHS]
+    if (config.tests is not None and config.tests.is_relative_to(config.root)
+            and not config.tests.is_relative_to(config.source)):
+        globs.append(f"{config.tests.relative_to(config.root).as_posix()}/**")
+    if not config.workflow_prefix:
+        globs.append("tests/**")
+    globs.extend(f"{d}/{config.workflow_prefix}*" for d in WORKFLOW_DIRS.values())
+    return tuple(dict.fromkeys(globs))
+
+
+def parse_gitea_version(text: str) -> tuple[int, int] | None:
+    """``"1.22"`` (or ``"1.22.6"``) as ``(1, 22)``; None for ``""``."""
+    if not text:
+        return None
+    parts = [int(p) for p in text.split(".")[:2]]
+    return (parts[0], parts[1] if len(parts) > 1 else 0)
 
 
 def settings_from_project(root: Path) -> Settings:
-    """Read the tag prefix and the supported Pythons from the project's pyproject.toml."""
-    config = load_config(root)
+    """Read the tag prefix, Pythons, file prefix, paths and Gitea version from pyproject.toml."""
+    return settings_from_config(load_config(root))
+
+
+def settings_from_config(config: Config) -> Settings:
+    """The definition's settings from an already-read configuration."""
     classifiers = config.project.get("classifiers", [])
     found = sorted(
         {m[1] for c in classifiers if isinstance(c, str) and (m := _CLASSIFIER.match(c))}
@@ -132,7 +185,9 @@ def settings_from_project(root: Path) -> Settings:
             " add one per supported Python (they make the CI matrix)",
             path=config.pyproject,
         )
-    return Settings(tag_prefix=config.tag_prefix, pythons=tuple(found))
+    return Settings(tag_prefix=config.tag_prefix, pythons=tuple(found),
+                    prefix=config.workflow_prefix, paths=ci_paths(config),
+                    gitea_version=parse_gitea_version(config.gitea_version))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,13 +209,28 @@ def _setup(python: str, *, full_history: bool = False) -> list[Node]:
 _READ_ONLY: Mapping[str, Node] = {"contents": Commented("read", "check out the repository")}
 
 
+def _serialize(settings: Settings, group: str, *, cancel: bool) -> Node:
+    # Gitea before 1.26 ignores `concurrency`; leaving it out says so in the file itself.
+    value: dict[str, Node] = {"group": group, "cancel-in-progress": cancel}
+    return PerForge(github=value, gitea=OMIT if settings.gitea_legacy else value)
+
+
+def _ci_triggers(settings: Settings) -> dict[str, Node]:
+    if not settings.paths:
+        return {"push": {"branches": ["**"]}, "pull_request": {}}
+    # Only changes to what the runtime is made from, or to the pipeline, run its CI.
+    paths = list(settings.paths)
+    return {"push": {"branches": ["**"], "paths": paths}, "pull_request": {"paths": paths}}
+
+
 def _ci(settings: Settings) -> dict[str, Node]:
     return {
-        "name": "ci",
-        "on": {"push": {"branches": ["**"]}, "pull_request": {}},
+        "name": f"{settings.prefix}ci",
+        "on": _ci_triggers(settings),
         "permissions": {},
         # A newer push to the same branch or pull request supersedes a running check.
-        "concurrency": {"group": "ci-${{ github.ref }}", "cancel-in-progress": True},
+        "concurrency": _serialize(settings, f"{settings.prefix}ci-${{{{ github.ref }}}}",
+                                  cancel=True),
         "jobs": {
             "lint-tests": {
                 "name": "lint and tests",
@@ -205,8 +275,9 @@ def _release(settings: Settings) -> dict[str, Node]:
         # Pushes the pin bumps to the consumer repositories.
         "CASCADE_TOKEN": "${{ secrets.CASCADE_TOKEN }}",
         # The dispatch input (empty on a tag push: the commits decide), read by
-        # tooling/versioning/plan.py.
-        "RELEASE_BUMP": "${{ inputs.bump }}",
+        # tooling/versioning/plan.py.  Gitea before 1.26 has no dispatch inputs.
+        "RELEASE_BUMP": PerForge(github="${{ inputs.bump }}",
+                                 gitea=OMIT if settings.gitea_legacy else "${{ inputs.bump }}"),
         # Pushes the version commit and tag to this repository: checkout keeps no credentials,
         # so tooling/gitauth.py sends this token as a header to origin only (never in a URL).
         # Gitea: a token secret that may push to the release branch, else the job's token.
@@ -224,20 +295,24 @@ def _release(settings: Settings) -> dict[str, Node]:
             gitea="${{ vars.TWINE_REPOSITORY_URL }}",
         ),
     }
+    dispatch: dict[str, Node] = {"inputs": {"bump": {
+        "description": "Raise the bump above what the commits ask for (never lowers it)",
+        "type": "choice",
+        "options": ["", "patch", "minor", "major"],
+        "default": "",
+    }}}
     return {
-        "name": "release",
+        "name": f"{settings.prefix}release",
         "on": {
             "push": {"tags": [f"{settings.tag_prefix}*"]},
-            "workflow_dispatch": {"inputs": {"bump": {
-                "description": "Raise the bump above what the commits ask for (never lowers it)",
-                "type": "choice",
-                "options": ["", "patch", "minor", "major"],
-                "default": "",
-            }}},
+            "workflow_dispatch": PerForge(github=dispatch,
+                                          gitea={} if settings.gitea_legacy else dispatch),
         },
         "permissions": {},
         # Two releases never run at once, and a running one is never cancelled half-way.
-        "concurrency": {"group": "release", "cancel-in-progress": False},
+        # Where the forge ignores this (Gitea before 1.26) the release's lock and its atomic
+        # push of the branch and tag still let only one release win (docs/ci.md).
+        "concurrency": _serialize(settings, f"{settings.prefix}release", cancel=False),
         "jobs": {
             "release": {
                 "name": "invoke release",
@@ -262,16 +337,22 @@ def _release(settings: Settings) -> dict[str, Node]:
     }
 
 
+# `fix` off by default: a scheduled run only reports; a person dispatches the heal.
+_DRIFT_DISPATCH: dict[str, Node] = {"inputs": {"fix": {
+    "description": "Also heal: cascade the lagging consumers, then converge them",
+    "type": "boolean",
+    "default": False,
+}}}
+
+
 def _drift(settings: Settings) -> dict[str, Node]:
     return {
-        "name": "drift",
-        "on": {"schedule": [{"cron": "17 6 * * *"}], "workflow_dispatch": {"inputs": {"fix": {
-            "description": "Also heal: cascade the lagging consumers, then converge them",
-            "type": "boolean",
-            "default": False,
-        }}}},
+        "name": f"{settings.prefix}drift",
+        "on": {"schedule": [{"cron": "17 6 * * *"}], "workflow_dispatch": PerForge(
+            github=_DRIFT_DISPATCH, gitea={} if settings.gitea_legacy else _DRIFT_DISPATCH,
+        )},
         "permissions": {},
-        "concurrency": {"group": "drift", "cancel-in-progress": False},
+        "concurrency": _serialize(settings, f"{settings.prefix}drift", cancel=False),
         "jobs": {
             "drift": {
                 "name": "consumers lagging the latest release",
@@ -313,13 +394,15 @@ def render(workflow: Mapping[str, Node], forge: Forge) -> str:
 def expected_files(settings: Settings) -> tuple[GeneratedFile, ...]:
     """Every generated workflow file, for both forges, in a stable order."""
     return tuple(
-        GeneratedFile(WORKFLOW_DIRS[forge] / f"{stem}.yml", render(workflow, forge))
+        GeneratedFile(WORKFLOW_DIRS[forge] / f"{settings.prefix}{stem}.yml",
+                      render(workflow, forge))
         for forge in FORGES
         for stem, workflow in definitions(settings).items()
     )
 
 
-def _is_generated(path: Path) -> bool:
+def is_generated(path: Path) -> bool:
+    """Whether ``path`` starts with the generated-file marker (so `invoke workflows` owns it)."""
     try:
         with path.open(encoding="utf-8") as fh:
             return fh.readline().rstrip("\n") == GENERATED_MARKER
@@ -335,12 +418,14 @@ def find_stale(root: Path, expected: Sequence[GeneratedFile]) -> tuple[StaleFile
         path = root / generated.path
         if not path.is_file():
             stale.append(StaleFile(generated.path, "missing"))
+        elif not is_generated(path):
+            stale.append(StaleFile(generated.path, "foreign"))
         elif path.read_text(encoding="utf-8") != generated.text:
             stale.append(StaleFile(generated.path, "differs"))
     for directory in WORKFLOW_DIRS.values():
         for path in sorted((root / directory).glob("*.y*ml")):
             rel = PurePosixPath(path.relative_to(root).as_posix())
-            if rel not in wanted and _is_generated(path):
+            if rel not in wanted and is_generated(path):
                 stale.append(StaleFile(rel, "orphaned"))
     return tuple(stale)
 
@@ -348,11 +433,21 @@ def find_stale(root: Path, expected: Sequence[GeneratedFile]) -> tuple[StaleFile
 def write_files(root: Path, expected: Sequence[GeneratedFile]) -> tuple[PurePosixPath, ...]:
     """Write every stale generated file (temp file, then rename); delete orphans.
 
-    Returns the paths that changed.
+    Returns the paths that changed.  A file of the same name that we did not generate is
+    never overwritten: nothing is written and the error says how to choose other names.
     """
     changed: list[PurePosixPath] = []
     by_path = {f.path: f for f in expected}
-    for stale in find_stale(root, expected):
+    found = find_stale(root, expected)
+    foreign = [str(s.path) for s in found if s.problem == "foreign"]
+    if foreign:
+        raise ToolingError(
+            f"{foreign[0]}: not generated by `invoke workflows`, so it is not overwritten"
+            f"{f' (nor {len(foreign) - 1} more)' if len(foreign) > 1 else ''}; set "
+            '[tool.runtime-build.workflows] prefix = "runtime-" in pyproject.toml to write '
+            "runtime-ci.yml and so on beside it"
+        )
+    for stale in found:
         path = root / stale.path
         changed.append(stale.path)
         if stale.problem == "orphaned":

@@ -25,6 +25,7 @@ from tooling.files import write_atomic
 from tooling.gitauth import origin_auth_env
 from tooling.proc import Completed, run
 from tooling.release.credentials import PUBLISH_CREDENTIALS, TRUSTED_PUBLISHING, publish_auth
+from tooling.release.journal import JOURNAL_DIR
 from tooling.secrets import redact
 from tooling.version import validate_version
 
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
     from tooling.config import Config
 
 __all__ = [
+    "BUILD_OUTPUTS",
     "PUBLISH_CREDENTIALS",
     "TRUSTED_PUBLISHING",
     "Preflight",
     "PushResult",
     "TagResult",
+    "check_clean_advice",
     "commit_files",
     "commit_subject_and_parent_time",
     "create_tag",
@@ -153,11 +156,35 @@ def _dirty_paths(repo: Path) -> list[str]:
     return [p for p in paths if p]
 
 
+# Top-level folders the pipeline writes into: never source, so the advice is to ignore them.
+BUILD_OUTPUTS: tuple[str, ...] = ("build", "dist", ".nox", ".release", ".cache")
+"""Folders the pipeline writes; `invoke init` adds each to .gitignore."""
+
+
+def check_clean_advice(dirty: list[str], repo: Path) -> str | None:
+    """The one-line refusal for ``dirty`` paths (paths .gitignore covers never get here).
+
+    Build outputs get the advice that fits them: ignore them, never commit them.
+    """
+    if not dirty:
+        return None
+    outputs = sorted({p.split("/", 1)[0] for p in dirty if p.split("/", 1)[0] in BUILD_OUTPUTS})
+    if outputs:
+        named = ", ".join(f"{o}/" for o in outputs)
+        return (f"{repo}: {named} not ignored by git: build outputs, never committed; add "
+                f"{named} to .gitignore (invoke init adds them) and run the release again")
+    shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")  # noqa: PLR2004
+    return f"{repo}: uncommitted changes ({shown}); commit or stash them first"
+
+
 def _check_clean(repo: Path, allowed: Iterable[str]) -> None:
-    dirty = [p for p in _dirty_paths(repo) if p not in set(allowed)]
-    if dirty:
-        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")  # noqa: PLR2004
-        raise ToolingError(f"{repo}: uncommitted changes ({shown}); commit or stash them first")
+    # git status leaves out every path .gitignore covers; the release's own journal folder
+    # is left out even where .gitignore does not name it yet.
+    dirty = [p for p in _dirty_paths(repo)
+             if p not in set(allowed) and not p.startswith(f"{JOURNAL_DIR}/")]
+    problem = check_clean_advice(dirty, repo)
+    if problem:
+        raise ToolingError(problem)
 
 
 def _fetch_branch(repo: Path, remote: str, branch: str) -> None:
@@ -222,7 +249,8 @@ def preflight(
         shown = branch or "a detached HEAD"
         raise ToolingError(
             f"on {shown}, not the release branch {config.release_branch!r} "
-            f"([tool.runtime-build] release-branch); switch to it first"
+            f"([tool.runtime-build] release-branch); switch to it first, or set release-branch "
+            "to the branch you release from"
         )
     ahead = _check_remote(repo, remote, branch)
     if not dry_run:
@@ -304,7 +332,8 @@ def create_tag(repo: Path, tag: str, commit: str, message: str) -> TagResult:
     if existing is not None:
         raise ToolingError(
             f"tag {tag} already exists at {existing[:12]}, not at the release commit "
-            f"{commit[:12]}; this version was released from other history: never moved"
+            f"{commit[:12]}; this version was released from other history: never moved; "
+            "fetch and merge that history, or release another version (--bump)"
         )
     _git(repo, "tag", "--annotate", "--message", message, tag, commit)
     return TagResult(tag, commit, created=True)

@@ -249,9 +249,14 @@ def run_release(
     json_output: bool,
     consumers: str,
     jobs: int | None,
+    against: str | None = None,
+    baseline_version: str | None = None,
+    all_paths: bool = False,
 ) -> int:
     """`invoke release`: the whole release, resumable."""
-    options = steps.ReleaseOptions(dry_run, bump, prerelease, yes, json_output, consumers, jobs)
+    options = steps.ReleaseOptions(dry_run, bump, prerelease, yes, json_output, consumers, jobs,
+                                   against=against, baseline_version=baseline_version,
+                                   all_paths=all_paths)
     return guarded(lambda: release(options))
 
 
@@ -308,10 +313,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     parser.add_argument("--consumers", default="consumers.toml", help="the consumer list")
     parser.add_argument("--jobs", type=int, help="parallel workers for the cascade")
+    parser.add_argument("--against", metavar="REF",
+                        help="plan from REF instead of the last release tag (commits and API)")
+    parser.add_argument("--baseline-version", metavar="X.Y.Z",
+                        help="the version REF released, when its tag does not say")
+    parser.add_argument("--all-paths", action="store_true",
+                        help="count every commit, not only those that change the runtime")
     args = parser.parse_args(argv)
     return run_release(
         dry_run=args.dry_run, bump=args.bump, prerelease=args.prerelease, yes=args.yes,
         json_output=args.json, consumers=args.consumers, jobs=args.jobs,
+        against=args.against, baseline_version=args.baseline_version, all_paths=args.all_paths,
     )
 
 

@@ -85,6 +85,12 @@ class ReleaseOptions:
     """The consumer list."""
     jobs: int | None
     """Parallel workers for the cascade."""
+    against: str | None = None
+    """``--against``: plan from this ref instead of the last release tag (commits and API)."""
+    baseline_version: str | None = None
+    """``--baseline-version``: the version the bump applies to, when the old tag cannot say."""
+    all_paths: bool = False
+    """``--all-paths``: count every commit, not only those that change the runtime."""
 
 
 @dataclass
@@ -168,8 +174,16 @@ def _intent(ctx: ReleaseContext, name: str) -> dict[str, JsonValue]:
 def pending_files(journal: Journal | None) -> tuple[str, ...]:
     """Return the files a crashed version commit may have left modified (preflight allows them)."""
     if journal is not None and journal.was_started("commit"):
-        return _COMMIT_FILES
+        return _commit_files(journal)
     return ()
+
+
+def _commit_files(journal: Journal) -> tuple[str, ...]:
+    """The files the version commit holds: those the plan named, else the defaults."""
+    files = journal.plan.get("files")
+    if isinstance(files, list) and files and all(isinstance(f, str) for f in files):
+        return tuple(str(f) for f in files)
+    return _COMMIT_FILES
 
 
 def journal_for(config: Config) -> Journal | None:
@@ -201,20 +215,27 @@ def open_journal(config: Config) -> Journal | None:
 # -- plan -----------------------------------------------------------------------------------
 
 
-def _api_floor(config: Config, since: str | None) -> tuple[Bump, tuple[str, ...]]:
-    """Return the bump the public API diff against ``since`` requires, and the changes behind it."""
+def _api_floor(
+    config: Config, since: str | None
+) -> tuple[Bump, tuple[str, ...], tuple[str, ...]]:
+    """The bump the API diff against ``since`` requires, the changes behind it, and its notes.
+
+    A minor floor comes from additions: they are named, so a refused patch release says why.
+    """
     diff = api_floor(config, since)
-    # A minor floor comes from additions: name them, so a refused patch release says why.
     reasons = diff.breaking or diff.added
-    return diff.required_bump, tuple(f"{c.path} ({c.kind}): {c.message}" for c in reasons)
+    changes = tuple(f"{c.path} ({c.kind}): {c.message}" for c in reasons)
+    return diff.required_bump, changes, diff.notes
 
 
 def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:
     """Plan the next version from the commits, with the API diff's required bump as floor."""
-    floor, breaking = _api_floor(config, last_release_tag(config.root, config.tag_prefix))
+    since = options.against or last_release_tag(config.root, config.tag_prefix)
+    floor, breaking, notes = _api_floor(config, since)
     return plan_from_repo(
         config.root, bump=options.bump, prerelease=options.prerelease, api_floor=floor,
-        api_breaking=breaking,
+        api_breaking=breaking, against=options.against,
+        baseline_version=options.baseline_version, all_paths=options.all_paths, notes=notes,
     )
 
 
@@ -326,7 +347,7 @@ def smoke(ctx: ReleaseContext) -> dict[str, JsonValue]:
 
 
 def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
-    """Commit the new version in pyproject.toml and its CHANGELOG.md section."""
+    """Commit the new version in pyproject.toml and its section in the CHANGELOG."""
     root = ctx.config.root
     base = _text(ctx.journal.plan, "base", str(ctx.journal.path))
     message = gitops.release_message(ctx.version)
@@ -339,11 +360,13 @@ def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
                 "reset to it or abandon the release (docs/release.md)"
             )
         gitops.set_project_version(root / "pyproject.toml", ctx.version)
-        changelog = root / "CHANGELOG.md"
+        files = _commit_files(ctx.journal)
+        changelog = root / files[-1]  # the CHANGELOG ([tool.runtime-build] changelog)
         old = changelog.read_text(encoding="utf-8") if changelog.exists() else ""
         section = _text(ctx.journal.plan, "changelog", str(ctx.journal.path))
+        changelog.parent.mkdir(parents=True, exist_ok=True)
         changelog.write_text(insert_section(old, ctx.version, section), encoding="utf-8")
-        made = gitops.commit_files(root, _COMMIT_FILES, message)
+        made = gitops.commit_files(root, files, message)
     return {"commit": made, "base": base, "message": message}
 
 

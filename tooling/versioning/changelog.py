@@ -18,8 +18,9 @@ from tooling.cli import guarded
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.version import validate_version
-from tooling.versioning.history import commits_since, last_release_tag
+from tooling.versioning.history import last_release_tag
 from tooling.versioning.plan import plan_from_repo
+from tooling.versioning.scope import RuntimeScope, scoped_commits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -157,16 +158,22 @@ def update_changelog(
     return True
 
 
-def section_commits(root: Path, tag_prefix: str, plan: VersionPlan) -> tuple[Commit, ...]:
+def section_commits(
+    root: Path, tag_prefix: str, plan: VersionPlan, scope: RuntimeScope | None = None
+) -> tuple[Commit, ...]:
     """Return the commits the section for ``plan.next`` lists.
 
     A pre-release lists the commits since the previous tag; a final release lists everything
     since the previous FINAL release, so 1.3.0 after 1.3.0rc1 and rc2 tells the whole story.
+    Only commits that change the runtime (``scope``; None: all of them) are listed.
     """
     if plan.prerelease is not None:
         return plan.commits
     final = last_release_tag(root, tag_prefix, finals_only=True)
-    return plan.commits if final == plan.since else commits_since(root, final)
+    if final == plan.since:
+        return plan.commits
+    start = f"refs/tags/{final}" if final else None
+    return scoped_commits(root, start, scope if plan.scoped else None).counted
 
 
 def release_date() -> str:
@@ -191,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", help="the section's version (default: the planned next)")
     parser.add_argument("--bump", help="raise the planned bump to major, minor or patch")
     parser.add_argument("--prerelease", help="plan a pre-release: a, b or rc")
-    parser.add_argument("--write", action="store_true", help="insert it into CHANGELOG.md")
+    parser.add_argument("--write", action="store_true",
+                        help="insert it into the CHANGELOG ([tool.runtime-build] changelog)")
     args = parser.parse_args(argv)
 
     def work() -> int:
@@ -204,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.write:
             print(render_section(version, plan.commits, date=date), end="")
             return 0
-        path = load_config(args.root).root / "CHANGELOG.md"
+        config = load_config(args.root)
+        path = config.changelog or config.root / "CHANGELOG.md"
         changed = update_changelog(path, version, plan.commits, date=date)
         print(f"{path}: {'added' if changed else 'already has'} the {version} section")
         return 0

@@ -179,7 +179,10 @@ def commits_since(repo: Path, tag: str | None) -> tuple[Commit, ...]:
             check=False,
         )
         if done.returncode != 0:
-            raise ToolingError(f"{repo}: tag {tag!r} not found; fetch tags (git fetch --tags)")
+            raise ToolingError(
+                f"{repo}: tag {tag!r} not found; fetch tags (git fetch --tags) or pass "
+                "--against with a ref that exists"
+            )
     revs = f"refs/tags/{tag}..HEAD" if tag is not None else "HEAD"
     # -z separates commits with NUL, which no commit message can contain.
     out = _git(

@@ -30,10 +30,13 @@ from tooling.version import (
     release_level,
     validate_version,
 )
-from tooling.versioning.history import Commit, commits_since, last_release_tag
+from tooling.versioning.history import Commit, last_release_tag
+from tooling.versioning.scope import scope_of, scoped_commits, verify_ref
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from tooling.config import Config
 
 __all__ = [
     "DEFAULT_FILES",
@@ -41,6 +44,7 @@ __all__ = [
     "OverrideTooLowError",
     "VersionPlan",
     "describe_plan",
+    "files_of",
     "main",
     "plan_from_repo",
     "plan_to_json",
@@ -94,6 +98,12 @@ class VersionPlan:
     """The files the release would change (empty when there is nothing to release)."""
     reason: str
     """One line: why this bump, or why there is nothing to release."""
+    outside: tuple[Commit, ...] = ()
+    """Commits since ``since`` that change nothing the runtime is made from (not counted)."""
+    scoped: bool = True
+    """Whether commits were filtered by path (False with ``--all-paths``)."""
+    notes: tuple[str, ...] = ()
+    """Lines the plan says besides the version (how the baseline was read, for instance)."""
 
     @property
     def release(self) -> bool:
@@ -158,6 +168,9 @@ def plan_version(
     tag_prefix: str = "runtime-v",
     since: str | None = None,
     files: Sequence[str] = DEFAULT_FILES,
+    outside: Sequence[Commit] = (),
+    scoped: bool = True,
+    notes: Sequence[str] = (),
 ) -> VersionPlan:
     """Decide the next version: highest bump wins, overrides only raise, the API floor holds.
 
@@ -166,7 +179,8 @@ def plan_version(
     plan with ``next=None`` (nothing to release), except that a pre-release can always be
     promoted (``1.3.0rc2`` -> ``1.3.0``, or ``a`` -> ``rc``).  Raises ``OverrideTooLowError``
     when an override is below what the commits ask, ``BelowApiFloorError`` when the release
-    would be below ``api_floor``.
+    would be below ``api_floor``.  ``outside`` are the commits of the window that change
+    nothing the runtime is made from: they are reported, never counted.
     """
     validate_version(current, where="current version")
     kind = parse_prerelease(prerelease)
@@ -190,15 +204,18 @@ def plan_version(
         current=current, next=None, bump=None, commit_bump=commit_bump, override=top,
         override_source=source, prerelease=kind, api_floor=api_floor,
         api_breaking=tuple(api_breaking), major_on_zero=major_on_zero, tag=None, since=since,
-        commits=commits, files=(), reason="",
+        commits=commits, files=(), reason="", outside=tuple(outside), scoped=scoped,
+        notes=tuple(notes),
     )  # fmt: skip
     if requested is None and not _promotable(current, kind):
         considered = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
+        skipped = f", {len(outside)} outside the runtime" if outside else ""
+        asks = "changes the runtime" if not commits and outside else "asks for a release"
         why = (
-            f"nothing to release: no commit since {since or 'the first commit'} asks for a "
-            f"release ({len(commits)} considered"
+            f"nothing to release: no commit since {since or 'the first commit'} {asks} "
+            f"({len(commits)} considered"
             + (f": {considered}" if considered else "")
-            + "); pass --bump to release anyway"
+            + f"{skipped}); pass --bump to release anyway"
         )
         return replace(plan, reason=why)
     promoting = requested is None
@@ -241,8 +258,15 @@ def _commit_line(commit: Commit, plan: VersionPlan) -> str:
 def describe_plan(plan: VersionPlan) -> str:
     """Render the plan as the human reads it in ``invoke release --dry-run``."""
     lines = [f"current version: {plan.current}"]
-    lines.append(f"commits since {plan.since or 'the first commit'}: {len(plan.commits)}")
+    lines.extend(plan.notes)
+    counted = "that change the runtime" if plan.scoped else "(all paths)"
+    lines.append(
+        f"commits since {plan.since or 'the first commit'} {counted}: {len(plan.commits)}"
+    )
     lines.extend(_commit_line(c, plan) for c in plan.commits)
+    if plan.scoped:
+        lines.append(f"skipped as outside the runtime: {len(plan.outside)} commit(s)"
+                     " (--all-paths counts them)")
     lines.append(f"commits ask for: {plan.commit_bump or 'no release'}")
     if plan.override:
         lines.append(f"override: {plan.override} (from {plan.override_source})")
@@ -281,6 +305,11 @@ def plan_to_json(plan: VersionPlan) -> dict[str, object]:
         "since": plan.since,
         "files": list(plan.files),
         "reason": plan.reason,
+        "notes": list(plan.notes),
+        "scoped": plan.scoped,
+        "skipped_outside": len(plan.outside),
+        "outside": [{"sha": c.sha, "short": c.short, "subject": c.subject}
+                    for c in plan.outside],
         "commits": [
             {
                 "sha": c.sha,
@@ -298,6 +327,16 @@ def plan_to_json(plan: VersionPlan) -> dict[str, object]:
     }
 
 
+def files_of(config: Config) -> tuple[str, ...]:
+    """What a release changes: pyproject.toml and the CHANGELOG (``changelog``), root-relative."""
+    changelog = config.changelog or config.root / "CHANGELOG.md"
+    try:
+        shown = changelog.relative_to(config.root).as_posix()
+    except ValueError:
+        shown = changelog.as_posix()
+    return ("pyproject.toml", shown)
+
+
 def plan_from_repo(
     root: Path | None = None,
     *,
@@ -306,17 +345,39 @@ def plan_from_repo(
     api_floor: Bump | None = None,
     api_breaking: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    against: str | None = None,
+    baseline_version: str | None = None,
+    all_paths: bool = False,
+    notes: Sequence[str] = (),
 ) -> VersionPlan:
     """Read the version, the last release tag and the commits since it; plan the release.
 
-    ``RELEASE_BUMP`` is read from ``env`` (default: the process environment).
+    ``RELEASE_BUMP`` is read from ``env`` (default: the process environment).  ``against``
+    replaces the last release tag as the start of the window (any ref); ``baseline_version``
+    replaces ``[project] version`` as the version the bump applies to (for a first release
+    after adoption whose old tag cannot be read).  Only commits that change the runtime
+    count, unless ``all_paths``.
     """
     config = load_config(root)
-    tag = last_release_tag(config.root, config.tag_prefix)
+    tag = against or last_release_tag(config.root, config.tag_prefix)
+    if against is not None:
+        verify_ref(config.root, against)
+    elif tag is not None:
+        verify_ref(config.root, f"refs/tags/{tag}")
+    current = config.version
+    if baseline_version is not None:
+        current = validate_version(baseline_version, where="--baseline-version")
+    # A release tag is read as refs/tags/..., so a branch of the same name cannot stand in.
+    start = tag if against is not None or tag is None else f"refs/tags/{tag}"
+    history = scoped_commits(config.root, start, None if all_paths else scope_of(config))
     environ = os.environ if env is None else env
     return plan_version(
-        config.version,
-        commits_since(config.root, tag),
+        current,
+        history.counted,
+        outside=history.outside,
+        scoped=not all_paths,
+        notes=notes,
+        files=files_of(config),
         override=bump,
         env_override=environ.get("RELEASE_BUMP"),
         prerelease=prerelease,
@@ -335,10 +396,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bump", help="raise the bump to major, minor or patch")
     parser.add_argument("--prerelease", help="make a pre-release: a, b or rc")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--against", metavar="REF",
+                        help="read commits since REF instead of the last release tag")
+    parser.add_argument("--baseline-version", metavar="X.Y.Z",
+                        help="the version REF released, when its tag does not say")
+    parser.add_argument("--all-paths", action="store_true",
+                        help="count every commit, not only those that change the runtime")
     args = parser.parse_args(argv)
 
     def work() -> int:
-        plan = plan_from_repo(args.root, bump=args.bump, prerelease=args.prerelease)
+        plan = plan_from_repo(args.root, bump=args.bump, prerelease=args.prerelease,
+                              against=args.against, baseline_version=args.baseline_version,
+                              all_paths=args.all_paths)
         if args.json:
             print(json.dumps(plan_to_json(plan), indent=2))
         else:
