@@ -368,7 +368,10 @@ def _drift(settings: Settings) -> dict[str, Node]:
                         "env": {
                             "RUNTIME_INDEX_URL": "${{ secrets.RUNTIME_INDEX_URL }}",
                             "CASCADE_TOKEN": "${{ secrets.CASCADE_TOKEN }}",
-                            "DRIFT_FIX": "${{ inputs.fix }}",
+                            "DRIFT_FIX": PerForge(
+                                github="${{ inputs.fix }}",
+                                gitea=OMIT if settings.gitea_legacy else "${{ inputs.fix }}",
+                            ),
                         },
                     },
                 ],
