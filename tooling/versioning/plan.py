@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_FILES",
+    "LABEL_BUMPS",
+    "SKIP_LABEL",
     "BelowApiFloorError",
     "OverrideTooLowError",
+    "PullLabel",
     "VersionPlan",
     "describe_plan",
     "main",
@@ -50,6 +53,28 @@ __all__ = [
 DEFAULT_FILES: tuple[str, ...] = ("pyproject.toml", "CHANGELOG.md")
 """What a release changes in this repository: the version and the changelog."""
 _MAX_LISTED = 8
+
+
+LABEL_BUMPS: dict[str, Bump] = {
+    "release:major": "major", "release:minor": "minor", "release:patch": "patch",
+}
+"""Pull-request labels that raise the bump (never lower it), and the bump each asks for."""
+SKIP_LABEL = "release:skip"
+"""The pull-request label whose commits release nothing (as if each said ``[skip-release]``)."""
+
+
+@dataclass(frozen=True)
+class PullLabel:
+    """A release label on a merged pull request that brought some of the commits in."""
+
+    label: str
+    """The label: ``release:major``, ``release:minor``, ``release:patch`` or ``release:skip``."""
+    pull: int
+    """The pull request's number."""
+    url: str
+    """The pull request's web address, empty when unknown."""
+    commits: tuple[str, ...]
+    """The full hashes of the planned commits that pull request brought in."""
 
 
 class OverrideTooLowError(ToolingError):
@@ -94,6 +119,8 @@ class VersionPlan:
     """The files the release would change (empty when there is nothing to release)."""
     reason: str
     """One line: why this bump, or why there is nothing to release."""
+    labels: tuple[PullLabel, ...] = ()
+    """The release labels of the merged pull requests read (``invoke release --on-merge``)."""
 
     @property
     def release(self) -> bool:
@@ -134,6 +161,25 @@ def _first_asking(commits: Sequence[Commit], bump: Bump, *, current: str, zero: 
     return commits[0]  # pragma: no cover - only called when some commit asks for ``bump``
 
 
+def _apply_skip_labels(commits: tuple[Commit, ...], labels: Sequence[PullLabel]
+                       ) -> tuple[Commit, ...]:
+    skipped = {sha for label in labels if label.label == SKIP_LABEL for sha in label.commits}
+    return tuple(replace(c, skip=True, bump=None) if c.sha in skipped else c for c in commits)
+
+
+def _label_bump(labels: Sequence[PullLabel], commits: Sequence[Commit]
+                ) -> tuple[Bump | None, str | None]:
+    """The highest bump a label asks for on a pull request with a counted commit, and whence."""
+    counted = {c.sha for c in commits if not c.skip}
+    asking = [(LABEL_BUMPS[x.label], x) for x in labels
+              if x.label in LABEL_BUMPS and counted.intersection(x.commits)]
+    top = higher_bump(*(bump for bump, _ in asking))
+    if top is None:
+        return None, None
+    named = ", ".join(f"#{x.pull}" for bump, x in asking if bump == top)
+    return top, f"label release:{top} on {named}"
+
+
 def _promotable(current: str, prerelease: str | None) -> bool:
     parsed = parse_version(current, where="current version")
     if not parsed.unreleased_base:
@@ -158,8 +204,14 @@ def plan_version(
     tag_prefix: str = "runtime-v",
     since: str | None = None,
     files: Sequence[str] = DEFAULT_FILES,
+    labels: Sequence[PullLabel] = (),
 ) -> VersionPlan:
     """Decide the next version: highest bump wins, overrides only raise, the API floor holds.
+
+    ``labels`` are the release labels of the merged pull requests: ``release:skip`` makes
+    its pull request's commits release nothing; ``release:major|minor|patch`` raises the
+    bump (never lowers it, never an error) when its pull request brought a counted commit,
+    with the 0.x rule applied as to a breaking commit.
 
     ``override`` is ``--bump``; ``env_override`` is the raw ``RELEASE_BUMP`` value (``minor``
     or the PR-label form ``release:minor``).  No releasable commit and no override gives a
@@ -170,11 +222,13 @@ def plan_version(
     """
     validate_version(current, where="current version")
     kind = parse_prerelease(prerelease)
-    commits = tuple(commits)
+    commits = _apply_skip_labels(tuple(commits), labels)
     commit_bump = _zero_rule(
         higher_bump(*(c.bump for c in commits)), current=current, major_on_zero=major_on_zero
     )
     top, source, given = _overrides(override, env_override)
+    label, label_source = _label_bump(labels, commits)
+    label = _zero_rule(label, current=current, major_on_zero=major_on_zero)
     for name, bump in given:
         if bump_rank(bump) < bump_rank(commit_bump):
             asked = cast("Bump", commit_bump)
@@ -184,13 +238,15 @@ def plan_version(
                 f"({first.short} {first.subject}); an override can raise the bump, never "
                 f"lower it: drop {name} or set it to {asked} or higher"
             )
+    if bump_rank(label) > bump_rank(higher_bump(commit_bump, top)):
+        top, source = label, label_source
     requested = higher_bump(commit_bump, top)
     floor = _zero_rule(api_floor, current=current, major_on_zero=major_on_zero)
     plan = VersionPlan(
         current=current, next=None, bump=None, commit_bump=commit_bump, override=top,
         override_source=source, prerelease=kind, api_floor=api_floor,
         api_breaking=tuple(api_breaking), major_on_zero=major_on_zero, tag=None, since=since,
-        commits=commits, files=(), reason="",
+        commits=commits, files=(), reason="", labels=tuple(labels),
     )  # fmt: skip
     if requested is None and not _promotable(current, kind):
         considered = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
@@ -228,7 +284,8 @@ def plan_version(
 def _commit_line(commit: Commit, plan: VersionPlan) -> str:
     notes = []
     if commit.skip:
-        notes.append("skipped: [skip-release]")
+        labelled = any(commit.sha in x.commits and x.label == SKIP_LABEL for x in plan.labels)
+        notes.append(f"skipped: {SKIP_LABEL if labelled else '[skip-release]'}")
     elif commit.bump == "major" and plan.current and _before_one(plan.current):
         if not plan.major_on_zero:
             notes.append("breaking: counts as minor before 1.0.0")
@@ -243,6 +300,7 @@ def describe_plan(plan: VersionPlan) -> str:
     lines = [f"current version: {plan.current}"]
     lines.append(f"commits since {plan.since or 'the first commit'}: {len(plan.commits)}")
     lines.extend(_commit_line(c, plan) for c in plan.commits)
+    lines.extend(f"label: {x.label} on #{x.pull} {x.url}".rstrip() for x in plan.labels)
     lines.append(f"commits ask for: {plan.commit_bump or 'no release'}")
     if plan.override:
         lines.append(f"override: {plan.override} (from {plan.override_source})")
@@ -281,6 +339,10 @@ def plan_to_json(plan: VersionPlan) -> dict[str, object]:
         "since": plan.since,
         "files": list(plan.files),
         "reason": plan.reason,
+        "labels": [
+            {"label": x.label, "pull": x.pull, "url": x.url, "commits": list(x.commits)}
+            for x in plan.labels
+        ],
         "commits": [
             {
                 "sha": c.sha,
