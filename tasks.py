@@ -36,6 +36,11 @@ _COMMON = {
         "bump": "raise the bump to major, minor or patch (never lowers it)",
         "prerelease": "cut a prerelease of this kind (a, b or rc)",
         "yes": "do not ask for confirmation",
+        "on_merge": "as the release workflow on a merge: read the merged pull requests' "
+                    "release:* labels; hold a major nobody confirmed (exit 3)",
+        "dev": "publish the next X.Y.Z.devN of the planned version (no commit, no changelog)",
+        "cascade": "with --dev: cascade the dev release to the consumers",
+        "tag": "with --dev: tag the dev release and push the tag",
         **_COMMON,
     }
 )
@@ -48,13 +53,18 @@ def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     json: bool = False,
     consumers: str = "consumers.toml",
     jobs: int = 0,
+    on_merge: bool = False,
+    dev: bool = False,
+    cascade: bool = False,
+    tag: bool = False,
 ) -> None:
     """Cut the next release: version, build, smoke, tag, publish, read back, cascade, converge."""
     del c
     _finish(
         _release.run_release(
             dry_run=dry_run, bump=bump or None, prerelease=prerelease or None, yes=yes,
-            json_output=json, consumers=consumers, jobs=jobs or None,
+            json_output=json, consumers=consumers, jobs=jobs or None, on_merge=on_merge,
+            dev=dev, cascade=cascade, tag=tag,
         )
     )
 

@@ -27,8 +27,9 @@ from tooling.cli import step
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.files import sha256_of
+from tooling.release import onmerge
 from tooling.release import repo as gitops
-from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
+from tooling.release.journal import JOURNAL_DIR, STEPS, Journal, JsonValue, find_unfinished
 from tooling.release.tagged import build_epoch, from_index
 from tooling.release.upload import publish_files, read_back
 from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from tooling.versioning.plan import VersionPlan
 
 __all__ = [
+    "DEV_DIR",
     "ReleaseContext",
     "ReleaseOptions",
     "build",
@@ -52,6 +54,7 @@ __all__ = [
     "commit",
     "converge",
     "journal_for",
+    "next_dev_version",
     "open_journal",
     "pending_files",
     "plan_release",
@@ -59,7 +62,10 @@ __all__ = [
     "push",
     "read_back_files",
     "run_step",
+    "set_aside_unpushed",
+    "skip_step",
     "smoke",
+    "start_dev_journal",
     "start_journal",
     "tag",
 ]
@@ -85,6 +91,14 @@ class ReleaseOptions:
     """The consumer list."""
     jobs: int | None
     """Parallel workers for the cascade."""
+    on_merge: bool = False
+    """``--on-merge``: read the merged pull requests' labels; hold an unconfirmed major."""
+    dev: bool = False
+    """``--dev``: publish the next ``X.Y.Z.devN`` of the planned version, no version commit."""
+    cascade: bool = False
+    """``--cascade`` (with ``--dev``): cascade the dev release to the consumers too."""
+    tag: bool = False
+    """``--tag`` (with ``--dev``): tag the dev release at HEAD and push the tag."""
 
 
 @dataclass
@@ -210,10 +224,14 @@ def _api_floor(config: Config, since: str | None) -> tuple[Bump, tuple[str, ...]
 def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:
     """Plan the next version from the commits, with the API diff's required bump as floor."""
     floor, breaking = _api_floor(config, last_release_tag(config.root, config.tag_prefix))
-    return plan_from_repo(
+    plan = plan_from_repo(
         config.root, bump=options.bump, prerelease=options.prerelease, api_floor=floor,
         api_breaking=breaking,
     )
+    if options.on_merge:  # the merged pull requests' release labels (docs/release.md)
+        labels = onmerge.read_labels(config, plan, onmerge.forge_from_env())
+        plan = onmerge.plan_with_labels(config, plan, labels, bump=options.bump)
+    return plan
 
 
 def start_journal(config: Config, plan: VersionPlan) -> Journal:
@@ -228,6 +246,63 @@ def start_journal(config: Config, plan: VersionPlan) -> Journal:
     journal.begin("plan")
     journal.finish("plan", _plan_result(plan.next, plan.tag, recorded))
     return journal
+
+
+def set_aside_unpushed(config: Config) -> str | None:
+    """Undo the unpushed release whose push lost a race; keep its journal aside.  Its version.
+
+    Only a release nothing irreversible happened to yet (not pushed) is undone: its local
+    version commit and tag go, so the next plan starts from the remote's new tip.
+    """
+    journal = journal_for(config)
+    if journal is None or journal.is_done("push"):
+        return None
+    base = _text(journal.plan, "base", str(journal.path))
+    gitops.drop_local_release(config.root, journal.tag, base,
+                              gitops.release_message(journal.version))
+    journal.path.replace(journal.path.with_name(f"{journal.path.name}.lost-{int(time.time())}"))
+    return journal.version
+
+
+# -- dev releases ---------------------------------------------------------------------------
+
+DEV_DIR = "dev"
+"""Dev-release journals live in ``.release/dev/``, apart from the releases a run resumes."""
+
+
+def next_dev_version(base: str, served: Sequence[str]) -> str:
+    """Return ``base.devN`` with N one above the highest ``base.devM`` in ``served`` (else 0)."""
+    prefix = f"{base}.dev"
+    taken = [int(v[len(prefix):]) for v in served
+             if v.startswith(prefix) and v[len(prefix):].isdigit()]
+    return f"{prefix}{max(taken) + 1 if taken else 0}"
+
+
+def start_dev_journal(config: Config, plan: VersionPlan, version: str) -> Journal:
+    """Create the journal of a dev release; its "commit" is HEAD itself (none is made)."""
+    recorded = _json(plan_to_json(plan))
+    assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
+    head = gitops.head_commit(config.root)
+    recorded.update({"base": head, "dev": True, "next": version})
+    directory = config.root / JOURNAL_DIR / DEV_DIR
+    old = directory / f"{version}.json"
+    if old.exists():  # an earlier run that uploaded nothing (else N would have moved on)
+        old.replace(old.with_name(f"{old.name}.stale-{int(time.time())}"))
+    journal = Journal.create(directory, version, config.tag_for(version), recorded)
+    journal.begin("plan")
+    journal.finish("plan", _plan_result(version, journal.tag, recorded))
+    journal.begin("commit")
+    journal.finish("commit", {"commit": head, "base": head, "message": "", "skipped": "dev"})
+    return journal
+
+
+def skip_step(ctx: ReleaseContext, name: str, why: str) -> None:
+    """Record ``name`` done without acting (a dev release skips the tag or the cascade)."""
+    if name not in STEPS or ctx.journal.is_done(name):
+        return
+    print(f"--- {name}: skipped ({why})", file=sys.stderr, flush=True)
+    ctx.journal.begin(name)
+    ctx.journal.finish(name, {"skipped": why})
 
 
 def _plan_result(version: str, tag: str, plan: dict[str, JsonValue]) -> dict[str, JsonValue]:
