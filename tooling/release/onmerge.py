@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tooling.config import Config
+    from tooling.version import Bump
     from tooling.versioning.plan import VersionPlan
 
 __all__ = [
@@ -39,11 +40,14 @@ __all__ = [
     "ForgeSettings",
     "Held",
     "MajorHeldError",
+    "attribute_pulls",
+    "find_pulls",
     "forge_from_env",
     "held_reasons",
     "hold_major",
     "plan_with_labels",
     "pull_labels",
+    "read_labels",
 ]
 
 HELD_EXIT = 3
@@ -90,8 +94,8 @@ class Held:
     """The breaking commits, ``short subject`` each."""
     api: tuple[str, ...]
     """The breaking API changes, when the API diff requires a major release."""
-    pulls: tuple[int, ...]
-    """The pull requests to tell (those that brought a breaking commit, else all read)."""
+    breaking: frozenset[str]
+    """The full hashes of the breaking commits."""
 
     def line(self, current: str) -> str:
         """Return the one line the run ends with."""
@@ -152,15 +156,15 @@ def forge_from_env(env: Mapping[str, str] | None = None) -> ForgeSettings:
 # -- labels ---------------------------------------------------------------------------------
 
 
-def pull_labels(
+def attribute_pulls(
     found: Mapping[str, Sequence[MergedPull]], brought: Mapping[str, Sequence[str]],
     *, branch: str,
-) -> tuple[PullLabel, ...]:
-    """Return the release labels of the pull requests merged into ``branch``.
+) -> dict[int, tuple[MergedPull, frozenset[str]]]:
+    """Map each pull request merged into ``branch`` to itself and the planned commits it brought.
 
     ``found`` maps each commit asked about to the merged pull requests the forge named for it;
     ``brought`` maps a merge commit to the planned commits it brought in (Gitea names a pull
-    request only by its merge commit).  One entry per pull request and label, in number order.
+    request only by its merge commit).
     """
     commits: dict[int, set[str]] = {}
     pulls: dict[int, MergedPull] = {}
@@ -170,11 +174,16 @@ def pull_labels(
                 continue
             pulls[pull.number] = pull
             commits.setdefault(pull.number, set()).update(brought.get(sha, (sha,)))
+    return {n: (pulls[n], frozenset(commits[n])) for n in sorted(pulls)}
+
+
+def pull_labels(pulls: Mapping[int, tuple[MergedPull, frozenset[str]]]) -> tuple[PullLabel, ...]:
+    """Return the release labels of ``pulls``: one entry per pull request and label, in order."""
     known = {*LABEL_BUMPS, SKIP_LABEL}
     return tuple(
-        PullLabel(label, number, pulls[number].url, tuple(sorted(commits[number])))
-        for number in sorted(pulls)
-        for label in sorted(set(pulls[number].labels) & known)
+        PullLabel(label, number, pull.url, tuple(sorted(commits)))
+        for number, (pull, commits) in sorted(pulls.items())
+        for label in sorted(set(pull.labels) & known)
     )
 
 
@@ -192,28 +201,32 @@ def _merges_brought(repo: Path, since: str | None, planned: set[str]) -> dict[st
     return brought
 
 
-def read_labels(config: Config, plan: VersionPlan, forge: ForgeSettings) -> tuple[PullLabel, ...]:
-    """Ask the forge which merged pull requests brought the plan's commits in; their labels."""
+def find_pulls(config: Config, plan: VersionPlan, forge: ForgeSettings
+               ) -> dict[int, tuple[MergedPull, frozenset[str]]]:
+    """Ask the forge which merged pull requests brought the plan's commits in."""
     planned = {c.sha for c in plan.commits}
     brought = _merges_brought(config.root, plan.since, planned)
     asked = [*sorted(planned), *brought]
     with forge.client() as client:
         found = {sha: client.merged_pulls_for_commit(forge.repository, sha) for sha in asked}
-    return pull_labels(found, brought, branch=config.release_branch)
+    return attribute_pulls(found, brought, branch=config.release_branch)
+
+
+def read_labels(config: Config, plan: VersionPlan, forge: ForgeSettings) -> tuple[PullLabel, ...]:
+    """Return the release labels of the merged pull requests that brought the plan's commits."""
+    return pull_labels(find_pulls(config, plan, forge))
 
 
 def plan_with_labels(
-    config: Config, plan: VersionPlan, labels: Sequence[PullLabel], *,
-    bump: str | None, env: Mapping[str, str] | None = None,
+    config: Config, draft: VersionPlan, labels: Sequence[PullLabel], *, bump: str | None,
+    api_floor: Bump | None, api_breaking: Sequence[str], env: Mapping[str, str] | None = None,
 ) -> VersionPlan:
-    """Plan again from ``plan``'s inputs, with the pull requests' labels applied."""
+    """Plan again from ``draft``'s commits, with the labels applied, then the API floor."""
     source = os.environ if env is None else env
-    if not labels:
-        return plan
     return plan_version(
-        plan.current, plan.commits, override=bump, env_override=source.get("RELEASE_BUMP"),
-        prerelease=plan.prerelease, major_on_zero=plan.major_on_zero, api_floor=plan.api_floor,
-        api_breaking=plan.api_breaking, tag_prefix=config.tag_prefix, since=plan.since,
+        draft.current, draft.commits, override=bump, env_override=source.get("RELEASE_BUMP"),
+        prerelease=draft.prerelease, major_on_zero=draft.major_on_zero, api_floor=api_floor,
+        api_breaking=api_breaking, tag_prefix=config.tag_prefix, since=draft.since,
         labels=labels,
     )
 
@@ -246,14 +259,11 @@ def held_reasons(
         return None
     if _confirmed(plan, bump, source):
         return None
-    breaking_shas = {c.sha for c in breaking}
-    told = [x.pull for x in plan.labels if breaking_shas.intersection(x.commits)]
-    every = [x.pull for x in plan.labels]
     return Held(
         version=plan.next,
         commits=tuple(f"{c.short} {c.subject}" for c in breaking),
         api=tuple(api),
-        pulls=tuple(sorted(set(told or every))),
+        breaking=frozenset(c.sha for c in breaking),
     )
 
 
@@ -278,11 +288,17 @@ def _comment(forge: ForgeSettings, pulls: Sequence[int], body: str) -> None:
                       file=sys.stderr)
 
 
-def hold_major(held: Held, plan: VersionPlan, forge: ForgeSettings,
+def hold_major(config: Config, held: Held, plan: VersionPlan, forge: ForgeSettings,
                env: Mapping[str, str] | None = None) -> MajorHeldError:
-    """Write the job summary and the pull-request comments; return the error to end with."""
+    """Write the job summary, comment on the pull requests; return the error to end with.
+
+    The pull requests told are those that brought a breaking commit (all of them when the
+    API diff alone makes the release major).
+    """
     source = os.environ if env is None else env
     text = held.markdown(plan.current)
     _write_summary(text, source)
-    _comment(forge, held.pulls, text)
+    pulls = find_pulls(config, plan, forge)
+    told = [n for n, (_, commits) in pulls.items() if commits & held.breaking]
+    _comment(forge, told or list(pulls), text)
     return MajorHeldError(held.line(plan.current))

@@ -376,6 +376,14 @@ def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) ->
                 "someone pushed or released meanwhile; nothing was pushed"
             )
         raise ToolingError(f"git push to {remote} failed: {tail.strip()}")
+    if f"=\trefs/tags/{tag}:refs/tags/{tag}\t" in done.stdout:  # porcelain: "=" is up to date
+        # The same tag was already there: another run pushed this very release (the same
+        # commit and tag, made in the same second) between our check and our push.  It
+        # publishes it; two runs publishing one version would race on the upload.
+        raise RaceLostError(
+            f"{tag} reached {remote} from another run a moment before ours; that run "
+            "publishes it; nothing was pushed from here"
+        )
     _verify_pushed(repo, remote, branch, tag, commit)
     return PushResult(remote, branch, tag, commit, pushed=True)
 

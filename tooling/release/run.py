@@ -197,7 +197,7 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     if held is not None:  # before anything is written: a major on merge needs a person
         if options.json_output:
             print(json.dumps({**plan_to_json(plan), "held": held.line(plan.current)}))
-        raise onmerge.hold_major(held, plan, onmerge.forge_from_env())
+        raise onmerge.hold_major(config, held, plan, onmerge.forge_from_env())
     _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
     return steps.start_journal(config, plan)
 
@@ -250,7 +250,8 @@ def release(options: steps.ReleaseOptions) -> int:
 def _release_once(config: Config, options: steps.ReleaseOptions) -> int:
     if options.on_merge and steps.journal_for(config) is None:
         with step("catch up"):
-            gitops.catch_up(config.root, "origin", config.release_branch)
+            if gitops.catch_up(config.root, "origin", config.release_branch):
+                config = load_config(config.root)  # the version may have moved with HEAD
     journal = _open_or_start(config, options)  # preflight, then resume, adopt or plan
     if journal is None:
         return 0

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -224,14 +225,17 @@ def _api_floor(config: Config, since: str | None) -> tuple[Bump, tuple[str, ...]
 def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:
     """Plan the next version from the commits, with the API diff's required bump as floor."""
     floor, breaking = _api_floor(config, last_release_tag(config.root, config.tag_prefix))
-    plan = plan_from_repo(
+    if options.on_merge:
+        # The merged pull requests' release labels (docs/release.md) may lift the release
+        # above the API floor, so the floor is applied once they are in.
+        draft = plan_from_repo(config.root, bump=options.bump, prerelease=options.prerelease)
+        labels = onmerge.read_labels(config, draft, onmerge.forge_from_env())
+        return onmerge.plan_with_labels(config, draft, labels, bump=options.bump,
+                                        api_floor=floor, api_breaking=breaking)
+    return plan_from_repo(
         config.root, bump=options.bump, prerelease=options.prerelease, api_floor=floor,
         api_breaking=breaking,
     )
-    if options.on_merge:  # the merged pull requests' release labels (docs/release.md)
-        labels = onmerge.read_labels(config, plan, onmerge.forge_from_env())
-        plan = onmerge.plan_with_labels(config, plan, labels, bump=options.bump)
-    return plan
 
 
 def start_journal(config: Config, plan: VersionPlan) -> Journal:
@@ -241,6 +245,9 @@ def start_journal(config: Config, plan: VersionPlan) -> Journal:
     recorded = _json(plan_to_json(plan))
     assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
     recorded["base"] = gitops.head_commit(config.root)
+    # Names this run in its version commit, so two runs racing from the same base never make
+    # the same commit (and both "win" the push); the one the remote refuses learns it lost.
+    recorded["run"] = uuid.uuid4().hex
     recorded["changelog"] = render_section(plan.next, plan.commits, date=release_date())
     journal = Journal.create(config.root / JOURNAL_DIR, plan.next, plan.tag, recorded)
     journal.begin("plan")
@@ -285,6 +292,7 @@ def start_dev_journal(config: Config, plan: VersionPlan, version: str) -> Journa
     head = gitops.head_commit(config.root)
     recorded.update({"base": head, "dev": True, "next": version})
     directory = config.root / JOURNAL_DIR / DEV_DIR
+    directory.mkdir(parents=True, exist_ok=True)
     old = directory / f"{version}.json"
     if old.exists():  # an earlier run that uploaded nothing (else N would have moved on)
         old.replace(old.with_name(f"{old.name}.stale-{int(time.time())}"))
@@ -416,7 +424,9 @@ def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
         old = changelog.read_text(encoding="utf-8") if changelog.exists() else ""
         section = _text(ctx.journal.plan, "changelog", str(ctx.journal.path))
         changelog.write_text(insert_section(old, ctx.version, section), encoding="utf-8")
-        made = gitops.commit_files(root, _COMMIT_FILES, message)
+        run = ctx.journal.plan.get("run")
+        body = f"{message}\n\nRelease-Run: {run}" if isinstance(run, str) else message
+        made = gitops.commit_files(root, _COMMIT_FILES, body)
     return {"commit": made, "base": base, "message": message}
 
 
