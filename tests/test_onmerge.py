@@ -16,8 +16,19 @@ import pytest
 from fake_forge import FakeForge
 from helpers import REPO_ROOT, SENTINEL, copy_fixture, git
 
+from tooling.cascade.forge import ForgeClient, MergedPull
 from tooling.e2e import CONSUMERS, make_consumer, write_consumers
-from tooling.release.onmerge import HELD_EXIT, HELD_MARKER
+from tooling.errors import ToolingError
+from tooling.release.onmerge import (
+    HELD_EXIT,
+    HELD_MARKER,
+    attribute_pulls,
+    forge_from_env,
+    held_reasons,
+    pull_labels,
+)
+from tooling.versioning.history import parse_commit
+from tooling.versioning.plan import PullLabel, plan_version
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -25,7 +36,7 @@ if TYPE_CHECKING:
 
     from helpers import PackageIndex
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 DIST = "release-fixture-runtime"
 REPOSITORY = "Acme/Runtime"
@@ -157,6 +168,7 @@ def _released(box: MergeBox, version: str) -> None:
                              f"release_fixture_runtime-{version}.tar.gz"]
 
 
+@slow
 @pytest.mark.parametrize("kind", ["github", "gitea"])
 def test_a_merged_feat_pull_request_releases_a_minor(
     tmp_path: Path, fresh_index: PackageIndex, kind: str
@@ -174,6 +186,7 @@ def test_a_merged_feat_pull_request_releases_a_minor(
         assert number == 1
 
 
+@slow
 def test_a_fix_labelled_release_minor_releases_a_minor_and_shows_the_label(box: MergeBox) -> None:
     box.merge("fix: mend greeting", _module("mend"), labels=["release:minor"])
     plan = box.release("--on-merge", "--dry-run", "--json")
@@ -188,6 +201,7 @@ def test_a_fix_labelled_release_minor_releases_a_minor_and_shows_the_label(box: 
     _released(box, "1.1.0")
 
 
+@slow
 def test_a_breaking_merge_is_held_until_labelled_release_major(box: MergeBox) -> None:
     box.merge("feat!: greet differently", _module("loud"))
     held = box.release("--on-merge", "--yes")
@@ -215,6 +229,7 @@ def test_a_breaking_merge_is_held_until_labelled_release_major(box: MergeBox) ->
     _released(box, "2.0.0")
 
 
+@slow
 def test_a_dispatch_with_bump_major_confirms_a_held_major(box: MergeBox) -> None:
     box.merge("feat!: greet differently", _module("loud"))
     box.env["RELEASE_BUMP"] = "major"  # what the dispatch input sets
@@ -223,6 +238,7 @@ def test_a_dispatch_with_bump_major_confirms_a_held_major(box: MergeBox) -> None
     _released(box, "2.0.0")
 
 
+@slow
 def test_before_one_the_minor_standing_in_for_major_is_held_too(
     tmp_path: Path, fresh_index: PackageIndex
 ) -> None:
@@ -240,6 +256,7 @@ def test_before_one_the_minor_standing_in_for_major_is_held_too(
         _released(zero, "0.2.0")
 
 
+@slow
 def test_confirm_major_false_lets_a_major_through(box: MergeBox) -> None:
     pyproject = box.clone / "pyproject.toml"
     pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
@@ -252,6 +269,7 @@ def test_confirm_major_false_lets_a_major_through(box: MergeBox) -> None:
     _released(box, "2.0.0")
 
 
+@slow
 def test_release_skip_releases_nothing(box: MergeBox) -> None:
     box.merge("feat: add extra", _module("extra"), labels=["release:skip"])
     done = box.release("--on-merge", "--yes")
@@ -262,6 +280,7 @@ def test_release_skip_releases_nothing(box: MergeBox) -> None:
     assert not (box.clone / ".release" / "1.1.0.json").exists()
 
 
+@slow
 @pytest.mark.xfail(strict=True, reason="needs path-scoped history")
 def test_a_merge_touching_only_files_outside_the_runtime_releases_nothing(box: MergeBox) -> None:
     box.merge("feat: describe the runtime", {"docs/runtime.md": "# The runtime\n"})
@@ -271,6 +290,7 @@ def test_a_merge_touching_only_files_outside_the_runtime_releases_nothing(box: M
     assert (box.tags(), box.indexed()) == (["fixture-v1.0.0"], [])
 
 
+@slow
 def test_on_merge_needs_the_forge_and_dev_flags_need_dev(box: MergeBox) -> None:
     del box.env["GITHUB_API_URL"]
     missing = box.release("--on-merge", "--yes")
@@ -282,6 +302,7 @@ def test_on_merge_needs_the_forge_and_dev_flags_need_dev(box: MergeBox) -> None:
     assert not (box.clone / ".release").exists()
 
 
+@slow
 def test_back_to_back_merges_release_in_order_never_twice_never_skipping(
     box: MergeBox, tmp_path: Path
 ) -> None:
@@ -316,6 +337,7 @@ def test_back_to_back_merges_release_in_order_never_twice_never_skipping(
         "## 1.1.0") < changelog.index("add extra")
 
 
+@slow
 def test_dev_twice_publishes_dev0_then_dev1_and_touches_no_consumer(box: MergeBox) -> None:
     box.merge("feat: add extra", _module("extra"))
     head = git(box.remote, "rev-parse", "main")
@@ -337,3 +359,92 @@ def test_dev_twice_publishes_dev0_then_dev1_and_touches_no_consumer(box: MergeBo
     assert tagged.returncode == 0, tagged.stderr
     assert "fixture-v1.1.0.dev2" in box.tags()
     assert git(box.remote, "rev-parse", "main") == head
+
+
+# -- the deciding functions and the forge calls, without a release ---------------------------
+
+FIX = parse_commit("a" * 40, "fix: mend")
+BREAK = parse_commit("b" * 40, "feat!: drop the old greeting")
+MERGE = "c" * 40
+
+
+def _pull(number: int, labels: tuple[str, ...], base: str = "main") -> MergedPull:
+    return MergedPull(number, f"https://forge.example/pull/{number}", labels, base, MERGE)
+
+
+def test_a_merge_commits_pull_request_covers_the_commits_it_brought_and_other_bases_do_not_count(
+) -> None:
+    found = {MERGE: [_pull(3, ("release:minor", "bug", "release:skip"))],
+             FIX.sha: [_pull(4, ("release:major",), base="maintenance")]}
+    pulls = attribute_pulls(found, {MERGE: [FIX.sha, BREAK.sha]}, branch="main")
+    assert list(pulls) == [3]
+    assert pull_labels(pulls) == (
+        PullLabel("release:minor", 3, "https://forge.example/pull/3", (FIX.sha, BREAK.sha)),
+        PullLabel("release:skip", 3, "https://forge.example/pull/3", (FIX.sha, BREAK.sha)),
+    )
+
+
+def _label(name: str, *commits: str) -> PullLabel:
+    return PullLabel(name, 1, "", commits)
+
+
+def test_the_gate_holds_a_breaking_commit_and_a_label_or_a_major_bump_confirms_it() -> None:
+    plan = plan_version("1.0.0", [BREAK])
+    held = held_reasons(plan, bump=None, env={})
+    assert held is not None
+    assert (held.version, held.commits) == ("2.0.0", (f"{BREAK.short} {BREAK.subject}",))
+    confirmed = plan_version("1.0.0", [BREAK], labels=[_label("release:major", BREAK.sha)])
+    assert held_reasons(confirmed, bump=None, env={}) is None
+    assert held_reasons(plan, bump="major", env={}) is None
+    assert held_reasons(plan, bump=None, env={"RELEASE_BUMP": "release:major"}) is None
+    assert held_reasons(plan_version("1.0.0", [FIX]), bump=None, env={}) is None
+
+
+def test_before_one_the_gate_holds_the_minor_that_stands_in_for_major() -> None:
+    plan = plan_version("0.4.2", [BREAK])
+    assert plan.next == "0.5.0"
+    assert held_reasons(plan, bump=None, env={}) is not None
+
+
+def test_the_gate_holds_an_api_break_alone_and_names_it_but_not_a_skipped_break() -> None:
+    api = ["pkg.greet (removed): gone"]
+    feat = parse_commit("d" * 40, "feat: add a greeting")
+    # Before 1.0.0 the API's major floor counts as minor, which a feat: already reaches.
+    plan = plan_version("0.4.2", [feat], api_floor="major", api_breaking=api)
+    held = held_reasons(plan, bump=None, env={})
+    assert held is not None
+    assert (held.version, held.commits, held.api) == ("0.5.0", (), tuple(api))
+    assert "API change pkg.greet (removed): gone" in held.line(plan.current)
+    assert "- pkg.greet (removed): gone" in held.markdown(plan.current)
+    skipped = plan_version("1.0.0", [BREAK, FIX], labels=[_label("release:skip", BREAK.sha)])
+    assert (skipped.next, held_reasons(skipped, bump=None, env={})) == ("1.0.1", None)
+
+
+def test_the_forge_comes_from_the_actions_variables_or_a_one_line_error() -> None:
+    env = {"GITHUB_API_URL": "https://gitea.example/api/v1", "GITHUB_REPOSITORY": "o/r",
+           "GITEA_ACTIONS": "true"}
+    assert forge_from_env(env).kind == "gitea"
+    assert forge_from_env({**env, "RELEASE_FORGE": "github"}).kind == "github"
+    with pytest.raises(ToolingError, match="GITHUB_REPOSITORY is not set"):
+        forge_from_env({"GITHUB_API_URL": "https://api.github.com"})
+    with pytest.raises(ToolingError, match="RELEASE_FORGE is 'gitlab'"):
+        forge_from_env({**env, "RELEASE_FORGE": "gitlab"})
+
+
+@pytest.mark.parametrize("kind", ["github", "gitea"])
+def test_the_client_finds_merged_pull_requests_as_each_forge_documents(kind: str) -> None:
+    forge = FakeForge(kind, SENTINEL).start()
+    try:
+        forge.add_repo(REPOSITORY)
+        number = forge.add_merged_pull(REPOSITORY, commits=[FIX.sha], merge_commit=MERGE,
+                                       labels=["release:minor"])
+        with ForgeClient(kind, forge.api_url, SENTINEL) as client:
+            by_merge = client.merged_pulls_for_commit(REPOSITORY, MERGE)
+            by_commit = client.merged_pulls_for_commit(REPOSITORY, FIX.sha)
+            client.comment(REPOSITORY, number, "held")
+            assert client.issue_comments(REPOSITORY, number) == ("held",)
+        assert [(p.number, p.labels, p.base) for p in by_merge] == [(1, ("release:minor",), "main")]
+        # GitHub lists a pull request for each of its commits; Gitea only for its merge commit.
+        assert len(by_commit) == (1 if kind == "github" else 0)
+    finally:
+        forge.stop()
