@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tooling.cascade.forge import ForgeClient, ForgeError, MergedPull
@@ -28,7 +29,6 @@ from tooling.versioning.plan import LABEL_BUMPS, SKIP_LABEL, PullLabel, plan_ver
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from pathlib import Path
 
     from tooling.config import Config
     from tooling.version import Bump
@@ -103,6 +103,7 @@ class Held:
         causes += [f"API change {a}" for a in self.api[:_SHOWN]]
         more = len(self.commits) + len(self.api) - len(causes)
         shown = "; ".join(causes) + (f"; and {more} more" if more > 0 else "")
+        shown = shown or "the planned bump"
         return (
             f"release held: {current} -> {self.version} is a major release ({shown}) and "
             f"nobody confirmed it; to release it, label a merged pull request "
@@ -268,10 +269,15 @@ def held_reasons(
 
 
 def _write_summary(text: str, env: Mapping[str, str]) -> None:
+    """Append ``text`` to the job summary file Actions names (appended, as Actions asks)."""
     target = env.get("GITHUB_STEP_SUMMARY", "").strip()
-    if target:
-        with open(target, "a", encoding="utf-8") as fh:  # noqa: PTH123 - appended, as Actions asks
+    if not target:
+        return
+    try:
+        with Path(target).open("a", encoding="utf-8") as fh:
             fh.write(text)
+    except OSError as exc:
+        print(f"warning: could not write the job summary {target}: {exc}", file=sys.stderr)
 
 
 def _comment(forge: ForgeSettings, pulls: Sequence[int], body: str) -> None:

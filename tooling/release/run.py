@@ -170,7 +170,9 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
         return None
     if tagged is not None and options.on_merge:
         # The version commit of a release this branch already has: its tag's run publishes it.
-        print(f"nothing to release: HEAD is {tagged.tag}, already released")
+        reason = f"nothing to release: HEAD is {tagged.tag}, already released"
+        print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
+                          "reason": reason}) if options.json_output else reason)
         return None
     tag = tagged.tag if tagged else None
     if journal is not None and journal.plan.get("adopted"):
@@ -242,8 +244,8 @@ def release(options: steps.ReleaseOptions) -> int:
                 if not options.on_merge or attempt == _RACE_ATTEMPTS:
                     raise
                 lost = steps.set_aside_unpushed(config)
-                print(f"note: {exc}; set {lost} aside, planning again from the new tip",
-                      file=sys.stderr)
+                aside = f"set release {lost} aside, " if lost else ""
+                print(f"note: {exc}; {aside}planning again from the new tip", file=sys.stderr)
     return 0  # pragma: no cover - the loop returns or raises
 
 
@@ -280,6 +282,10 @@ def _dev_version(config: Config, plan: VersionPlan) -> str:
 
 def _release_dev(config: Config, options: steps.ReleaseOptions) -> int:
     """Publish the next ``X.Y.Z.devN``: build, smoke, upload, read back; tag/cascade if asked."""
+    unfinished = steps.journal_for(config)
+    if unfinished is not None:
+        raise ToolingError(f"release {unfinished.version} is unfinished; run `invoke release` "
+                           "to finish it (or abandon it, docs/release.md) before a dev release")
     with step("preflight"):
         gitops.preflight(config)
     with step("plan"):
