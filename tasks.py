@@ -41,6 +41,11 @@ _HELD = "exit 0 rather than 3 when consumers are held (a declared need unmet)"
         "against": "plan from this ref instead of the last release tag (commits and API diff)",
         "baseline_version": "the version that ref released, when its tag does not say",
         "all_paths": "count every commit, not only those that change the runtime",
+        "on_merge": "as the release workflow on a merge: read the merged pull requests' "
+                    "release:* labels; hold a major nobody confirmed (exit 3)",
+        "dev": "publish the next X.Y.Z.devN of the planned version (no commit, no changelog)",
+        "cascade": "with --dev: cascade the dev release to the consumers",
+        "tag": "with --dev: tag the dev release and push the tag",
         **_COMMON,
     }
 )
@@ -56,6 +61,10 @@ def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     against: str = "",
     baseline_version: str = "",
     all_paths: bool = False,
+    on_merge: bool = False,
+    dev: bool = False,
+    cascade: bool = False,
+    tag: bool = False,
 ) -> None:
     """Cut the next release: version, build, smoke, tag, publish, read back, cascade, converge."""
     del c
@@ -63,7 +72,8 @@ def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
         _release.run_release(
             dry_run=dry_run, bump=bump or None, prerelease=prerelease or None, yes=yes,
             json_output=json, consumers=consumers, jobs=jobs or None, against=against or None,
-            baseline_version=baseline_version or None, all_paths=all_paths,
+            baseline_version=baseline_version or None, all_paths=all_paths, on_merge=on_merge,
+            dev=dev, cascade=cascade, tag=tag,
         )
     )
 

@@ -11,9 +11,11 @@ Gitea's canonical names are.
           https://docs.github.com/en/rest/repos/contents#get-repository-content
           https://docs.github.com/en/rest/repos/repos#list-organization-repositories
           https://docs.github.com/en/rest/users/users#get-the-authenticated-user
+          https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
+          https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
   Gitea:  https://docs.gitea.com/api (repoCreatePullRequest, repoGetPullRequestByBaseHead,
           repoGetContents, orgListRepos, userGetCurrent; dispatches as the GitHub-compatible
-          shape)
+          shape; repoGetCommitPullRequest, issueGetComments, issueCreateComment)
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class FakeForge:
         self.orgs: dict[str, list[str]] = {}
         self.pulls: list[dict[str, object]] = []
         self.dispatches: list[dict[str, object]] = []
+        # Merged pull requests (see ``add_merged_pull``) and the comments on each, by number.
+        self.merged: list[dict[str, object]] = []
+        self.comments: dict[int, list[str]] = {}
+        self.comment_scope = True
         self.requests: list[Recorded] = []
         self.faults: list[tuple[str, str, list[int]]] = []
         self.org_scope = True
@@ -93,6 +99,29 @@ class FakeForge:
             stored, default_branch=default_branch, files=files or {}, archived=archived
         )
         self.orgs.setdefault(owner.lower(), []).append(self.key(full_name))
+
+    def add_merged_pull(
+        self,
+        full_name: str,
+        *,
+        commits: list[str],
+        merge_commit: str,
+        labels: list[str] = [],  # noqa: B006 - never mutated
+        base: str = "main",
+    ) -> int:
+        """Record a merged pull request of ``commits``, merged as ``merge_commit``; its number."""
+        number = len(self.pulls) + len(self.merged) + 1
+        web = "https://github.com" if self.kind == "github" else "https://gitea.example"
+        stored = full_name.lower() if self.kind == "gitea" else full_name
+        self.merged.append({
+            "repo": stored, "number": number, "state": "closed",
+            "title": f"pull {number}", "html_url": f"{web}/{stored}/pull/{number}",
+            "labels": [{"id": i + 1, "name": n, "color": "ededed"} for i, n in enumerate(labels)],
+            "base": {"ref": base}, "head": {"ref": f"topic-{number}"},
+            "merged_at": "2026-01-01T00:00:00Z", "merge_commit_sha": merge_commit,
+            "commits": list(commits), **({"merged": True} if self.kind == "gitea" else {}),
+        })
+        return number
 
     def fail(self, method: str, path_prefix: str, statuses: list[int]) -> None:
         """Answer the next requests matching ``method`` and ``path_prefix`` with ``statuses``."""
@@ -228,6 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
                 and _ref(p, "head") == rest[2]
             ]
             self._reply(200, found[0]) if found else self._reply(404, {"message": "Not Found"})
+        elif self._on_merge_route(repo, rest, method, body):
+            return
         elif rest == ["dispatches"] and method == "POST":
             if not isinstance(body, dict) or not isinstance(body.get("event_type"), str):
                 self._reply(422, {"message": "Invalid request: event_type is required"})
@@ -267,6 +298,51 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = {"id": 1, "login": forge.login, "username": forge.login, "is_admin": False}
         self._reply(200, payload)
+    def _on_merge_route(self, repo: FakeRepo, rest: list[str], method: str, body: object) -> bool:
+        """Serve the calls the on-merge release makes; False when ``rest`` is none of them."""
+        if len(rest) == 3 and rest[0] == "commits" and method == "GET":
+            return self._commit_pulls(repo, rest[1], rest[2])
+        if len(rest) == 3 and rest[0] == "issues" and rest[2] == "comments":
+            self._comments(int(rest[1]) if rest[1].isdigit() else -1, method, body)
+            return True
+        return False
+
+    def _commit_pulls(self, repo: FakeRepo, sha: str, tail: str) -> bool:
+        forge = self.forge
+        mine = [p for p in forge.merged if p["repo"] == repo.full_name]
+        public = [{k: v for k, v in p.items() if k not in {"repo", "commits"}} for p in mine]
+        if forge.kind == "github" and tail == "pulls":
+            # Every pull request whose commits hold ``sha``, or whose merge made it.
+            commits = [p["commits"] for p in mine]
+            self._reply(200, [
+                shown for p, shown, held in zip(mine, public, commits, strict=True)
+                if (isinstance(held, list) and sha in held) or p["merge_commit_sha"] == sha
+            ])
+            return True
+        if forge.kind == "gitea" and tail == "pull":
+            # Gitea finds a pull request only by the commit its merge made.
+            found = [s for p, s in zip(mine, public, strict=True) if p["merge_commit_sha"] == sha]
+            if found:
+                self._reply(200, found[0])
+            else:
+                self._reply(404, {"message": "The target couldn't be found."})
+            return True
+        return False
+
+    def _comments(self, number: int, method: str, body: object) -> None:
+        forge = self.forge
+        if not any(p["number"] == number for p in forge.merged):
+            self._reply(404, {"message": "Not Found"})
+        elif method == "GET":
+            bodies = forge.comments.get(number, [])
+            self._reply(200, [{"id": i + 1, "body": b} for i, b in enumerate(bodies)])
+        elif not forge.comment_scope:
+            self._reply(403, {"message": "Resource not accessible by integration"})
+        elif not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            self._reply(422, {"message": "Validation Failed"})
+        else:
+            forge.comments.setdefault(number, []).append(body["body"])
+            self._reply(201, {"id": len(forge.comments[number]), "body": body["body"]})
 
     def _create_pull(self, repo: FakeRepo, body: object) -> None:
         forge = self.forge

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tooling.ci import workflows
+from tooling.ci import lint, workflows
 from tooling.errors import ToolingError
 from tooling.release import run as release
 
@@ -51,6 +51,13 @@ def _jobs(files: tuple[workflows.GeneratedFile, ...]) -> Iterator[tuple[str, dic
         for stem in STEMS:
             for name, job in _load(files, forge, stem)["jobs"].items():
                 yield f"{forge}/{stem}/{name}", job
+
+
+def _step(flow: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [s for s in flow["jobs"]["release"]["steps"] if s["name"] == name]
+    assert len(found) == 1, name
+    step: dict[str, Any] = found[0]
+    return step
 
 
 def _secret(name: str) -> str:
@@ -168,7 +175,7 @@ def test_release_runs_on_tag_or_dispatch_one_at_a_time_never_cancelled(
         assert bump["options"] == ["", "patch", "minor", "major"]
         assert bump["default"] == ""
         assert flow["concurrency"] == {"group": "release", "cancel-in-progress": False}
-        step = flow["jobs"]["release"]["steps"][-1]
+        step = _step(flow, "Release")
         assert step["run"] == "invoke release --yes"
         # The dispatch input reaches the release as RELEASE_BUMP, never inside the script.
         assert step["env"]["RELEASE_BUMP"] == "${{ inputs.bump }}"
@@ -183,7 +190,7 @@ def test_release_publishes_by_oidc_on_github_and_by_token_on_gitea(
     github = _load(files, "github", "release")["jobs"]["release"]
     assert github["permissions"] == {"contents": "write", "id-token": "write"}
     assert github["environment"] == "release"
-    env = github["steps"][-1]["env"]
+    env = _step({"jobs": {"release": github}}, "Release")["env"]
     # twine mints a trusted-publishing token only for __token__ with no password set.
     assert env["TWINE_USERNAME"] == "__token__"
     assert "TWINE_PASSWORD" not in env
@@ -191,7 +198,8 @@ def test_release_publishes_by_oidc_on_github_and_by_token_on_gitea(
     gitea = _load(files, "gitea", "release")["jobs"]["release"]
     assert gitea["permissions"] == {"contents": "write"}
     assert "environment" not in gitea
-    assert gitea["steps"][-1]["env"]["TWINE_PASSWORD"] == _secret("TWINE_PASSWORD")
+    assert _step({"jobs": {"release": gitea}}, "Release")["env"]["TWINE_PASSWORD"] == _secret(
+        "TWINE_PASSWORD")
 
 
 def test_drift_runs_daily_and_on_demand(files: tuple[workflows.GeneratedFile, ...]) -> None:
@@ -291,3 +299,59 @@ def test_the_module_runs_as_a_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "6 workflow files up to date" in done.stdout
+
+
+def test_the_release_dispatch_offers_a_dev_release_instead_of_a_release(
+    files: tuple[workflows.GeneratedFile, ...]
+) -> None:
+    for forge in workflows.FORGES:
+        flow = _load(files, forge, "release")
+        dev = flow["on"]["workflow_dispatch"]["inputs"]["dev"]
+        assert (dev["type"], dev["default"]) == ("boolean", False)
+        assert _step(flow, "Release")["if"] == "${{ !inputs.dev }}"
+        step = _step(flow, "Dev release")
+        assert (step["if"], step["run"]) == ("${{ inputs.dev }}", "invoke release --yes --dev")
+        assert step["env"] == _step(flow, "Release")["env"]
+        assert "Release on merge" not in [s["name"] for s in flow["jobs"]["release"]["steps"]]
+
+
+def _on_merge_settings(tmp_path: Path) -> workflows.Settings:
+    root = _project_copy(tmp_path)
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8").replace(
+        'release-branch = "main"\n',
+        'release-on-merge = true\nrelease-branch = "staging"\n'
+        'release-paths = ["shared/**", "requirements.txt"]\n', 1)
+    assert "release-on-merge = true" in text
+    pyproject.write_text(text, encoding="utf-8")
+    return workflows.settings_from_project(root)
+
+
+def test_release_on_merge_also_runs_on_the_release_branch_filtered_by_the_runtime_paths(
+    tmp_path: Path,
+) -> None:
+    generated = workflows.expected_files(_on_merge_settings(tmp_path))
+    for forge in workflows.FORGES:
+        flow = _load(generated, forge, "release")
+        assert flow["on"]["push"] == {
+            "branches": ["staging"], "tags": ["runtime-v*"],
+            "paths": ["workspace/**", "pyproject.toml", "shared/**", "requirements.txt"],
+        }
+        merged = "github.event_name == 'push' && github.ref_type == 'branch'"
+        step = _step(flow, "Release on merge")
+        assert (step["if"], step["run"]) == (f"${{{{ {merged} }}}}",
+                                             "invoke release --yes --on-merge")
+        # A merge runs only the on-merge step; a tag push or a dispatch only the others.
+        assert _step(flow, "Release")["if"] == f"${{{{ !inputs.dev && !({merged}) }}}}"
+        assert step["env"] == _step(flow, "Release")["env"]
+        assert flow["jobs"]["release"]["permissions"]["pull-requests"] == "write"
+        assert flow["concurrency"] == {"group": "release", "cancel-in-progress": False}
+
+
+def test_release_on_merge_workflows_pass_actionlint_zizmor_and_the_gitea_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = tmp_path / "tree"
+    workflows.write_files(tree, workflows.expected_files(_on_merge_settings(tmp_path)))
+    checks = ["--only", "parity", "--only", "gitea", "--only", "actionlint", "--only", "zizmor"]
+    assert lint.main(["--root", str(tree), *checks]) == 0, capsys.readouterr().out

@@ -5,8 +5,11 @@ on a free port (uploads need a password made up for this run), three consumer re
 bare repos (one with ``.gitea/workflows/``, one with ``.github/workflows/``, one with neither)
 listed in the sandbox's ``consumers.toml``, and a ``feat:`` commit.  Then ``invoke release
 --yes`` runs in the clone exactly as CI runs it, and everything it claims is read back from
-the remote, the index and each consumer.  The smoke venvs install the runtime's third-party
-dependencies from the public package index; uploads and read-back go to the local server.
+the remote, the index and each consumer.  Then a ``fix:`` branch is merged with a merge
+commit, its pull request labelled ``release:minor`` on a small local stand-in for the GitHub
+API, and ``invoke release --yes --on-merge`` must release the next minor.  The smoke venvs
+install the runtime's third-party dependencies from the public package index; uploads and
+read-back go to the local server.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import http.server
 import json
 import os
 import secrets
@@ -24,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +131,8 @@ class E2EResult:
     """(consumer, first line of its pin file on its remote) for each consumer."""
     release_seconds: float
     """Wall time of ``invoke release``."""
+    on_merge: str = ""
+    """What ``invoke release --on-merge`` then released for a labelled merge (version, label)."""
 
 
 def sandbox_git_env(home: Path) -> dict[str, str]:
@@ -311,10 +318,10 @@ def _prepare(root: Path, sandbox: Path, env: Mapping[str, str]) -> tuple[Path, d
     return clone, consumers
 
 
-def _release(clone: Path, env: Mapping[str, str], password: str) -> float:
+def _release(clone: Path, env: Mapping[str, str], password: str, *extra: str) -> float:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "invoke", "release", "--yes"], cwd=clone, env=dict(env),
+        [sys.executable, "-m", "invoke", "release", "--yes", *extra], cwd=clone, env=dict(env),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800, check=False,
     )
     took = time.perf_counter() - start
@@ -324,8 +331,107 @@ def _release(clone: Path, env: Mapping[str, str], password: str) -> float:
     if password in output:
         raise ToolingError("the upload password appeared in the release's output; a secret leaked")
     if done.returncode:
-        raise ToolingError(f"invoke release --yes failed (exit {done.returncode}); see above")
+        shown = " ".join(("invoke release --yes", *extra))
+        raise ToolingError(f"{shown} failed (exit {done.returncode}); see above")
     return took
+
+
+# -- the on-merge path: a merged pull request labelled release:minor ------------------------
+
+_E2E_REPOSITORY = "e2e/runtime"
+
+
+class _SandboxForge(http.server.ThreadingHTTPServer):
+    """The two GitHub REST calls an on-merge release makes, answered as GitHub documents them.
+
+    "List pull requests associated with a commit" and the issue comments of a pull request
+    (https://docs.github.com/en/rest/commits/commits, .../rest/issues/comments).
+    """
+
+    token: str
+    pulls: list[dict[str, object]]
+    asked: list[str]
+
+
+class _ForgeHandler(http.server.BaseHTTPRequestHandler):
+    server: _SandboxForge
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        del format, args
+
+    def _reply(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        """Answer the pull requests of a commit, and an empty comment list."""
+        forge = self.server
+        if self.headers.get("Authorization") != f"Bearer {forge.token}":
+            self._reply(401, {"message": "Bad credentials"})
+            return
+        path = self.path.split("?", 1)[0]
+        forge.asked.append(path)
+        parts = path.strip("/").split("/")
+        if parts[:1] == ["repos"] and parts[3:4] == ["commits"] and parts[5:] == ["pulls"]:
+            sha = parts[4]
+            self._reply(200, [p for p in forge.pulls if sha in p["commits"]  # type: ignore[operator]
+                              or p["merge_commit_sha"] == sha])
+        elif parts[:1] == ["repos"] and parts[3:4] == ["issues"] and parts[5:] == ["comments"]:
+            self._reply(200, [])
+        else:
+            self._reply(404, {"message": "Not Found"})
+
+
+def _merge_pull_request(clone: Path, source_dir: str, env: Mapping[str, str]) -> dict[str, object]:
+    """Merge a ``fix:`` branch into main with a merge commit, push; the pull request as served."""
+    _git(clone, env, "checkout", "-q", "-b", "e2e-fix")
+    module = clone / source_dir / "e2e_greeting.py"
+    module.write_text(module.read_text(encoding="utf-8").replace(
+        '"released end to end"', '"released end to end, and on merge"'), encoding="utf-8")
+    _git(clone, env, "commit", "-q", "-am", "fix: the e2e greeting mentions the merge")
+    fix = _git(clone, env, "rev-parse", "HEAD")
+    _git(clone, env, "checkout", "-q", "main")
+    _git(clone, env, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from e2e-fix",
+         "e2e-fix")
+    _git(clone, env, "push", "-q", "origin", "main")
+    return {
+        "number": 1, "state": "closed", "html_url": f"https://forge.invalid/{_E2E_REPOSITORY}/pull/1",
+        "labels": [{"name": "release:minor"}], "base": {"ref": "main"},
+        "merged_at": "2026-01-01T00:00:00Z", "merge_commit_sha": _git(clone, env, "rev-parse",
+                                                                       "HEAD"),
+        "commits": [fix],
+    }
+
+
+def _release_on_merge(clone: Path, env: Mapping[str, str], password: str, before: str) -> str:
+    """Run ``invoke release --yes --on-merge`` for a ``fix:`` labelled ``release:minor``."""
+    config = load_config(clone)
+    pull = _merge_pull_request(clone, config.source.relative_to(config.root).as_posix(), env)
+    token = secrets.token_urlsafe(16)
+    register_secret(token)
+    forge = _SandboxForge(("127.0.0.1", 0), _ForgeHandler)
+    forge.token, forge.pulls, forge.asked = token, [pull], []
+    threading.Thread(target=forge.serve_forever, daemon=True).start()
+    try:
+        merge_env = {**env, "GITHUB_API_URL": f"http://127.0.0.1:{forge.server_address[1]}",
+                     "GITHUB_REPOSITORY": _E2E_REPOSITORY, "GITHUB_TOKEN": token,
+                     "RELEASE_FORGE": "github"}
+        _release(clone, merge_env, password, "--on-merge")
+    finally:
+        forge.shutdown()
+        forge.server_close()
+    after = load_config(clone).version
+    want = _expected_version(before)
+    if after != want:
+        raise ToolingError(f"e2e: the labelled fix released {after}, expected {want} (a fix: "
+                           "labelled release:minor is a minor)")
+    if not any(str(pull["commits"][0]) in path for path in forge.asked):  # type: ignore[index]
+        raise ToolingError("e2e: the on-merge release never asked the forge for the pull request")
+    return f"{before} -> {after} (fix: labelled release:minor on #1)"
 
 
 def _remote_pin(bare: Path, env: Mapping[str, str]) -> str:
@@ -377,6 +483,8 @@ def _print_summary(result: E2EResult, before: str) -> None:
     rows += [(f"pin: {name}", pin + (" (no release workflow: skipped)" if name in skipped else ""))
              for name, pin in result.pins]
     rows.append(("invoke release", f"{result.release_seconds}s"))
+    if result.on_merge:
+        rows.append(("invoke release --on-merge", result.on_merge))
     width = max(len(k) for k, _ in rows)
     print()
     for key, value in rows:
@@ -409,6 +517,9 @@ def run_e2e(workdir: Path, *, pythons: str | None = None) -> E2EResult:
             seconds = _release(clone, env, password)
         with step("read back: remote tag, index files, consumer pins"):
             result = _read_back_all(clone, index, consumers, env, seconds)
+        with step("a merged pull request labelled release:minor: invoke release --on-merge"):
+            merged = _release_on_merge(clone, env, password, result.version)
+        result = dataclasses.replace(result, on_merge=merged)
     finally:
         index.stop()
     _print_summary(result, before)

@@ -30,6 +30,7 @@ __all__ = [
     "DISPATCH_EVENT",
     "ForgeClient",
     "ForgeError",
+    "MergedPull",
     "OrgRepository",
     "PullRequest",
 ]
@@ -83,6 +84,22 @@ class OrgRepository:
     """Its https clone URL."""
     archived: bool
     """Whether it is archived (read-only)."""
+
+
+@dataclass(frozen=True)
+class MergedPull:
+    """A pull request that merged a commit, with its labels (the on-merge release reads them)."""
+
+    number: int
+    """Its number in the repository."""
+    url: str
+    """Its web address (`html_url`), empty when unknown."""
+    labels: tuple[str, ...]
+    """The names of its labels."""
+    base: str
+    """The branch it was merged into."""
+    merge_commit: str
+    """The commit the merge made on the base branch (`merge_commit_sha`), empty when unknown."""
 
 
 class ForgeClient:
@@ -258,6 +275,46 @@ class ForgeClient:
                 break
         return tuple(found)
 
+    def merged_pulls_for_commit(self, repository: str, sha: str) -> tuple[MergedPull, ...]:
+        """Return the merged pull requests that brought commit ``sha`` in.
+
+        GitHub: "List pull requests associated with a commit"
+        (``GET /repos/{owner}/{repo}/commits/{sha}/pulls``), filtered to merged ones.  Gitea:
+        "Get the merged pull request of the commit" (``GET .../commits/{sha}/pull``), which
+        knows a pull request by the commit its merge made (a merge or squash commit), and
+        answers 404 for any other commit.
+        """
+        quoted = urllib.parse.quote(sha, safe="")
+        if self.kind == "github":
+            path = f"{self.repo_path(repository)}/commits/{quoted}/pulls"
+            found = self._request("GET", path, params={"per_page": str(_GITHUB_PAGE)},
+                                  accept=(200,)).json()
+            items = found if isinstance(found, list) else []
+        else:
+            path = f"{self.repo_path(repository)}/commits/{quoted}/pull"
+            response = self._request("GET", path, accept=(200, _NOT_FOUND))
+            items = [response.json()] if response.status_code == httpx.codes.OK else []
+        return tuple(
+            _merged(cast("dict[str, object]", item))
+            for item in items
+            if isinstance(item, dict) and _is_merged(cast("dict[str, object]", item))
+        )
+
+    def issue_comments(self, repository: str, number: int) -> tuple[str, ...]:
+        """Return the bodies of the comments on issue or pull request ``number`` (first page)."""
+        path = f"{self.repo_path(repository)}/issues/{number}/comments"
+        size_key = "per_page" if self.kind == "github" else "limit"
+        found = self._request("GET", path, params={size_key: "100"}, accept=(200,)).json()
+        return tuple(
+            str(item["body"]) for item in (found if isinstance(found, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("body"), str)
+        )
+
+    def comment(self, repository: str, number: int, body: str) -> None:
+        """Comment on issue or pull request ``number`` (both forges: the issue comments API)."""
+        path = f"{self.repo_path(repository)}/issues/{number}/comments"
+        self._request("POST", path, json={"body": body}, accept=(201,))
+
     def _request(
         self,
         method: str,
@@ -325,4 +382,28 @@ def _pull(data: Mapping[str, object], *, existed: bool) -> PullRequest:
     url = data.get("html_url")
     return PullRequest(
         number if isinstance(number, int) else 0, url if isinstance(url, str) else "", existed
+    )
+
+
+def _is_merged(data: Mapping[str, object]) -> bool:
+    # GitHub sets `merged_at` on a merged pull request; Gitea also sets `merged: true`.
+    return bool(data.get("merged_at")) or data.get("merged") is True
+
+
+def _merged(data: Mapping[str, object]) -> MergedPull:
+    number = data.get("number")
+    url = data.get("html_url")
+    labels = data.get("labels")
+    base = data.get("base")
+    ref = base.get("ref") if isinstance(base, dict) else None
+    merge = data.get("merge_commit_sha")
+    return MergedPull(
+        number=number if isinstance(number, int) else 0,
+        url=url if isinstance(url, str) else "",
+        labels=tuple(
+            str(label["name"]) for label in (labels if isinstance(labels, list) else [])
+            if isinstance(label, dict) and isinstance(label.get("name"), str)
+        ),
+        base=ref if isinstance(ref, str) else "",
+        merge_commit=merge if isinstance(merge, str) else "",
     )

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from tooling.ci.yaml_model import (
     OMIT,
@@ -100,6 +100,13 @@ class Settings:
     (empty: no filter)."""
     gitea_version: tuple[int, int] | None = None
     """The oldest Gitea the `.gitea/` files must work on (None: a current one)."""
+
+    release_on_merge: bool = False
+    """`release-on-merge`: the release workflow also runs on pushes to `release_branch`."""
+    release_branch: str = "main"
+    """The branch releases are cut from (`release-branch`)."""
+    runtime_paths: tuple[str, ...] = ()
+    """Root-relative globs the runtime is made from: the on-merge trigger's `paths` filter."""
 
     @property
     def gitea_legacy(self) -> bool:
@@ -187,7 +194,10 @@ def settings_from_config(config: Config) -> Settings:
         )
     return Settings(tag_prefix=config.tag_prefix, pythons=tuple(found),
                     prefix=config.workflow_prefix, paths=ci_paths(config),
-                    gitea_version=parse_gitea_version(config.gitea_version))
+                    gitea_version=parse_gitea_version(config.gitea_version),
+                    release_on_merge=config.release_on_merge,
+                    release_branch=config.release_branch,
+                    runtime_paths=config.runtime_globs())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,13 +305,21 @@ def _release(settings: Settings) -> dict[str, Node]:
             gitea="${{ vars.TWINE_REPOSITORY_URL }}",
         ),
     }
-    dispatch: dict[str, Node] = {"inputs": {"bump": {
-        "description": "Raise the bump above what the commits ask for (never lowers it)",
-        "type": "choice",
-        "options": ["", "patch", "minor", "major"],
-        "default": "",
-    }}}
-    return {
+    dispatch: dict[str, Node] = {"inputs": {
+        "bump": {
+            "description": "Raise the bump above what the commits ask for (never lowers it)",
+            "type": "choice",
+            "options": ["", "patch", "minor", "major"],
+            "default": "",
+        },
+        "dev": {
+            "description": "Publish the next X.Y.Z.devN of the planned version instead"
+                           " (no tag, no cascade)",
+            "type": "boolean",
+            "default": False,
+        },
+    }}
+    workflow: dict[str, Node] = {
         "name": f"{settings.prefix}release",
         "on": {
             "push": {"tags": [f"{settings.tag_prefix}*"]},
@@ -330,11 +348,39 @@ def _release(settings: Settings) -> dict[str, Node]:
                 },
                 "steps": [
                     *_setup(settings.default_python, full_history=True),
-                    {"name": "Release", "run": "invoke release --yes", "env": env},
+                    {"name": "Release", "if": "${{ !inputs.dev }}",
+                     "run": "invoke release --yes", "env": env},
+                    {"name": "Dev release", "if": "${{ inputs.dev }}",
+                     "run": "invoke release --yes --dev", "env": env},
                 ],
             },
         },
     }
+    return _release_on_merge(workflow, settings) if settings.release_on_merge else workflow
+
+
+def _release_on_merge(workflow: dict[str, Node], settings: Settings) -> dict[str, Node]:
+    """Also release on a push to the release branch that touches the runtime (docs/release.md).
+
+    The push trigger gains the branch and the runtime's paths (GitHub and Gitea skip `paths`
+    for tag pushes, so tags still always run); such a push runs `invoke release --on-merge`,
+    which reads the merged pull requests' labels and holds an unconfirmed major.
+    """
+    job = cast("dict[str, dict[str, Node]]", workflow["jobs"])["release"]
+    steps = cast("list[dict[str, Node]]", job["steps"])
+    cast("dict[str, Node]", workflow["on"])["push"] = {
+        "branches": [settings.release_branch],
+        "tags": [f"{settings.tag_prefix}*"],
+        "paths": list(settings.runtime_paths),
+    }
+    cast("dict[str, Node]", job["permissions"])["pull-requests"] = Commented(
+        "write", "read the merged pull requests' labels; comment on a held major")
+    merged = "github.event_name == 'push' && github.ref_type == 'branch'"
+    release = steps[-2]
+    steps[-2] = {**release, "if": f"${{{{ !inputs.dev && !({merged}) }}}}"}
+    steps.insert(-1, {**release, "name": "Release on merge", "if": f"${{{{ {merged} }}}}",
+                      "run": "invoke release --yes --on-merge"})
+    return workflow
 
 
 # `fix` off by default: a scheduled run only reports; a person dispatches the heal.

@@ -41,12 +41,15 @@ __all__ = [
     "TRUSTED_PUBLISHING",
     "Preflight",
     "PushResult",
+    "RaceLostError",
     "TagResult",
+    "catch_up",
     "check_clean_advice",
     "commit_files",
     "commit_subject_and_parent_time",
     "create_tag",
     "current_branch",
+    "drop_local_release",
     "find_release_commit",
     "head_commit",
     "local_tag_commit",
@@ -62,6 +65,13 @@ __all__ = [
 ]
 
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true"}
+
+
+class RaceLostError(ToolingError):
+    """The remote refused the release's push: another release or a merge landed first.
+
+    Its own class because an on-merge run starts over from the new tip instead of failing.
+    """
 
 
 @dataclass(frozen=True)
@@ -373,7 +383,7 @@ def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) ->
     """Push the version commit and its tag in one atomic push; only one release can win it."""
     on_remote = remote_tag_commit(repo, remote, tag)
     if on_remote is not None and on_remote != commit:
-        raise ToolingError(
+        raise RaceLostError(
             f"tag {tag} is already on {remote} at {on_remote[:12]}, not {commit[:12]}: "
             "another release of this version won; nothing was pushed"
         )
@@ -390,13 +400,53 @@ def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) ->
         rejected = any(ln.startswith("!") for ln in lines)
         tail = next((ln for ln in reversed(lines) if ln.strip()), "no output")
         if rejected:
-            raise ToolingError(
+            raise RaceLostError(
                 f"{remote} refused the atomic push of {branch} and {tag} ({tail.strip()}): "
                 "someone pushed or released meanwhile; nothing was pushed"
             )
         raise ToolingError(f"git push to {remote} failed: {tail.strip()}")
+    if f"=\trefs/tags/{tag}:refs/tags/{tag}\t" in done.stdout:  # porcelain: "=" is up to date
+        # The same tag was already there: another run pushed this very release (the same
+        # commit and tag, made in the same second) between our check and our push.  It
+        # publishes it; two runs publishing one version would race on the upload.
+        raise RaceLostError(
+            f"{tag} reached {remote} from another run a moment before ours; that run "
+            "publishes it; nothing was pushed from here"
+        )
     _verify_pushed(repo, remote, branch, tag, commit)
     return PushResult(remote, branch, tag, commit, pushed=True)
+
+
+def catch_up(repo: Path, remote: str, branch: str) -> int:
+    """Fetch ``branch`` and the tags, and fast-forward the checked-out ``branch`` to the remote.
+
+    An on-merge run releases the release branch as it is when the run holds the release lock,
+    so a merge that landed after the one that started the run is not left for a later run to
+    find behind a version commit.  Returns how many commits HEAD moved; a branch that has
+    diverged from the remote is an error.
+    """
+    if current_branch(repo) != branch:
+        return 0
+    _git(repo, "fetch", "--quiet", "--tags", remote,
+         f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", remote=remote)
+    counts = _out(repo, "rev-list", "--left-right", "--count", f"HEAD...{remote}/{branch}")
+    ahead, behind = (int(n) for n in counts.split())
+    if behind and ahead:
+        raise ToolingError(
+            f"{branch} has {ahead} commit(s) not on {remote}/{branch}, which has {behind} not "
+            "here; an on-merge release runs on a clean checkout of the release branch"
+        )
+    if behind:
+        _git(repo, "merge", "--quiet", "--ff-only", f"{remote}/{branch}")
+    return behind
+
+
+def drop_local_release(repo: Path, tag: str, base: str, message: str) -> None:
+    """Undo an unpushed release: delete its local tag and reset its version commit to ``base``."""
+    if local_tag_commit(repo, tag) is not None:
+        _git(repo, "tag", "--delete", tag)
+    if find_release_commit(repo, base, message) is not None:
+        _git(repo, "reset", "--quiet", "--hard", base)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 from tooling.cli import guarded, step
 from tooling.config import load_config
 from tooling.errors import ToolingError
+from tooling.index import index_url_from_env, read_project
+from tooling.release import onmerge, steps
 from tooling.release import repo as gitops
-from tooling.release import steps
 from tooling.release.journal import JOURNAL_DIR, Journal, release_lock
 from tooling.release.tagged import (
     describe_tagged,
@@ -33,6 +34,7 @@ from tooling.versioning.plan import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
     from tooling.config import Config
+    from tooling.versioning.plan import VersionPlan
 
 __all__ = [
     "main",
@@ -144,12 +146,20 @@ def dry_run(options: steps.ReleaseOptions) -> int:
         return 0
     with step("plan", quiet=options.json_output):
         plan = steps.plan_release(config, options)
+    held = _held(config, plan, options)
+    dev = _dev_version(config, plan) if options.dev and plan.next else None
     if options.json_output:
         report = plan_to_json(plan)
         report["resume"] = unfinished.next_step() if unfinished else None
+        report["held"] = held.line(plan.current) if held else None
+        report["dev"] = dev
         print(json.dumps(report, indent=2))
     else:
         print(describe_plan(plan))
+        if held is not None:
+            print(f"on merge: {held.line(plan.current)}")
+        if dev is not None:
+            print(f"dev release: {dev} (no version commit, no changelog)")
         if unfinished is not None:
             print(f"unfinished release {unfinished.version}: a real run resumes it at "
                   f"{unfinished.next_step()}")
@@ -166,6 +176,12 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     tagged = find_tagged_release(config) if journal is None else None
     if tagged is not None and finished_here(config, tagged):
         reason = f"nothing to release: {tagged.tag} at HEAD was released from this checkout"
+        print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
+                          "reason": reason}) if options.json_output else reason)
+        return None
+    if tagged is not None and options.on_merge:
+        # The version commit of a release this branch already has: its tag's run publishes it.
+        reason = f"nothing to release: HEAD is {tagged.tag}, already released"
         print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
                           "reason": reason}) if options.json_output else reason)
         return None
@@ -190,31 +206,123 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     if plan.next is None:
         print(json.dumps(plan_to_json(plan)) if options.json_output else plan.reason)
         return None
+    held = _held(config, plan, options)
+    if held is not None:  # before anything is written: a major on merge needs a person
+        if options.json_output:
+            print(json.dumps({**plan_to_json(plan), "held": held.line(plan.current)}))
+        raise onmerge.hold_major(config, held, plan, onmerge.forge_from_env())
     _confirm(f"{describe_plan(plan)}\nrelease {plan.next}?", options)
     return steps.start_journal(config, plan)
 
 
+def _held(config: Config, plan: VersionPlan, options: steps.ReleaseOptions) -> onmerge.Held | None:
+    """Return why an on-merge plan must wait for a person (docs/release.md "The major gate")."""
+    if not options.on_merge or not config.confirm_major:
+        return None
+    return onmerge.held_reasons(plan, bump=options.bump)
+
+
+def _check_options(options: steps.ReleaseOptions) -> None:
+    if (options.cascade or options.tag) and not options.dev:
+        raise ToolingError("--cascade and --tag go with --dev (a release always tags and "
+                           "cascades); drop them or add --dev")
+    if options.dev and (options.prerelease or options.on_merge):
+        other = "--prerelease" if options.prerelease else "--on-merge"
+        raise ToolingError(f"--dev and {other} do not go together; pick one")
+
+
+_RACE_ATTEMPTS = 3
+
+
 def release(options: steps.ReleaseOptions) -> int:
     """Run the release: plan, act, verify; resume an unfinished one where it stopped."""
+    _check_options(options)
+    if options.on_merge:
+        onmerge.forge_from_env()  # where the labels come from, checked before anything runs
     if options.dry_run:
         return dry_run(options)
     _require_prompt(options)
     config = load_config()
     with release_lock(config.root / JOURNAL_DIR):
-        journal = _open_or_start(config, options)  # preflight, then resume, adopt or plan
-        if journal is None:
-            return 0
-        ctx = steps.ReleaseContext(config, journal, options)
-        steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version
-        steps.run_step(ctx, "smoke", steps.smoke)          # fresh venvs, the wheel works
-        steps.run_step(ctx, "commit", steps.commit)        # pyproject + CHANGELOG.md
-        steps.run_step(ctx, "tag", steps.tag)              # annotated tag at that commit
-        steps.run_step(ctx, "push", steps.push)            # atomic: branch + tag, read back
-        steps.run_step(ctx, "publish", steps.publish)      # twine, idempotent by sha256
-        steps.run_step(ctx, "read-back", steps.read_back_files)  # the index serves our bytes
-        steps.run_step(ctx, "cascade", steps.cascade)      # bump every consumer's pin
-        steps.run_step(ctx, "converge", steps.converge)    # read every pin back
-        _report(ctx.journal, ctx.timings, options)
+        if options.dev:
+            return _release_dev(config, options)
+        for attempt in range(1, _RACE_ATTEMPTS + 1):
+            try:
+                return _release_once(config, options)
+            except gitops.RaceLostError as exc:
+                # On merge, a push that lost to a newer merge or release starts over from the
+                # remote's tip: that run releases what the winner did not include, or nothing.
+                if not options.on_merge or attempt == _RACE_ATTEMPTS:
+                    raise
+                lost = steps.set_aside_unpushed(config)
+                aside = f"set release {lost} aside, " if lost else ""
+                print(f"note: {exc}; {aside}planning again from the new tip", file=sys.stderr)
+    return 0  # pragma: no cover - the loop returns or raises
+
+
+def _release_once(config: Config, options: steps.ReleaseOptions) -> int:
+    if options.on_merge and steps.journal_for(config) is None:
+        with step("catch up"):
+            if gitops.catch_up(config.root, "origin", config.release_branch):
+                config = load_config(config.root)  # the version may have moved with HEAD
+    journal = _open_or_start(config, options)  # preflight, then resume, adopt or plan
+    if journal is None:
+        return 0
+    ctx = steps.ReleaseContext(config, journal, options)
+    steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version
+    steps.run_step(ctx, "smoke", steps.smoke)          # fresh venvs, the wheel works
+    steps.run_step(ctx, "commit", steps.commit)        # pyproject + CHANGELOG.md
+    steps.run_step(ctx, "tag", steps.tag)              # annotated tag at that commit
+    steps.run_step(ctx, "push", steps.push)            # atomic: branch + tag, read back
+    steps.run_step(ctx, "publish", steps.publish)      # twine, idempotent by sha256
+    steps.run_step(ctx, "read-back", steps.read_back_files)  # the index serves our bytes
+    steps.run_step(ctx, "cascade", steps.cascade)      # bump every consumer's pin
+    steps.run_step(ctx, "converge", steps.converge)    # read every pin back
+    _report(ctx.journal, ctx.timings, options)
+    return 0
+
+
+def _dev_version(config: Config, plan: VersionPlan) -> str:
+    """Return the next ``X.Y.Z.devN`` of the planned version free on the index."""
+    url = index_url_from_env()
+    if not url:
+        raise ToolingError("--dev finds the next free .devN on the index: set RUNTIME_INDEX_URL")
+    served = read_project(url, config.name).versions()
+    return steps.next_dev_version(str(plan.next), sorted(served))
+
+
+def _release_dev(config: Config, options: steps.ReleaseOptions) -> int:
+    """Publish the next ``X.Y.Z.devN``: build, smoke, upload, read back; tag/cascade if asked."""
+    unfinished = steps.journal_for(config)
+    if unfinished is not None:
+        raise ToolingError(f"release {unfinished.version} is unfinished; run `invoke release` "
+                           "to finish it (or abandon it, docs/release.md) before a dev release")
+    with step("preflight"):
+        gitops.preflight(config)
+    with step("plan"):
+        plan = steps.plan_release(config, options)
+    if plan.next is None:
+        raise ToolingError(f"no version to make a dev release of: {plan.reason}")
+    version = _dev_version(config, plan)
+    _confirm(f"{describe_plan(plan)}\ndev release {version}?", options)
+    ctx = steps.ReleaseContext(config, steps.start_dev_journal(config, plan, version), options)
+    steps.run_step(ctx, "build", steps.build)
+    steps.run_step(ctx, "smoke", steps.smoke)
+    if options.tag:
+        steps.run_step(ctx, "tag", steps.tag)          # at HEAD: a dev release makes no commit
+        steps.run_step(ctx, "push", steps.push)        # the tag only: HEAD is on the remote
+    else:
+        steps.skip_step(ctx, "tag", "dev release without --tag")
+        steps.skip_step(ctx, "push", "dev release without --tag")
+    steps.run_step(ctx, "publish", steps.publish)
+    steps.run_step(ctx, "read-back", steps.read_back_files)
+    if options.cascade:
+        steps.run_step(ctx, "cascade", steps.cascade)
+        steps.run_step(ctx, "converge", steps.converge)
+    else:
+        steps.skip_step(ctx, "cascade", "dev release without --cascade")
+        steps.skip_step(ctx, "converge", "dev release without --cascade")
+    _report(ctx.journal, ctx.timings, options)
     return 0
 
 
@@ -230,7 +338,10 @@ def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseO
         }
         print(redact(json.dumps(report, indent=2)))
         return
-    print(f"released {journal.version} as {journal.tag}")
+    if journal.plan.get("dev") and journal.result("tag").get("skipped"):
+        print(f"released {journal.version} (dev release, untagged)")
+    else:
+        print(f"released {journal.version} as {journal.tag}")
     for entry in files if isinstance(files, list) else []:
         if isinstance(entry, dict):
             print(f"  {entry.get('filename')}  sha256 {entry.get('sha256')}")
@@ -252,11 +363,16 @@ def run_release(
     against: str | None = None,
     baseline_version: str | None = None,
     all_paths: bool = False,
+    on_merge: bool = False,
+    dev: bool = False,
+    cascade: bool = False,
+    tag: bool = False,
 ) -> int:
     """`invoke release`: the whole release, resumable."""
     options = steps.ReleaseOptions(dry_run, bump, prerelease, yes, json_output, consumers, jobs,
                                    against=against, baseline_version=baseline_version,
-                                   all_paths=all_paths)
+                                   all_paths=all_paths, on_merge=on_merge, dev=dev,
+                                   cascade=cascade, tag=tag)
     return guarded(lambda: release(options))
 
 
@@ -319,11 +435,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="the version REF released, when its tag does not say")
     parser.add_argument("--all-paths", action="store_true",
                         help="count every commit, not only those that change the runtime")
+    parser.add_argument("--on-merge", action="store_true",
+                        help="read the merged pull requests' release labels; hold a major")
+    parser.add_argument("--dev", action="store_true",
+                        help="publish the next X.Y.Z.devN of the planned version")
+    parser.add_argument("--cascade", action="store_true", help="with --dev: cascade it too")
+    parser.add_argument("--tag", action="store_true", help="with --dev: tag it too")
     args = parser.parse_args(argv)
     return run_release(
         dry_run=args.dry_run, bump=args.bump, prerelease=args.prerelease, yes=args.yes,
         json_output=args.json, consumers=args.consumers, jobs=args.jobs,
         against=args.against, baseline_version=args.baseline_version, all_paths=args.all_paths,
+        on_merge=args.on_merge, dev=args.dev, cascade=args.cascade, tag=args.tag,
     )
 
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,8 +28,9 @@ from tooling.cli import step
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.files import sha256_of
+from tooling.release import onmerge
 from tooling.release import repo as gitops
-from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
+from tooling.release.journal import JOURNAL_DIR, STEPS, Journal, JsonValue, find_unfinished
 from tooling.release.tagged import build_epoch, from_index
 from tooling.release.upload import publish_files, read_back
 from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from tooling.versioning.plan import VersionPlan
 
 __all__ = [
+    "DEV_DIR",
     "ReleaseContext",
     "ReleaseOptions",
     "build",
@@ -52,6 +55,7 @@ __all__ = [
     "commit",
     "converge",
     "journal_for",
+    "next_dev_version",
     "open_journal",
     "pending_files",
     "plan_release",
@@ -59,7 +63,10 @@ __all__ = [
     "push",
     "read_back_files",
     "run_step",
+    "set_aside_unpushed",
+    "skip_step",
     "smoke",
+    "start_dev_journal",
     "start_journal",
     "tag",
 ]
@@ -91,6 +98,14 @@ class ReleaseOptions:
     """``--baseline-version``: the version the bump applies to, when the old tag cannot say."""
     all_paths: bool = False
     """``--all-paths``: count every commit, not only those that change the runtime."""
+    on_merge: bool = False
+    """``--on-merge``: read the merged pull requests' labels; hold an unconfirmed major."""
+    dev: bool = False
+    """``--dev``: publish the next ``X.Y.Z.devN`` of the planned version, no version commit."""
+    cascade: bool = False
+    """``--cascade`` (with ``--dev``): cascade the dev release to the consumers too."""
+    tag: bool = False
+    """``--tag`` (with ``--dev``): tag the dev release at HEAD and push the tag."""
 
 
 @dataclass
@@ -232,6 +247,17 @@ def plan_release(config: Config, options: ReleaseOptions) -> VersionPlan:
     """Plan the next version from the commits, with the API diff's required bump as floor."""
     since = options.against or last_release_tag(config.root, config.tag_prefix)
     floor, breaking, notes = _api_floor(config, since)
+    if options.on_merge:
+        # The merged pull requests' release labels (docs/release.md) may lift the release
+        # above the API floor, so the floor is applied once they are in.
+        draft = plan_from_repo(
+            config.root, bump=options.bump, prerelease=options.prerelease,
+            against=options.against, baseline_version=options.baseline_version,
+            all_paths=options.all_paths, notes=notes,
+        )
+        labels = onmerge.read_labels(config, draft, onmerge.forge_from_env())
+        return onmerge.plan_with_labels(config, draft, labels, bump=options.bump,
+                                        api_floor=floor, api_breaking=breaking)
     return plan_from_repo(
         config.root, bump=options.bump, prerelease=options.prerelease, api_floor=floor,
         api_breaking=breaking, against=options.against,
@@ -246,11 +272,72 @@ def start_journal(config: Config, plan: VersionPlan) -> Journal:
     recorded = _json(plan_to_json(plan))
     assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
     recorded["base"] = gitops.head_commit(config.root)
+    # Names this run in its version commit, so two runs racing from the same base never make
+    # the same commit (and both "win" the push); the one the remote refuses learns it lost.
+    recorded["run"] = uuid.uuid4().hex
     recorded["changelog"] = render_section(plan.next, plan.commits, date=release_date())
     journal = Journal.create(config.root / JOURNAL_DIR, plan.next, plan.tag, recorded)
     journal.begin("plan")
     journal.finish("plan", _plan_result(plan.next, plan.tag, recorded))
     return journal
+
+
+def set_aside_unpushed(config: Config) -> str | None:
+    """Undo the unpushed release whose push lost a race; keep its journal aside.  Its version.
+
+    Only a release nothing irreversible happened to yet (not pushed) is undone: its local
+    version commit and tag go, so the next plan starts from the remote's new tip.
+    """
+    journal = journal_for(config)
+    if journal is None or journal.is_done("push"):
+        return None
+    base = _text(journal.plan, "base", str(journal.path))
+    gitops.drop_local_release(config.root, journal.tag, base,
+                              gitops.release_message(journal.version))
+    journal.path.replace(journal.path.with_name(f"{journal.path.name}.lost-{int(time.time())}"))
+    return journal.version
+
+
+# -- dev releases ---------------------------------------------------------------------------
+
+DEV_DIR = "dev"
+"""Dev-release journals live in ``.release/dev/``, apart from the releases a run resumes."""
+
+
+def next_dev_version(base: str, served: Sequence[str]) -> str:
+    """Return ``base.devN`` with N one above the highest ``base.devM`` in ``served`` (else 0)."""
+    prefix = f"{base}.dev"
+    taken = [int(v[len(prefix):]) for v in served
+             if v.startswith(prefix) and v[len(prefix):].isdigit()]
+    return f"{prefix}{max(taken) + 1 if taken else 0}"
+
+
+def start_dev_journal(config: Config, plan: VersionPlan, version: str) -> Journal:
+    """Create the journal of a dev release; its "commit" is HEAD itself (none is made)."""
+    recorded = _json(plan_to_json(plan))
+    assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
+    head = gitops.head_commit(config.root)
+    recorded.update({"base": head, "dev": True, "next": version})
+    directory = config.root / JOURNAL_DIR / DEV_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    old = directory / f"{version}.json"
+    if old.exists():  # an earlier run that uploaded nothing (else N would have moved on)
+        old.replace(old.with_name(f"{old.name}.stale-{int(time.time())}"))
+    journal = Journal.create(directory, version, config.tag_for(version), recorded)
+    journal.begin("plan")
+    journal.finish("plan", _plan_result(version, journal.tag, recorded))
+    journal.begin("commit")
+    journal.finish("commit", {"commit": head, "base": head, "message": "", "skipped": "dev"})
+    return journal
+
+
+def skip_step(ctx: ReleaseContext, name: str, why: str) -> None:
+    """Record ``name`` done without acting (a dev release skips the tag or the cascade)."""
+    if name not in STEPS or ctx.journal.is_done(name):
+        return
+    print(f"--- {name}: skipped ({why})", file=sys.stderr, flush=True)
+    ctx.journal.begin(name)
+    ctx.journal.finish(name, {"skipped": why})
 
 
 def _plan_result(version: str, tag: str, plan: dict[str, JsonValue]) -> dict[str, JsonValue]:
@@ -366,7 +453,9 @@ def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
         section = _text(ctx.journal.plan, "changelog", str(ctx.journal.path))
         changelog.parent.mkdir(parents=True, exist_ok=True)
         changelog.write_text(insert_section(old, ctx.version, section), encoding="utf-8")
-        made = gitops.commit_files(root, files, message)
+        run = ctx.journal.plan.get("run")
+        body = f"{message}\n\nRelease-Run: {run}" if isinstance(run, str) else message
+        made = gitops.commit_files(root, files, body)
     return {"commit": made, "base": base, "message": message}
 
 

@@ -40,8 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_FILES",
+    "LABEL_BUMPS",
+    "SKIP_LABEL",
     "BelowApiFloorError",
     "OverrideTooLowError",
+    "PullLabel",
     "VersionPlan",
     "describe_plan",
     "files_of",
@@ -54,6 +57,28 @@ __all__ = [
 DEFAULT_FILES: tuple[str, ...] = ("pyproject.toml", "CHANGELOG.md")
 """What a release changes in this repository: the version and the changelog."""
 _MAX_LISTED = 8
+
+
+LABEL_BUMPS: dict[str, Bump] = {
+    "release:major": "major", "release:minor": "minor", "release:patch": "patch",
+}
+"""Pull-request labels that raise the bump (never lower it), and the bump each asks for."""
+SKIP_LABEL = "release:skip"
+"""The pull-request label whose commits release nothing (as if each said ``[skip-release]``)."""
+
+
+@dataclass(frozen=True)
+class PullLabel:
+    """A release label on a merged pull request that brought some of the commits in."""
+
+    label: str
+    """The label: ``release:major``, ``release:minor``, ``release:patch`` or ``release:skip``."""
+    pull: int
+    """The pull request's number."""
+    url: str
+    """The pull request's web address, empty when unknown."""
+    commits: tuple[str, ...]
+    """The full hashes of the planned commits that pull request brought in."""
 
 
 class OverrideTooLowError(ToolingError):
@@ -104,6 +129,8 @@ class VersionPlan:
     """Whether commits were filtered by path (False with ``--all-paths``)."""
     notes: tuple[str, ...] = ()
     """Lines the plan says besides the version (how the baseline was read, for instance)."""
+    labels: tuple[PullLabel, ...] = ()
+    """The release labels of the merged pull requests read (``invoke release --on-merge``)."""
 
     @property
     def release(self) -> bool:
@@ -144,6 +171,25 @@ def _first_asking(commits: Sequence[Commit], bump: Bump, *, current: str, zero: 
     return commits[0]  # pragma: no cover - only called when some commit asks for ``bump``
 
 
+def _apply_skip_labels(commits: tuple[Commit, ...], labels: Sequence[PullLabel]
+                       ) -> tuple[Commit, ...]:
+    skipped = {sha for label in labels if label.label == SKIP_LABEL for sha in label.commits}
+    return tuple(replace(c, skip=True, bump=None) if c.sha in skipped else c for c in commits)
+
+
+def _label_bump(labels: Sequence[PullLabel], commits: Sequence[Commit]
+                ) -> tuple[Bump | None, str | None]:
+    """The highest bump a label asks for on a pull request with a counted commit, and whence."""
+    counted = {c.sha for c in commits if not c.skip}
+    asking = [(LABEL_BUMPS[x.label], x) for x in labels
+              if x.label in LABEL_BUMPS and counted.intersection(x.commits)]
+    top = higher_bump(*(bump for bump, _ in asking))
+    if top is None:
+        return None, None
+    named = ", ".join(f"#{x.pull}" for bump, x in asking if bump == top)
+    return top, f"label release:{top} on {named}"
+
+
 def _promotable(current: str, prerelease: str | None) -> bool:
     parsed = parse_version(current, where="current version")
     if not parsed.unreleased_base:
@@ -171,8 +217,14 @@ def plan_version(
     outside: Sequence[Commit] = (),
     scoped: bool = True,
     notes: Sequence[str] = (),
+    labels: Sequence[PullLabel] = (),
 ) -> VersionPlan:
     """Decide the next version: highest bump wins, overrides only raise, the API floor holds.
+
+    ``labels`` are the release labels of the merged pull requests: ``release:skip`` makes
+    its pull request's commits release nothing; ``release:major|minor|patch`` raises the
+    bump (never lowers it, never an error) when its pull request brought a counted commit,
+    with the 0.x rule applied as to a breaking commit.
 
     ``override`` is ``--bump``; ``env_override`` is the raw ``RELEASE_BUMP`` value (``minor``
     or the PR-label form ``release:minor``).  No releasable commit and no override gives a
@@ -184,11 +236,13 @@ def plan_version(
     """
     validate_version(current, where="current version")
     kind = parse_prerelease(prerelease)
-    commits = tuple(commits)
+    commits = _apply_skip_labels(tuple(commits), labels)
     commit_bump = _zero_rule(
         higher_bump(*(c.bump for c in commits)), current=current, major_on_zero=major_on_zero
     )
     top, source, given = _overrides(override, env_override)
+    label, label_source = _label_bump(labels, commits)
+    label = _zero_rule(label, current=current, major_on_zero=major_on_zero)
     for name, bump in given:
         if bump_rank(bump) < bump_rank(commit_bump):
             asked = cast("Bump", commit_bump)
@@ -198,6 +252,8 @@ def plan_version(
                 f"({first.short} {first.subject}); an override can raise the bump, never "
                 f"lower it: drop {name} or set it to {asked} or higher"
             )
+    if bump_rank(label) > bump_rank(higher_bump(commit_bump, top)):
+        top, source = label, label_source
     requested = higher_bump(commit_bump, top)
     floor = _zero_rule(api_floor, current=current, major_on_zero=major_on_zero)
     plan = VersionPlan(
@@ -205,7 +261,7 @@ def plan_version(
         override_source=source, prerelease=kind, api_floor=api_floor,
         api_breaking=tuple(api_breaking), major_on_zero=major_on_zero, tag=None, since=since,
         commits=commits, files=(), reason="", outside=tuple(outside), scoped=scoped,
-        notes=tuple(notes),
+        notes=tuple(notes), labels=tuple(labels),
     )  # fmt: skip
     if requested is None and not _promotable(current, kind):
         considered = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
@@ -245,7 +301,8 @@ def plan_version(
 def _commit_line(commit: Commit, plan: VersionPlan) -> str:
     notes = []
     if commit.skip:
-        notes.append("skipped: [skip-release]")
+        labelled = any(commit.sha in x.commits and x.label == SKIP_LABEL for x in plan.labels)
+        notes.append(f"skipped: {SKIP_LABEL if labelled else '[skip-release]'}")
     elif commit.bump == "major" and plan.current and _before_one(plan.current):
         if not plan.major_on_zero:
             notes.append("breaking: counts as minor before 1.0.0")
@@ -267,6 +324,7 @@ def describe_plan(plan: VersionPlan) -> str:
     if plan.scoped:
         lines.append(f"skipped as outside the runtime: {len(plan.outside)} commit(s)"
                      " (--all-paths counts them)")
+    lines.extend(f"label: {x.label} on #{x.pull} {x.url}".rstrip() for x in plan.labels)
     lines.append(f"commits ask for: {plan.commit_bump or 'no release'}")
     if plan.override:
         lines.append(f"override: {plan.override} (from {plan.override_source})")
@@ -310,6 +368,10 @@ def plan_to_json(plan: VersionPlan) -> dict[str, object]:
         "skipped_outside": len(plan.outside),
         "outside": [{"sha": c.sha, "short": c.short, "subject": c.subject}
                     for c in plan.outside],
+        "labels": [
+            {"label": x.label, "pull": x.pull, "url": x.url, "commits": list(x.commits)}
+            for x in plan.labels
+        ],
         "commits": [
             {
                 "sha": c.sha,
