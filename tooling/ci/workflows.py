@@ -346,17 +346,30 @@ def _release(settings: Settings) -> dict[str, Node]:
                         gitea=OMIT,
                     ),
                 },
-                "steps": [
-                    *_setup(settings.default_python, full_history=True),
-                    {"name": "Release", "if": "${{ !inputs.dev }}",
-                     "run": "invoke release --yes", "env": env},
-                    {"name": "Dev release", "if": "${{ inputs.dev }}",
-                     "run": "invoke release --yes --dev", "env": env},
-                ],
+                "steps": PerForge(
+                    github=_release_steps(settings, env, dispatch_inputs=True),
+                    gitea=_release_steps(settings, env, dispatch_inputs=not settings.gitea_legacy),
+                ),
             },
         },
     }
     return _release_on_merge(workflow, settings) if settings.release_on_merge else workflow
+
+
+def _release_steps(
+    settings: Settings, env: dict[str, Node], *, dispatch_inputs: bool
+) -> list[Node]:
+    """The release job's steps; the dev release needs the dispatch's `dev` input."""
+    setup = _setup(settings.default_python, full_history=True)
+    if not dispatch_inputs:  # Gitea before 1.26: no inputs, so no dev release from the UI
+        return [*setup, {"name": "Release", "run": "invoke release --yes", "env": env}]
+    return [
+        *setup,
+        {"name": "Release", "if": "${{ !inputs.dev }}", "run": "invoke release --yes",
+         "env": env},
+        {"name": "Dev release", "if": "${{ inputs.dev }}",
+         "run": "invoke release --yes --dev", "env": env},
+    ]
 
 
 def _release_on_merge(workflow: dict[str, Node], settings: Settings) -> dict[str, Node]:
@@ -367,7 +380,7 @@ def _release_on_merge(workflow: dict[str, Node], settings: Settings) -> dict[str
     which reads the merged pull requests' labels and holds an unconfirmed major.
     """
     job = cast("dict[str, dict[str, Node]]", workflow["jobs"])["release"]
-    steps = cast("list[dict[str, Node]]", job["steps"])
+    per_forge = cast("PerForge", job["steps"])
     cast("dict[str, Node]", workflow["on"])["push"] = {
         "branches": [settings.release_branch],
         "tags": [f"{settings.tag_prefix}*"],
@@ -376,10 +389,15 @@ def _release_on_merge(workflow: dict[str, Node], settings: Settings) -> dict[str
     cast("dict[str, Node]", job["permissions"])["pull-requests"] = Commented(
         "write", "read the merged pull requests' labels; comment on a held major")
     merged = "github.event_name == 'push' && github.ref_type == 'branch'"
-    release = steps[-2]
-    steps[-2] = {**release, "if": f"${{{{ !inputs.dev && !({merged}) }}}}"}
-    steps.insert(-1, {**release, "name": "Release on merge", "if": f"${{{{ {merged} }}}}",
-                      "run": "invoke release --yes --on-merge"})
+    for steps in (cast("list[dict[str, Node]]", per_forge.github),
+                  cast("list[dict[str, Node]]", per_forge.gitea)):
+        at = next(i for i, s in enumerate(steps) if s.get("name") == "Release")
+        release = steps[at]
+        shown = "!inputs.dev && " if "if" in release else ""
+        steps[at] = {**release, "if": f"${{{{ {shown}!({merged}) }}}}"}
+        steps.insert(at + 1, {**release, "name": "Release on merge",
+                              "if": f"${{{{ {merged} }}}}",
+                              "run": "invoke release --yes --on-merge"})
     return workflow
 
 
