@@ -32,11 +32,13 @@ def git(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     what: str | None = None,
+    stdin: str | None = None,
 ) -> Completed:
     """Run ``git ARGS`` in ``repo``; a failure names ``what`` (default ``git <command>``)."""
     full_env = {**(os.environ if env is None else env), **NO_PROMPT}
     label = what or f"git {args[0]} in {repo}"
-    return run(["git", *_FIXED, *args], cwd=repo, env=full_env, check=check, what=label)
+    return run(["git", *_FIXED, *args], cwd=repo, env=full_env, check=check, what=label,
+               input_text=stdin)
 
 
 def git_out(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:

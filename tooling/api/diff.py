@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from packaging.version import Version
-
 from tooling.api.compare import (
     ApiDiff,
     Change,
@@ -35,9 +33,10 @@ from tooling.cli import annotate, guarded, step
 from tooling.config import Config, config_from_data, load_config, parse_pyproject_text
 from tooling.errors import ToolingError
 from tooling.files import write_atomic
+from tooling.git import last_release_tag
 from tooling.proc import run
 from tooling.summary import append_section
-from tooling.version import BUMPS, is_valid_version, parse_bump
+from tooling.version import BUMPS, parse_bump
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -80,19 +79,6 @@ def _stage(
 
     rewrite_tree(source, package, out, exclude=exclude, cache_dir=cache_dir)
     return out
-
-
-def last_release_tag(root: Path, tag_prefix: str) -> str | None:
-    """The ``<tag_prefix>X.Y.Z`` tag reachable from HEAD with the highest version, if any."""
-    listed = run(
-        ["git", "tag", "--merged", "HEAD", "--list", f"{tag_prefix}*"],
-        cwd=root,
-        what=f"git tag --merged HEAD in {root}",
-    ).stdout.split()
-    releases = [tag for tag in listed if is_valid_version(tag.removeprefix(tag_prefix))]
-    if not releases:
-        return None
-    return max(releases, key=lambda tag: Version(tag.removeprefix(tag_prefix)))
 
 
 def _is_shallow(root: Path) -> bool:

@@ -10,11 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from packaging.version import Version
-
 from tooling.errors import ToolingError
-from tooling.proc import run
-from tooling.version import Bump, higher_bump, is_valid_version
+from tooling.git import git, last_release_tag, require_head
+from tooling.version import Bump, higher_bump
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -130,54 +128,16 @@ def parse_commit(sha: str, message: str) -> Commit:
     )
 
 
-def _git(repo: Path, *args: str, what: str) -> str:
-    # A fixed output encoding so messages in any i18n.commitEncoding read back the same.
-    argv = ["git", "-c", "i18n.logOutputEncoding=UTF-8", "-c", "core.quotePath=false", *args]
-    return run(argv, cwd=repo, what=what).stdout
-
-
-def _require_head(repo: Path) -> None:
-    done = run(["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=repo, check=False)
-    if done.returncode != 0:
-        raise ToolingError(
-            f"{repo}: not a git repository with commits; run from a clone of the project"
-        )
-
-
-def last_release_tag(repo: Path, prefix: str, *, finals_only: bool = False) -> str | None:
-    """Return the tag of the highest valid version among ``prefix*`` tags reachable from HEAD.
-
-    Tags whose rest is not a valid version (``runtime-vnext``, ``runtime-v1.2``) are not
-    releases and are passed over.  With ``finals_only``, pre-release and dev tags are too
-    (the changelog of a final release covers everything since the previous final).  None
-    when there is no release tag yet.
-    """
-    _require_head(repo)
-    out = _git(repo, "tag", "--merged", "HEAD", "--list", f"{prefix}*", what="git tag --merged")
-    found: list[tuple[Version, str]] = []
-    for tag in out.splitlines():
-        rest = tag.strip()[len(prefix) :]
-        if not tag.strip().startswith(prefix) or not is_valid_version(rest):
-            continue
-        version = Version(rest)
-        if not (finals_only and (version.is_prerelease or version.is_devrelease)):
-            found.append((version, tag.strip()))
-    return max(found)[1] if found else None
-
-
 def commits_since(repo: Path, tag: str | None) -> tuple[Commit, ...]:
     """Every commit reachable from HEAD but not from ``tag`` (all of them when None), oldest first.
 
     Merge commits are read through: the commits a merge brings are listed, the merge itself
     is not, so a merged ``feat:`` counts whatever the merge message says.
     """
-    _require_head(repo)
+    require_head(repo)
     if tag is not None:
-        done = run(
-            ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
-            cwd=repo,
-            check=False,
-        )
+        done = git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}",
+                   check=False)
         if done.returncode != 0:
             raise ToolingError(
                 f"{repo}: tag {tag!r} not found; fetch tags (git fetch --tags) or pass "
@@ -185,18 +145,10 @@ def commits_since(repo: Path, tag: str | None) -> tuple[Commit, ...]:
             )
     revs = f"refs/tags/{tag}..HEAD" if tag is not None else "HEAD"
     # -z separates commits with NUL, which no commit message can contain.
-    out = _git(
-        repo,
-        "log",
-        "-z",
-        "--no-merges",
-        "--reverse",
-        "--topo-order",
-        "--format=%H%n%B",
-        revs,
-        "--",
-        what="git log",
-    )
+    out = git(
+        repo, "log", "-z", "--no-merges", "--reverse", "--topo-order", "--format=%H%n%B", revs,
+        "--", what="git log",
+    ).stdout
     commits = []
     for record in out.split("\0"):
         if not record.strip():

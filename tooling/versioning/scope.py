@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
-from tooling.proc import run
+from tooling.git import git
 from tooling.versioning.history import Commit, parse_commit
 
 if TYPE_CHECKING:
@@ -114,14 +114,12 @@ def scope_of(config: Config) -> RuntimeScope:
 
 
 def _git(repo: Path, *args: str, what: str, stdin: str | None = None) -> str:
-    argv = ["git", "-c", "i18n.logOutputEncoding=UTF-8", "-c", "core.quotePath=false", *args]
-    return run(argv, cwd=repo, what=what, input_text=stdin).stdout
+    return git(repo, *args, what=what, stdin=stdin).stdout
 
 
 def verify_ref(repo: Path, ref: str, *, flag: str = "--against") -> str:
     """The commit ``ref`` names, or an error saying how to name another."""
-    done = run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo,
-               check=False)
+    done = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
     if done.returncode != 0:
         raise ToolingError(
             f"{ref!r} is not a commit in {repo}; fetch it (git fetch --tags) or pass "
