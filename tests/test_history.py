@@ -290,6 +290,15 @@ def test_the_api_floor_follows_the_zero_x_rule(released: Path) -> None:
         plan_version("0.4.0", commits_since(released, plan.tag), api_floor="major")
 
 
+def test_additions_raise_a_patch_to_minor_but_a_break_is_refused(released: Path) -> None:
+    added = ["molecule_runtime.coordinator.Route (added-class): class added"]
+    plan = plan_after(released, "fix: tidy", api_floor="minor", api_breaking=added)
+    assert (plan.commit_bump, plan.bump, plan.next) == ("patch", "minor", "1.3.0")
+    assert "the public API's additions ask for minor" in plan.reason
+    with pytest.raises(BelowApiFloorError, match="needs a major release"):
+        plan_after(released, "fix: tidy", api_floor="major", api_breaking=added)
+
+
 def test_the_plan_as_json_and_text(released: Path) -> None:
     plan = plan_after(released, "feat(tools): a", "docs: b", api_floor="minor")
     data = plan_to_json(plan)

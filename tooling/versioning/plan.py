@@ -276,6 +276,11 @@ def plan_version(
         return replace(plan, reason=why)
     promoting = requested is None
     level = release_level(current, requested or "patch")
+    raised_by_api = False
+    if not promoting and api_floor == "minor" and bump_rank(level) < bump_rank(floor):
+        # Additions to the public API ask for a minor release, and nothing a caller relies on
+        # can break, so they raise the release themselves; only a break needs a person.
+        requested, level, raised_by_api = "minor", release_level(current, "minor"), True
     if bump_rank(level) < bump_rank(floor):
         shown = "; ".join(api_breaking[:_MAX_LISTED])
         more = len(api_breaking) - _MAX_LISTED
@@ -292,6 +297,7 @@ def plan_version(
         if promoting
         else f"{level} release: commits ask for {commit_bump or 'nothing'}"
         + (f", {source} asks for {top}" if top else "")
+        + (", the public API's additions ask for minor" if raised_by_api else "")
     )
     return replace(
         plan, next=nxt, bump=level, tag=f"{tag_prefix}{nxt}", files=tuple(files), reason=why
