@@ -281,7 +281,6 @@ def test_release_skip_releases_nothing(box: MergeBox) -> None:
 
 
 @slow
-@pytest.mark.xfail(strict=True, reason="needs path-scoped history")
 def test_a_merge_touching_only_files_outside_the_runtime_releases_nothing(box: MergeBox) -> None:
     box.merge("feat: describe the runtime", {"docs/runtime.md": "# The runtime\n"})
     done = box.release("--on-merge", "--yes")
