@@ -18,8 +18,10 @@ import datetime as dt
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union, cast
 
@@ -39,8 +41,10 @@ __all__ = [
     "Journal",
     "JsonValue",
     "LockHolder",
+    "crash_if_asked",
     "find_unfinished",
     "release_lock",
+    "release_temp_dir",
 ]
 
 JsonValue = Union[str, int, float, bool, None, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007 - a recursive alias needs Union at runtime
@@ -59,7 +63,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _crash_if_asked(point: str) -> None:
+def crash_if_asked(point: str) -> None:
+    """Kill this process with SIGKILL if the tests asked for it at ``point`` (CRASH_ENV)."""
     if os.environ.get(CRASH_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -174,14 +179,14 @@ class Journal:
 
     def finish(self, step: str, result: Mapping[str, JsonValue]) -> None:
         """Record what ``step`` produced, after it is verified."""
-        _crash_if_asked(f"{step}:acted")
+        crash_if_asked(f"{step}:acted")
         entry = self._entry(step)
         entry.update({"status": "done", "finished": _now(), "result": dict(result)})
         self._steps()[step] = entry
         if self.next_step() is None:
             self._data["finished"] = _now()
         self._save()
-        _crash_if_asked(step)
+        crash_if_asked(step)
 
     def as_json(self) -> dict[str, JsonValue]:
         """Return the whole journal, for reports."""
@@ -250,3 +255,29 @@ def release_lock(directory: Path) -> Iterator[LockHolder]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def release_temp_dir(directory: Path) -> Iterator[Path]:
+    """Make ``directory/tmp`` every temporary directory's parent for the duration.
+
+    Stages make their scratch directories (smoke venvs, API diffs, sdist rebuilds, consumer
+    clones) with ``tempfile``; pointing it (and ``TMPDIR``, for subprocesses) here means a
+    SIGKILL leaves them under ``.release/tmp``, which the next run removes before it starts.
+    Removed again when the run ends, however it ends.
+    """
+    temp = directory / "tmp"
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    saved = (tempfile.tempdir, os.environ.get("TMPDIR"))
+    tempfile.tempdir = str(temp)
+    os.environ["TMPDIR"] = str(temp)
+    try:
+        yield temp
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
+        shutil.rmtree(temp, ignore_errors=True)

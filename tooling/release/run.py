@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from tooling.cli import guarded, step
+from tooling.cli import DEBUG_ENV, guarded, step
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.release import repo as gitops
 from tooling.release import steps
-from tooling.release.journal import JOURNAL_DIR, Journal, release_lock
+from tooling.release.journal import JOURNAL_DIR, Journal, release_lock, release_temp_dir
 from tooling.release.tagged import (
     describe_tagged,
     find_tagged_release,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "main",
+    "refuse_empty",
     "release",
     "run_cascade",
     "run_compat",
@@ -48,35 +50,54 @@ __all__ = [
 ]
 
 
+def refuse_empty(flag: str, value: str | None) -> str | None:
+    """Return ``value``; None means "not given" (the default applies), ``""`` is refused.
+
+    An explicit empty value is almost always an unset variable (``--version "$VERSION"``):
+    taking the default instead would act on a value nobody asked for.
+    """
+    if value is not None and not value.strip():
+        raise ToolingError(
+            f"{flag}: an empty value was given; give a value, or leave {flag} out for the default"
+        )
+    return value
+
+
 def _opt(flag: str, value: str | int | None) -> list[str]:
-    return [] if value in (None, "", 0) else [flag, str(value)]
+    if isinstance(value, str):
+        refuse_empty(flag, value)
+    return [] if value is None or value == 0 else [flag, str(value)]
+
+
+def _stage_main(command: str, flags: list[tuple[str, str | int | None]], *, consumers: str,
+                json_output: bool) -> int:
+    from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
+
+    def work() -> int:
+        argv = [command, *(a for f, v in flags for a in _opt(f, v)), "--consumers", consumers]
+        return cascade.main([*argv, *(["--json"] if json_output else [])])
+
+    return guarded(work)
 
 
 def run_cascade(*, version: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
     """`invoke cascade`: bump every non-exempt consumer's pin."""
-    from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
-
-    argv = ["cascade", *_opt("--version", version), "--consumers", consumers, *_opt("--jobs", jobs)]
-    return cascade.main([*argv, *(["--json"] if json_output else [])])
+    return _stage_main("cascade", [("--version", version), ("--jobs", jobs)],
+                       consumers=consumers, json_output=json_output)
 
 
 def run_converge(
     *, version: str | None, consumers: str, jobs: int | None, json_output: bool
 ) -> int:
     """`invoke converge`: read back every consumer's pin."""
-    from tooling.cascade import cli as cascade  # noqa: PLC0415
-
-    argv = ["converge", *_opt("--version", version), "--consumers", consumers,
-            *_opt("--jobs", jobs)]
-    return cascade.main([*argv, *(["--json"] if json_output else [])])
+    return _stage_main("converge", [("--version", version), ("--jobs", jobs)],
+                       consumers=consumers, json_output=json_output)
 
 
 def run_drift(*, org: str | None, consumers: str, jobs: int | None, json_output: bool) -> int:
     """`invoke drift`: consumers whose pin lags the index."""
-    from tooling.cascade import cli as cascade  # noqa: PLC0415
-
-    argv = ["drift", *_opt("--org", org), "--consumers", consumers, *_opt("--jobs", jobs)]
-    return cascade.main([*argv, *(["--json"] if json_output else [])])
+    return _stage_main("drift", [("--org", org), ("--jobs", jobs)],
+                       consumers=consumers, json_output=json_output)
 
 
 def run_versions(*, json_output: bool) -> int:
@@ -90,7 +111,8 @@ def run_compat(*, check: str | None, json_output: bool) -> int:
     """`invoke compat`: this build's compat.json, or a consumer's needs checked against it."""
     from tooling.api import compat  # noqa: PLC0415
 
-    return compat.main([*_opt("--check", check), *(["--json"] if json_output else [])])
+    return guarded(lambda: compat.main([*_opt("--check", check),
+                                        *(["--json"] if json_output else [])]))
 
 
 def run_workflows(*, check: bool) -> int:
@@ -124,6 +146,7 @@ def dry_run(options: steps.ReleaseOptions) -> int:
         return 0
     with step("preflight", quiet=options.json_output):
         gitops.preflight(config, dry_run=True, tagged=tagged.tag if tagged else None)
+        steps.check_inputs(config, options, dry_run=True)
     if tagged is not None:
         if options.json_output:
             print(json.dumps({"release": True, "adopt": asdict(tagged), "next": tagged.version,
@@ -162,8 +185,9 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     if journal is not None and journal.plan.get("adopted"):
         tag = journal.tag  # a resumed tagged release keeps its preflight (HEAD may be detached)
     with step("preflight"):
-        gitops.preflight(config, allow_dirty=steps.pending_files(journal),
+        gitops.preflight(config, allow_dirty=steps.pending_files(journal, config),
                          pushed=journal is not None and journal.is_done("push"), tagged=tag)
+        steps.check_inputs(config, options, dry_run=False)
     if tagged is not None:
         print(describe_tagged(tagged), file=sys.stderr)
         _confirm(f"release {tagged.version} from {tagged.tag}?", options)
@@ -189,7 +213,7 @@ def release(options: steps.ReleaseOptions) -> int:
         return dry_run(options)
     _require_prompt(options)
     config = load_config()
-    with release_lock(config.root / JOURNAL_DIR):
+    with release_lock(config.root / JOURNAL_DIR), release_temp_dir(config.root / JOURNAL_DIR):
         journal = _open_or_start(config, options)  # preflight, then resume, adopt or plan
         if journal is None:
             return 0
@@ -236,8 +260,17 @@ def run_release(
     jobs: int | None,
 ) -> int:
     """`invoke release`: the whole release, resumable."""
-    options = steps.ReleaseOptions(dry_run, bump, prerelease, yes, json_output, consumers, jobs)
-    return guarded(lambda: release(options))
+
+    def work() -> int:
+        # Checked before anything runs: an explicit empty value never means "the default".
+        options = steps.ReleaseOptions(
+            dry_run, refuse_empty("--bump", bump), refuse_empty("--prerelease", prerelease),
+            yes, json_output, consumers, jobs,
+        )
+        steps.check_options(options)
+        return release(options)
+
+    return guarded(work)
 
 
 def run_tag(*, json_output: bool) -> int:
@@ -288,12 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.release", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--bump", help="raise the bump to major, minor or patch")
-    parser.add_argument("--prerelease", help="cut a prerelease: a, b or rc")
+    parser.add_argument("--prerelease",
+                        help="cut a prerelease: a (alias alpha), b (alias beta) or rc")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     parser.add_argument("--consumers", default="consumers.toml", help="the consumer list")
     parser.add_argument("--jobs", type=int, help="parallel workers for the cascade")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (or {DEBUG_ENV}=1)")
     args = parser.parse_args(argv)
+    if args.debug:
+        os.environ[DEBUG_ENV] = "1"
     return run_release(
         dry_run=args.dry_run, bump=args.bump, prerelease=args.prerelease, yes=args.yes,
         json_output=args.json, consumers=args.consumers, jobs=args.jobs,

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,13 +27,21 @@ from tooling.cascade.engine import cascade_all
 from tooling.cli import step
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.files import sha256_of
+from tooling.files import sha256_of, write_atomic
+from tooling.index import index_url_from_env, parse_http_url
 from tooling.release import repo as gitops
-from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue, find_unfinished
+from tooling.release.journal import (
+    JOURNAL_DIR,
+    Journal,
+    JsonValue,
+    crash_if_asked,
+    find_unfinished,
+)
 from tooling.release.tagged import build_epoch, from_index
 from tooling.release.upload import publish_files, read_back
 from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
 from tooling.smoke.run import load_settings, run_smoke
+from tooling.version import parse_bump, parse_prerelease
 from tooling.versioning.changelog import insert_section, release_date, render_section
 from tooling.versioning.history import last_release_tag
 from tooling.versioning.plan import plan_from_repo, plan_to_json
@@ -49,6 +58,8 @@ __all__ = [
     "ReleaseOptions",
     "build",
     "cascade",
+    "check_inputs",
+    "check_options",
     "commit",
     "converge",
     "journal_for",
@@ -62,9 +73,10 @@ __all__ = [
     "smoke",
     "start_journal",
     "tag",
+    "write_version_files",
 ]
 
-_COMMIT_FILES = ("pyproject.toml", "CHANGELOG.md")
+_CASCADE_TOKEN = "CASCADE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass(frozen=True)
@@ -165,11 +177,71 @@ def _intent(ctx: ReleaseContext, name: str) -> dict[str, JsonValue]:
     return {"version": ctx.version}
 
 
-def pending_files(journal: Journal | None) -> tuple[str, ...]:
+def _changelog(config: Config) -> Path:
+    return config.changelog or config.root / "CHANGELOG.md"
+
+
+def _commit_files(config: Config) -> tuple[str, ...]:
+    """The files the version commit writes, relative to the root."""
+    changelog = _changelog(config)
+    if not changelog.is_relative_to(config.root):
+        raise ToolingError(f"[tool.runtime-build] changelog: {changelog} is outside the "
+                           f"repository {config.root}; give a path inside it")
+    return ("pyproject.toml", changelog.relative_to(config.root).as_posix())
+
+
+def pending_files(journal: Journal | None, config: Config | None = None) -> tuple[str, ...]:
     """Return the files a crashed version commit may have left modified (preflight allows them)."""
     if journal is not None and journal.was_started("commit"):
-        return _COMMIT_FILES
+        return _commit_files(config) if config is not None else ("pyproject.toml",
+                                                                  "CHANGELOG.md")
     return ()
+
+
+# -- inputs, all checked before the first side effect ----------------------------------------
+
+
+def check_options(options: ReleaseOptions) -> None:
+    """Refuse a malformed option before anything runs (each names the option and value)."""
+    if options.bump is not None:
+        parse_bump(options.bump, where="--bump")
+    parse_prerelease(options.prerelease)
+    if options.jobs is not None and options.jobs < 1:
+        raise ToolingError(f"--jobs: {options.jobs} is not a number of workers; give 1 or more")
+
+
+def _read_utf8(path: Path, what: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8") if path.exists() else ""
+    except UnicodeDecodeError as exc:
+        raise ToolingError(
+            f"{path}: the {what} is not UTF-8 (byte {exc.start}: {exc.reason}); re-encode it as "
+            "UTF-8 and run again (nothing was changed)", path=path,
+        ) from exc
+    except OSError as exc:
+        raise ToolingError(f"{path}: cannot read the {what} ({exc.strerror})", path=path) from exc
+
+
+def check_inputs(config: Config, options: ReleaseOptions, *, dry_run: bool) -> None:
+    """Check everything the release reads later, so a typo fails now and not after the push.
+
+    The consumer list is parsed and validated in full, the CHANGELOG must be UTF-8, the index
+    URLs must parse, and a missing ``CASCADE_TOKEN`` is said now, naming the consumers the
+    cascade will skip for it.
+    """
+    consumers = load_consumers(Path(options.consumers))
+    _commit_files(config)
+    _read_utf8(_changelog(config), "CHANGELOG")
+    for name in ("RUNTIME_INDEX_URL", "TWINE_REPOSITORY_URL"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            parse_http_url(value, where=name)
+    if not dry_run and index_url_from_env() is None:
+        raise ToolingError("RUNTIME_INDEX_URL is not set; set it to the index's simple API root")
+    needing = [c.name for c in consumers.active if c.needs_token]
+    if needing and not os.environ.get(_CASCADE_TOKEN, "").strip():
+        print(f"warning: {_CASCADE_TOKEN} not set; the cascade will skip {', '.join(needing)}",
+              file=sys.stderr)
 
 
 def journal_for(config: Config) -> Journal | None:
@@ -223,6 +295,8 @@ def start_journal(config: Config, plan: VersionPlan) -> Journal:
     recorded = _json(plan_to_json(plan))
     assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
     recorded["base"] = gitops.head_commit(config.root)
+    # Makes this run's tag a distinct object from any other run's (gitops.tag_message).
+    recorded["release_id"] = uuid.uuid4().hex
     recorded["changelog"] = render_section(plan.next, plan.commits, date=release_date())
     journal = Journal.create(config.root / JOURNAL_DIR, plan.next, plan.tag, recorded)
     journal.begin("plan")
@@ -336,13 +410,36 @@ def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
                 f"HEAD is {head[:12]}, not {base[:12]} where release {ctx.version} was planned; "
                 "reset to it or abandon the release (docs/release.md)"
             )
-        gitops.set_project_version(root / "pyproject.toml", ctx.version)
-        changelog = root / "CHANGELOG.md"
-        old = changelog.read_text(encoding="utf-8") if changelog.exists() else ""
         section = _text(ctx.journal.plan, "changelog", str(ctx.journal.path))
-        changelog.write_text(insert_section(old, ctx.version, section), encoding="utf-8")
-        made = gitops.commit_files(root, _COMMIT_FILES, message)
+        write_version_files(ctx.config, ctx.version, section)
+        made = gitops.commit_files(root, _commit_files(ctx.config), message)
     return {"commit": made, "base": base, "message": message}
+
+
+def write_version_files(config: Config, version: str, section: str) -> None:
+    """Write the new version into pyproject.toml and its section into the CHANGELOG: both or none.
+
+    Both new texts are computed before either file is touched; a failure while writing puts
+    the first back.  A kill between the two writes leaves pyproject written: the resumed
+    commit step writes both again, and both writes are idempotent.
+    """
+    pyproject, changelog = config.root / "pyproject.toml", _changelog(config)
+    old_pyproject = _read_utf8(pyproject, "pyproject.toml")
+    old_changelog = _read_utf8(changelog, "CHANGELOG")
+    new_pyproject = gitops.project_version_text(old_pyproject, version, pyproject)
+    new_changelog = insert_section(old_changelog, version, section)
+    existed = changelog.exists()
+    try:
+        write_atomic(pyproject, new_pyproject)
+        crash_if_asked("commit:between-writes")
+        write_atomic(changelog, new_changelog)
+    except BaseException:
+        write_atomic(pyproject, old_pyproject)
+        if existed:
+            write_atomic(changelog, old_changelog)
+        else:
+            changelog.unlink(missing_ok=True)
+        raise
 
 
 def _release_commit(ctx: ReleaseContext) -> str:
@@ -351,10 +448,10 @@ def _release_commit(ctx: ReleaseContext) -> str:
 
 def tag(ctx: ReleaseContext) -> dict[str, JsonValue]:
     """Create the annotated release tag at the version commit."""
-    made = gitops.create_tag(
-        ctx.config.root, ctx.journal.tag, _release_commit(ctx),
-        f"{ctx.config.name} {ctx.version}",
-    )
+    release_id = ctx.journal.plan.get("release_id")
+    message = gitops.tag_message(f"{ctx.config.name} {ctx.version}",
+                                 release_id if isinstance(release_id, str) else None)
+    made = gitops.create_tag(ctx.config.root, ctx.journal.tag, _release_commit(ctx), message)
     return _json(made)  # type: ignore[return-value]
 
 
