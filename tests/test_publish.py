@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import json
 import subprocess
 import sys
-import threading
-import time
-import urllib.parse
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import pytest
+from fault_proxy import FaultProxy, fault_proxy
 from helpers import SENTINEL, sha256_file, write_files
 
 from tooling.errors import ToolingError
@@ -69,102 +65,14 @@ def build_dists(root: Path, version: str, body: str = "X = 1\n") -> tuple[Path, 
     return _BUILT[version, body]
 
 
-class _FlakyProxy(http.server.BaseHTTPRequestHandler):
-    """Forwards to the index, injecting one fault per upload (POST) from ``faults``.
-
-    ``500``/``503``: answered by the proxy, never forwarded.  ``drop``: forwarded (the index
-    stores the file), then the connection is closed without an answer.  ``truncate``:
-    forwarded, then the answer is cut mid-body.  ``hang``: forwarded, then the answer comes
-    only after ``hang_seconds``.  ``twice``: forwarded two times, the second answer returned
-    (another run's identical upload landed first).  ``failures`` answers 500 to that many
-    uploads first (-1: forever).  ``seen_posts`` counts uploads received, ``forwarded_posts``
-    those the index got.
-    """
-
-    upstream: str = ""
-    url: str = ""  # where uploads go: this proxy's own address
-    failures: int = 0
-    faults: ClassVar[list[str]] = []
-    hang_seconds: float = 3.0
-    seen_posts: int = 0
-    forwarded_posts: int = 0
-
-    def _fault(self) -> str:
-        cls = type(self)
-        if cls.failures != 0:
-            cls.failures -= 1
-            return "500"
-        return cls.faults.pop(0) if cls.faults else "pass"
-
-    def _answer_error(self, status: int) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        fault = "pass"
-        if self.command == "POST":
-            type(self).seen_posts += 1
-            fault = self._fault()
-            if fault in {"500", "503"}:
-                self._answer_error(int(fault))
-                return
-            type(self).forwarded_posts += 1
-        target = urllib.parse.urlsplit(self.upstream)
-        assert target.hostname is not None  # the fixture's own http://127.0.0.1:port URL
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        conn.request(self.command, self.path, body=body, headers=headers)
-        answer = conn.getresponse()
-        data = answer.read()
-        if fault == "twice":  # someone else's identical upload lands first
-            type(self).forwarded_posts += 1
-            conn.request(self.command, self.path, body=body, headers=headers)
-            answer = conn.getresponse()
-            data = answer.read()
-        conn.close()
-        if fault == "drop":
-            self.close_connection = True
-            return
-        if fault == "hang":
-            time.sleep(type(self).hang_seconds)
-        self.send_response(answer.status, answer.reason)
-        for key, value in answer.getheaders():
-            if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data) + (64 if fault == "truncate" else 0)))
-        self.end_headers()
-        self.wfile.write(data)
-        if fault == "truncate":
-            self.close_connection = True
-
-    do_GET = do_POST = _forward  # noqa: N815 - http.server's naming
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture
 def flaky_proxy(
     fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[type[_FlakyProxy]]:
+) -> Iterator[type[FaultProxy]]:
     """Uploads go through the proxy; lookups and read-back go straight to the index."""
-    class Proxy(_FlakyProxy):
-        upstream = fresh_index.url
-        faults: ClassVar[list[str]] = []
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    Proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    use_index(monkeypatch, fresh_index, upload_url=Proxy.url)
-    try:
-        yield Proxy
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fault_proxy(fresh_index.url) as proxy:
+        use_index(monkeypatch, fresh_index, upload_url=proxy.url)
+        yield proxy
 
 
 def use_index(monkeypatch: pytest.MonkeyPatch, index: PackageIndex, upload_url: str = "") -> None:
@@ -226,7 +134,7 @@ def test_same_file_name_with_other_content_is_refused_never_overwritten(
 
 
 def test_upload_answered_500_twice_then_200_succeeds(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, flaky_proxy: type[FaultProxy], capfd: pytest.CaptureFixture[str]
 ) -> None:
     flaky_proxy.failures = 2
     files = build_dists(tmp_path / "p", "2.0.0")
@@ -240,7 +148,7 @@ def test_upload_answered_500_twice_then_200_succeeds(
 
 
 def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy]
+    tmp_path: Path, flaky_proxy: type[FaultProxy]
 ) -> None:
     # twine retries a 5xx upload by itself, at once, up to 5 times; each retry it reports
     # counts in our budget: the first run is 1 + 5 tries, the second 1 + 2 (its 500 for the
@@ -254,7 +162,7 @@ def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
 
 
 def test_twines_own_re_posts_count_in_the_budget_so_it_is_never_exceeded(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], fresh_index: PackageIndex
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
 ) -> None:
     flaky_proxy.failures = -1
     files = build_dists(tmp_path / "p", "2.0.0")
@@ -267,7 +175,7 @@ def test_twines_own_re_posts_count_in_the_budget_so_it_is_never_exceeded(
 def test_index_failing_forever_fails_cleanly_and_a_later_run_succeeds(
     tmp_path: Path,
     fresh_index: PackageIndex,
-    flaky_proxy: type[_FlakyProxy],
+    flaky_proxy: type[FaultProxy],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     flaky_proxy.failures = -1
@@ -343,7 +251,7 @@ def stored(index: PackageIndex) -> dict[str, str]:
 
 @pytest.mark.parametrize("fault", ["drop", "truncate"])
 def test_an_upload_whose_answer_is_lost_is_settled_by_the_index_not_sent_again(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], fresh_index: PackageIndex, fault: str
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex, fault: str
 ) -> None:
     # The index stored the wheel but its answer was dropped or cut: the outcome is unknown,
     # the index is read, and the wheel is found there with our sha256.
@@ -357,7 +265,7 @@ def test_an_upload_whose_answer_is_lost_is_settled_by_the_index_not_sent_again(
 
 
 def test_an_upload_that_times_out_is_settled_by_the_index(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], fresh_index: PackageIndex
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
 ) -> None:
     flaky_proxy.faults = ["hang"]
     flaky_proxy.hang_seconds = 6.0
@@ -369,7 +277,7 @@ def test_an_upload_that_times_out_is_settled_by_the_index(
 
 
 def test_503_answers_are_retried_and_the_files_land_once(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], fresh_index: PackageIndex
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
 ) -> None:
     flaky_proxy.faults = ["503", "503"]
     files = build_dists(tmp_path / "p", "4.0.0")
@@ -380,7 +288,7 @@ def test_503_answers_are_retried_and_the_files_land_once(
 
 
 def test_already_exists_with_our_bytes_is_published_never_a_credentials_problem(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], fresh_index: PackageIndex
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
 ) -> None:
     # Another run uploads the same bytes between our look-up and our POST: the index refuses
     # ours as "already exists"; reading it back settles the wheel as published.
