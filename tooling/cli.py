@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import sysconfig
 import time
 import traceback
 from dataclasses import dataclass
@@ -42,9 +43,10 @@ def debug_enabled() -> bool:
 
 
 def _origin(exc: BaseException) -> str:
-    """``file:line`` of the innermost frame of our own code (else the innermost) ``exc`` left."""
+    """``file:line`` of the innermost frame ``exc`` passed that is not Python's or a library's."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f"{os.sep}tooling{os.sep}" in f.filename] or frames
+    outside = tuple({sysconfig.get_path(k) for k in ("stdlib", "purelib", "platlib")} - {""})
+    ours = [f for f in frames if not f.filename.startswith(outside)] or frames
     if not ours:
         return "unknown location"
     last = ours[-1]
