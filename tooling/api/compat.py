@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import tooling
 from tooling.api.needs import check_needs, format_check, read_needs
 from tooling.cli import guarded
-from tooling.config import Config, load_config, read_pyproject
+from tooling.config import Config, load_config, read_pyproject, refuse_unknown_keys
 from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ def compat_constants(config: Config) -> tuple[Mapping[str, str], bool]:
     where = f"{config.pyproject} [tool.runtime-build.compat]"
     if not isinstance(table, dict):
         raise ToolingError(f"{where}: must be a table")
+    refuse_unknown_keys(table, frozenset({"constants", "required"}), where)
     constants = table.get("constants", DEFAULT_CONSTANTS)
     if not isinstance(constants, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and v.isidentifier() for k, v in constants.items()
