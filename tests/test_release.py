@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,7 +29,6 @@ from tooling.release.run import run_publish, run_tag
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from helpers import PackageIndex
 
@@ -735,16 +735,23 @@ def test_a_malformed_index_url_is_refused_in_preflight(sandbox: Sandbox, url: st
     assert list((sandbox.clone / ".release").glob("*.json")) == []
 
 
-def test_temporary_directories_live_under_release_and_are_removed(sandbox: Sandbox) -> None:
-    # What a killed run leaves under .release/tmp (smoke venvs, API-diff trees, consumer
-    # clones) is removed by the next run, and nothing stays there once a run ends.
-    leftover = sandbox.clone / ".release" / "tmp" / "smoke-left-by-a-kill"
-    leftover.mkdir(parents=True)
-    (leftover / "venv.txt").write_text("stale\n", encoding="utf-8")
+def test_temporary_directories_are_registered_and_removed_even_after_a_kill(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # What a killed run leaves in its temp directory (smoke venvs, API-diff trees, consumer
+    # clones) is removed by the next run, and nothing is left once a run ends.
+    registry = sandbox.clone / ".release" / "tmp-dirs"
+    leftover = tmp_path / "release-tmp-left-by-a-kill"
+    (leftover / "smoke-3.11-x").mkdir(parents=True)
+    registry.parent.mkdir()
+    registry.write_text(f"{leftover}\n", encoding="utf-8")
     done = sandbox.release("--yes", crash="smoke")
     assert done.returncode == -signal.SIGKILL
     assert not leftover.exists()
+    (killed,) = registry.read_text(encoding="utf-8").split()  # the killed run's own
+    assert Path(killed).is_dir()
     again = sandbox.release("--yes")
     assert again.returncode == 0, again.stderr
-    assert not (sandbox.clone / ".release" / "tmp").exists()
+    assert not Path(killed).exists()
+    assert not registry.exists()
     assert_released_exactly_once(sandbox)

@@ -20,7 +20,14 @@ from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.release import repo as gitops
 from tooling.release import steps
-from tooling.release.journal import JOURNAL_DIR, Journal, release_lock, release_temp_dir
+from tooling.release.journal import (
+    JOURNAL_DIR,
+    Journal,
+    Step,
+    release_lock,
+    release_temp_dir,
+)
+from tooling.release.records import CommitRecord
 from tooling.release.tagged import (
     describe_tagged,
     find_tagged_release,
@@ -186,7 +193,7 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
         tag = journal.tag  # a resumed tagged release keeps its preflight (HEAD may be detached)
     with step("preflight"):
         gitops.preflight(config, allow_dirty=steps.pending_files(journal, config),
-                         pushed=journal is not None and journal.is_done("push"), tagged=tag)
+                         pushed=journal is not None and journal.is_done(Step.PUSH), tagged=tag)
         steps.check_inputs(config, options, dry_run=False)
     if tagged is not None:
         print(describe_tagged(tagged), file=sys.stderr)
@@ -218,27 +225,27 @@ def release(options: steps.ReleaseOptions) -> int:
         if journal is None:
             return 0
         ctx = steps.ReleaseContext(config, journal, options)
-        steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version
-        steps.run_step(ctx, "smoke", steps.smoke)          # fresh venvs, the wheel works
-        steps.run_step(ctx, "commit", steps.commit)        # pyproject + CHANGELOG.md
-        steps.run_step(ctx, "tag", steps.tag)              # annotated tag at that commit
-        steps.run_step(ctx, "push", steps.push)            # atomic: branch + tag, read back
-        steps.run_step(ctx, "publish", steps.publish)      # twine, idempotent by sha256
-        steps.run_step(ctx, "read-back", steps.read_back_files)  # the index serves our bytes
-        steps.run_step(ctx, "cascade", steps.cascade)      # bump every consumer's pin
-        steps.run_step(ctx, "converge", steps.converge)    # read every pin back
+        steps.run_step(ctx, Step.BUILD, steps.build)        # wheel + sdist of the new version
+        steps.run_step(ctx, Step.SMOKE, steps.smoke)        # fresh venvs, the wheel works
+        steps.run_step(ctx, Step.COMMIT, steps.commit)      # pyproject + CHANGELOG.md
+        steps.run_step(ctx, Step.TAG, steps.tag)            # annotated tag at that commit
+        steps.run_step(ctx, Step.PUSH, steps.push)          # atomic: branch + tag, read back
+        steps.run_step(ctx, Step.PUBLISH, steps.publish)    # twine, idempotent by sha256
+        steps.run_step(ctx, Step.READ_BACK, steps.read_back_files)  # the index serves our bytes
+        steps.run_step(ctx, Step.CASCADE, steps.cascade)    # bump every consumer's pin
+        steps.run_step(ctx, Step.CONVERGE, steps.converge)  # read every pin back
         _report(ctx.journal, ctx.timings, options)
     return 0
 
 
 def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseOptions) -> None:
-    files = journal.result("read-back").get("files")
+    files = journal.result(Step.READ_BACK).get("files")
     if options.json_output:
         report = {
             "version": journal.version, "tag": journal.tag,
-            "commit": journal.result("commit").get("commit"),
-            "files": files, "cascade": journal.result("cascade").get("consumers"),
-            "converge": journal.result("converge").get("consumers"),
+            "commit": CommitRecord.load(journal).commit,
+            "files": files, "cascade": journal.result(Step.CASCADE).get("consumers"),
+            "converge": journal.result(Step.CONVERGE).get("consumers"),
             "seconds": timings, "journal": str(journal.path),
         }
         print(redact(json.dumps(report, indent=2)))
