@@ -755,3 +755,21 @@ def test_temporary_directories_are_registered_and_removed_even_after_a_kill(
     assert not Path(killed).exists()
     assert not registry.exists()
     assert_released_exactly_once(sandbox)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TWINE_REPOSITORY_URL", "upload.example.org/legacy/"), ("RELEASE_BUMP", "huge"),
+     ("RUNTIME_SMOKE_PYTHONS", "2.7")],
+)
+def test_a_bad_variable_is_refused_in_preflight_before_anything_changes(
+    sandbox: Sandbox, name: str, value: str
+) -> None:
+    done = sandbox.release("--yes", env={name: value})
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1
+    assert name in errors[0] or value in errors[0]
+    assert "==> build" not in done.stderr
+    assert list((sandbox.clone / ".release").glob("*.json")) == []
+    assert_nothing_released(sandbox)

@@ -234,6 +234,12 @@ def check_inputs(config: Config, options: ReleaseOptions, *, dry_run: bool) -> N
             parse_http_url(value, where=name)
     if not dry_run and index_url_from_env() is None:
         raise ToolingError("RUNTIME_INDEX_URL is not set; set it to the index's simple API root")
+    bump = os.environ.get("RELEASE_BUMP", "")
+    if bump.strip():
+        parse_bump(bump, where="RELEASE_BUMP")
+    pythons = os.environ.get(PYTHONS_ENV, "")
+    if pythons.strip() and not dry_run:
+        find_pythons(parse_restriction([pythons]))  # each one named must be found
     needing = [c.name for c in consumers.active if c.needs_token]
     if needing and not os.environ.get(_CASCADE_TOKEN, "").strip():
         print(f"warning: {_CASCADE_TOKEN} not set; the cascade will skip {', '.join(needing)}",
