@@ -429,3 +429,11 @@ def test_a_failing_worktree_add_names_the_path_and_the_commands_that_clear_it(
     assert str(path) in str(info.value)
     assert f"git worktree unlock {path}" in str(info.value)
     assert "git worktree prune" in str(info.value)
+
+
+def test_setting_the_version_keeps_crlf_line_endings(tmp_path: Path) -> None:
+    # The build tree must hold the pyproject.toml the version commit holds, byte for byte.
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(b'[project]\r\nname = "x"  # keep\r\nversion = "0.1.0"\r\n')
+    set_project_version(pyproject, "0.2.0")
+    assert pyproject.read_bytes() == b'[project]\r\nname = "x"  # keep\r\nversion = "0.2.0"\r\n'

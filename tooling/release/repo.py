@@ -256,8 +256,14 @@ def project_version_text(text: str, version: str, where: Path) -> str:
 
 def set_project_version(pyproject: Path, version: str) -> None:
     """Set ``[project] version`` in ``pyproject``, leaving every other byte as it was."""
-    write_atomic(pyproject, project_version_text(pyproject.read_text(encoding="utf-8"), version,
-                                                 pyproject))
+    # Bytes decoded as they are (no newline translation): the build tree gets exactly the
+    # pyproject.toml the version commit will hold, CRLF and all.
+    try:
+        text = pyproject.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ToolingError(f"{pyproject}: not UTF-8 ({exc.reason}); re-encode it as UTF-8",
+                           path=pyproject) from exc
+    write_atomic(pyproject, project_version_text(text, version, pyproject))
 
 
 def find_release_commit(repo: Path, base: str, message: str) -> str | None:
