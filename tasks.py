@@ -1,17 +1,20 @@
 """Release work as invoke tasks.
 
 Each task turns its flags into arguments for one tooling.release.run function; no git, parsing or
-HTTP lives here.
+HTTP lives here.  A value flag defaults to None, "not given": only that gets the default, while an
+explicit empty value (``--version ''``, an unset CI variable) is refused by the function.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from tooling.cli import DEBUG_ENV
 from tooling.release import adopt as _adopt
 from tooling.release import run as _release
 
@@ -24,7 +27,15 @@ def _finish(code: int) -> None:
         raise Exit(code=code)
 
 
+def _debug(debug: bool) -> None:
+    # Read by tooling.cli.guarded: an unexpected error then shows its traceback.
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
+_DEBUG = "show the traceback of an unexpected error (or set TOOLING_DEBUG=1)"
 _COMMON = {
+    "debug": _DEBUG,
     "json": "print a machine-readable report on stdout",
     "consumers": "path to the consumer list (default: consumers.toml)",
     "jobs": "parallel workers (default: one per consumer, at most 16)",
@@ -36,7 +47,7 @@ _HELD = "exit 0 rather than 3 when consumers are held (a declared need unmet)"
     help={
         "dry_run": "print the plan and change nothing",
         "bump": "raise the bump to major, minor or patch (never lowers it)",
-        "prerelease": "cut a prerelease of this kind (a, b or rc)",
+        "prerelease": "cut a prerelease of this kind: a (alias alpha), b (beta) or rc",
         "yes": "do not ask for confirmation",
         "against": "plan from this ref instead of the last release tag (commits and API diff)",
         "baseline_version": "the version that ref released, when its tag does not say",
@@ -52,67 +63,73 @@ _HELD = "exit 0 rather than 3 when consumers are held (a declared need unmet)"
 def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context,
     dry_run: bool = False,
-    bump: str = "",
-    prerelease: str = "",
+    bump: str | None = None,
+    prerelease: str | None = None,
     yes: bool = False,
     json: bool = False,
     consumers: str = "consumers.toml",
     jobs: int = 0,
-    against: str = "",
-    baseline_version: str = "",
+    against: str | None = None,
+    baseline_version: str | None = None,
     all_paths: bool = False,
     on_merge: bool = False,
     dev: bool = False,
     cascade: bool = False,
     tag: bool = False,
+    debug: bool = False,
 ) -> None:
     """Cut the next release: version, build, smoke, tag, publish, read back, cascade, converge."""
     del c
+    _debug(debug)
     _finish(
         _release.run_release(
-            dry_run=dry_run, bump=bump or None, prerelease=prerelease or None, yes=yes,
-            json_output=json, consumers=consumers, jobs=jobs or None, against=against or None,
-            baseline_version=baseline_version or None, all_paths=all_paths, on_merge=on_merge,
+            dry_run=dry_run, bump=bump, prerelease=prerelease, yes=yes,
+            json_output=json, consumers=consumers, jobs=jobs or None, against=against,
+            baseline_version=baseline_version, all_paths=all_paths, on_merge=on_merge,
             dev=dev, cascade=cascade, tag=tag,
         )
     )
 
 
-@task(help={"json": _COMMON["json"]})
-def tag(c: Context, json: bool = False) -> None:
+@task(help={"json": _COMMON["json"], "debug": _DEBUG})
+def tag(c: Context, json: bool = False, debug: bool = False) -> None:
     """Create and push the annotated release tag for the version in pyproject.toml."""
     del c
+    _debug(debug)
     _finish(_release.run_tag(json_output=json))
 
 
-@task(help={"json": _COMMON["json"]})
-def publish(c: Context, json: bool = False) -> None:
+@task(help={"json": _COMMON["json"], "debug": _DEBUG})
+def publish(c: Context, json: bool = False, debug: bool = False) -> None:
     """Upload dist/ with twine (idempotent by sha256) and read every file back from the index."""
     del c
+    _debug(debug)
     _finish(_release.run_publish(json_output=json))
 
 
 @task(help={"version": "the version to pin (default: pyproject's)", "allow_held": _HELD,
             **_COMMON})
 def cascade(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
-    c: Context, version: str = "", consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False, allow_held: bool = False,
+    c: Context, version: str | None = None, consumers: str = "consumers.toml", jobs: int = 0,
+    json: bool = False, allow_held: bool = False, debug: bool = False,
 ) -> None:
     """Bump the runtime pin in every non-exempt consumer repository."""
     del c
-    _finish(_release.run_cascade(version=version or None, consumers=consumers, jobs=jobs or None,
+    _debug(debug)
+    _finish(_release.run_cascade(version=version, consumers=consumers, jobs=jobs or None,
                                  json_output=json, allow_held=allow_held))
 
 
 @task(help={"version": "the version every pin must show (default: pyproject's)",
             "allow_held": _HELD, **_COMMON})
 def converge(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
-    c: Context, version: str = "", consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False, allow_held: bool = False,
+    c: Context, version: str | None = None, consumers: str = "consumers.toml", jobs: int = 0,
+    json: bool = False, allow_held: bool = False, debug: bool = False,
 ) -> None:
     """Read back every cascaded consumer's pin and fail on any divergence."""
     del c
-    _finish(_release.run_converge(version=version or None, consumers=consumers,
+    _debug(debug)
+    _finish(_release.run_converge(version=version, consumers=consumers,
                                   jobs=jobs or None, json_output=json, allow_held=allow_held))
 
 
@@ -126,35 +143,41 @@ def converge(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     }
 )
 def drift(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
-    c: Context, org: str = "", consumers: str = "consumers.toml", jobs: int = 0,
+    c: Context, org: str | None = None, consumers: str = "consumers.toml", jobs: int = 0,
     json: bool = False, fix: bool = False, max: int = 0,  # noqa: A002 - the flag is --max
-    allow_held: bool = False,
+    allow_held: bool = False, debug: bool = False,
 ) -> None:
     """Report consumers whose pin lags the latest version on the index (--fix heals them)."""
     del c
-    _finish(_release.run_drift(org=org or None, consumers=consumers, jobs=jobs or None,
+    _debug(debug)
+    _finish(_release.run_drift(org=org, consumers=consumers, jobs=jobs or None,
                                json_output=json, fix=fix, max_count=max or None,
                                allow_held=allow_held))
 
 
-@task(help={"json": _COMMON["json"]})
-def versions(c: Context, json: bool = False) -> None:
+@task(help={"json": _COMMON["json"], "debug": _DEBUG})
+def versions(c: Context, json: bool = False, debug: bool = False) -> None:
     """Show every place a version lives; fail when the project's own sources disagree."""
     del c
+    _debug(debug)
     _finish(_release.run_versions(json_output=json))
 
 
-@task(help={"check": "a consumer checkout whose declared needs to check", "json": _COMMON["json"]})
-def compat(c: Context, check: str = "", json: bool = False) -> None:
+@task(help={"check": "a consumer checkout whose declared needs to check", "json": _COMMON["json"],
+            "debug": _DEBUG})
+def compat(c: Context, check: str | None = None, json: bool = False, debug: bool = False) -> None:
     """Print this build's compat.json, or check a consumer's declared needs against it."""
     del c
-    _finish(_release.run_compat(check=check or None, json_output=json))
+    _debug(debug)
+    _finish(_release.run_compat(check=check, json_output=json))
 
 
-@task(help={"check": "fail if the generated workflow files are stale instead of writing them"})
-def workflows(c: Context, check: bool = False) -> None:
+@task(help={"check": "fail if the generated workflow files are stale instead of writing them",
+            "debug": _DEBUG})
+def workflows(c: Context, check: bool = False, debug: bool = False) -> None:
     """Write the CI workflows for GitHub and Gitea from their one definition."""
     del c
+    _debug(debug)
     _finish(_release.run_workflows(check=check))
 
 
@@ -172,21 +195,24 @@ def workflows(c: Context, check: bool = False) -> None:
 )
 def init(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
     c: Context,
-    source: str = "",
-    package: str = "",
-    distribution: str = "",
-    tag_prefix: str = "",
-    release_branch: str = "",
-    workflow_prefix: str = "",
-    gitea_version: str = "",
+    source: str | None = None,
+    package: str | None = None,
+    distribution: str | None = None,
+    tag_prefix: str | None = None,
+    release_branch: str | None = None,
+    workflow_prefix: str | None = None,
+    gitea_version: str | None = None,
     dry_run: bool = False,
+    debug: bool = False,
 ) -> None:
     """Adopt the pipeline here: pyproject tables, .gitignore, workflows; a second run is a no-op."""
     del c
+    _debug(debug)
     flags = {"--source": source, "--package": package, "--distribution": distribution,
              "--tag-prefix": tag_prefix, "--release-branch": release_branch,
              "--workflow-prefix": workflow_prefix, "--gitea-version": gitea_version}
-    argv = [part for flag, value in flags.items() if value for part in (flag, value)]
+    # An explicit empty value goes through, so the command refuses it rather than defaulting.
+    argv = [part for flag, value in flags.items() if value is not None for part in (flag, value)]
     _finish(_adopt.main([*argv, *(["--dry-run"] if dry_run else [])]))
 
 

@@ -27,6 +27,7 @@ from tooling.release.repo import (
     remote_tag_commit,
     scratch_worktree,
     set_project_version,
+    tag_message,
 )
 from tooling.secrets import redact
 
@@ -186,7 +187,8 @@ def test_a_remote_tag_at_another_commit_is_a_hard_error(repo: Path, tmp_path: Pa
     git(other, "push", "-q", "--atomic", "origin", "main", "v0.2.0")
     made = commit(repo, release_message("0.2.0"))
     create_tag(repo, "v0.2.0", made, "demo 0.2.0")
-    with pytest.raises(ToolingError, match="another release of this version won"):
+    lost = r"another release of v0\.2\.0 won .*nothing was uploaded"
+    with pytest.raises(ToolingError, match=lost):
         push_release(repo, "origin", "main", "v0.2.0", made)
     assert git(tmp_path / "remote.git", "rev-parse", "v0.2.0^{commit}") == theirs
 
@@ -366,3 +368,72 @@ def test_a_tag_on_a_commit_already_on_the_branch_is_pushed_alone_even_after_the_
     bare = tmp_path / "remote.git"
     assert git(bare, "rev-parse", "v0.1.0^{commit}") == tagged
     assert git(bare, "rev-parse", "main") == later  # the branch was not rewound
+
+
+def test_two_runs_with_byte_identical_commits_are_told_apart_and_only_one_push_wins(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same bot identity in two CI jobs, the same second: the version commits are the
+    # same object, so only the release id in the tag message tells the two runs apart.
+    for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(name, "2026-01-02T03:04:05Z")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
+    ours, theirs = commit(repo, release_message("0.2.0")), commit(other, release_message("0.2.0"))
+    assert ours == theirs
+    create_tag(repo, "v0.2.0", ours, tag_message("demo 0.2.0", "id-ours"))
+    create_tag(other, "v0.2.0", theirs, tag_message("demo 0.2.0", "id-theirs"))
+    assert push_release(other, "origin", "main", "v0.2.0", theirs).pushed
+    lost = r"another release of v0\.2\.0 won .*nothing was uploaded"
+    with pytest.raises(ToolingError, match=lost):
+        push_release(repo, "origin", "main", "v0.2.0", ours)
+    remote_tag = git(tmp_path / "remote.git", "cat-file", "-p", "v0.2.0")
+    assert "release-id: id-theirs" in remote_tag
+    # The winner's own re-run (a resume) still sees its push as done.
+    assert not push_release(other, "origin", "main", "v0.2.0", theirs).pushed
+
+
+def test_a_worktree_left_locked_by_a_killed_add_is_cleared_by_the_next_run(
+    repo: Path, tmp_path: Path
+) -> None:
+    # `git worktree add` killed early leaves the worktree locked "initializing", half checked
+    # out: remove refuses it, prune skips it, and a plain add then fails for good.
+    path = tmp_path / "scratch" / "worktree"
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "worktree", "add", "--lock", "--reason", "initializing", "--detach", str(path), head)
+    (path / "src" / "a.py").unlink()
+    with scratch_worktree(repo, head, path) as tree:
+        assert (tree / "src" / "a.py").read_text(encoding="utf-8") == "A = 1\n"
+    assert not path.exists()
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_a_locked_worktree_whose_directory_is_gone_is_cleared_too(
+    repo: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "scratch" / "worktree"
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "worktree", "add", "--lock", "--detach", str(path), head)
+    subprocess.run(["rm", "-rf", str(path)], check=True)
+    with scratch_worktree(repo, head, path) as tree:
+        assert (tree / "pyproject.toml").is_file()
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_a_failing_worktree_add_names_the_path_and_the_commands_that_clear_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "scratch" / "worktree"
+    with pytest.raises(ToolingError) as info, scratch_worktree(repo, "0" * 40, path):
+        pass
+    assert str(path) in str(info.value)
+    assert f"git worktree unlock {path}" in str(info.value)
+    assert "git worktree prune" in str(info.value)
+
+
+def test_setting_the_version_keeps_crlf_line_endings(tmp_path: Path) -> None:
+    # The build tree must hold the pyproject.toml the version commit holds, byte for byte.
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(b'[project]\r\nname = "x"  # keep\r\nversion = "0.1.0"\r\n')
+    set_project_version(pyproject, "0.2.0")
+    assert pyproject.read_bytes() == b'[project]\r\nname = "x"  # keep\r\nversion = "0.2.0"\r\n'

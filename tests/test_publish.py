@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import json
 import subprocess
 import sys
-import threading
-import urllib.parse
 from typing import TYPE_CHECKING
 
 import pytest
+from fault_proxy import FaultProxy, fault_proxy
 from helpers import SENTINEL, sha256_file, write_files
 
 from tooling.errors import ToolingError
-from tooling.release.upload import RetryPolicy, main, publish_files, read_back
+from tooling.release.upload import (
+    RetryPolicy,
+    UploadOutcome,
+    classify_twine_failure,
+    main,
+    publish_files,
+    read_back,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,65 +65,14 @@ def build_dists(root: Path, version: str, body: str = "X = 1\n") -> tuple[Path, 
     return _BUILT[version, body]
 
 
-class _FlakyProxy(http.server.BaseHTTPRequestHandler):
-    """Forwards to the index; answers 500 to the first ``failures`` uploads (POSTs)."""
-
-    upstream: str = ""
-    url: str = ""  # where uploads go: this proxy's own address
-    failures: int = 0
-    seen_posts: int = 0
-
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        if self.command == "POST":
-            type(self).seen_posts += 1
-            if type(self).failures != 0:
-                type(self).failures -= 1
-                self.send_response(500, "Internal Server Error")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-        target = urllib.parse.urlsplit(self.upstream)
-        assert target.hostname is not None  # the fixture's own http://127.0.0.1:port URL
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        conn.request(self.command, self.path, body=body, headers=headers)
-        answer = conn.getresponse()
-        data = answer.read()
-        self.send_response(answer.status, answer.reason)
-        for key, value in answer.getheaders():
-            if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        conn.close()
-
-    do_GET = do_POST = _forward  # noqa: N815 - http.server's naming
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture
 def flaky_proxy(
     fresh_index: PackageIndex, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[type[_FlakyProxy]]:
+) -> Iterator[type[FaultProxy]]:
     """Uploads go through the proxy; lookups and read-back go straight to the index."""
-    class Proxy(_FlakyProxy):
-        upstream = fresh_index.url
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    Proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    use_index(monkeypatch, fresh_index, upload_url=Proxy.url)
-    try:
-        yield Proxy
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fault_proxy(fresh_index.url) as proxy:
+        use_index(monkeypatch, fresh_index, upload_url=proxy.url)
+        yield proxy
 
 
 def use_index(monkeypatch: pytest.MonkeyPatch, index: PackageIndex, upload_url: str = "") -> None:
@@ -181,7 +134,7 @@ def test_same_file_name_with_other_content_is_refused_never_overwritten(
 
 
 def test_upload_answered_500_twice_then_200_succeeds(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy], capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, flaky_proxy: type[FaultProxy], capfd: pytest.CaptureFixture[str]
 ) -> None:
     flaky_proxy.failures = 2
     files = build_dists(tmp_path / "p", "2.0.0")
@@ -195,25 +148,39 @@ def test_upload_answered_500_twice_then_200_succeeds(
 
 
 def test_more_500s_than_twine_retries_itself_are_retried_with_backoff(
-    tmp_path: Path, flaky_proxy: type[_FlakyProxy]
+    tmp_path: Path, flaky_proxy: type[FaultProxy]
 ) -> None:
-    # twine retries a 5xx upload 5 times in a row by itself; the 6th and 7th 500 reach us.
+    # twine retries a 5xx upload by itself, at once, up to 5 times; each retry it reports
+    # counts in our budget: the first run is 1 + 5 tries, the second 1 + 2 (its 500 for the
+    # wheel, then "Retry 1 of 5" and success).
     flaky_proxy.failures = 7
     files = build_dists(tmp_path / "p", "2.0.0")
-    report = publish_files(files, policy=FAST)
-    assert [f.attempts for f in report.files] == [2, 2]
+    report = publish_files(files, policy=RetryPolicy(attempts=8, backoff=0.05))
+    assert [f.attempts for f in report.files] == [9, 9]
+    assert flaky_proxy.seen_posts == 9  # 7 refused, then the wheel and the sdist
     read_back(files, policy=FAST)
+
+
+def test_twines_own_re_posts_count_in_the_budget_so_it_is_never_exceeded(
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
+) -> None:
+    flaky_proxy.failures = -1
+    files = build_dists(tmp_path / "p", "2.0.0")
+    with pytest.raises(ToolingError, match="upload failed after 6 tries"):
+        publish_files(files, policy=RetryPolicy(attempts=2, backoff=0.05))
+    assert flaky_proxy.seen_posts == 5  # one twine run only: its 5 POSTs of the wheel
+    assert list(fresh_index.packages.iterdir()) == []
 
 
 def test_index_failing_forever_fails_cleanly_and_a_later_run_succeeds(
     tmp_path: Path,
     fresh_index: PackageIndex,
-    flaky_proxy: type[_FlakyProxy],
+    flaky_proxy: type[FaultProxy],
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     flaky_proxy.failures = -1
     files = build_dists(tmp_path / "p", "3.0.0")
-    with pytest.raises(ToolingError, match="upload failed after 4 attempts") as info:
+    with pytest.raises(ToolingError, match="upload failed after 6 tries") as info:
         publish_files(files, policy=FAST)
     assert SENTINEL not in str(info.value)
     assert list(fresh_index.packages.iterdir()) == []
@@ -237,6 +204,7 @@ def test_wrong_password_is_refused_without_retrying_or_echoing_it(
     with pytest.raises(ToolingError, match="upload refused") as info:
         publish_files(files, policy=FAST)
     assert SENTINEL not in str(info.value)
+    assert "TWINE_PASSWORD" in str(info.value)
     out = capfd.readouterr()
     assert SENTINEL not in out.out + out.err
 
@@ -272,3 +240,84 @@ def test_publish_main_prints_json_report(
     report = json.loads(out.out)
     assert [f["sha256"] for f in report["read_back"]["files"]] == [sha256_file(p) for p in files]
     assert SENTINEL not in out.out + out.err
+
+
+# -- outcome unknown: the request went out, the answer did not come back whole ----------------
+
+
+def stored(index: PackageIndex) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in index.packages.iterdir()}
+
+
+@pytest.mark.parametrize("fault", ["drop", "truncate"])
+def test_an_upload_whose_answer_is_lost_is_settled_by_the_index_not_sent_again(
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex, fault: str
+) -> None:
+    # The index stored the wheel but its answer was dropped or cut: the outcome is unknown,
+    # the index is read, and the wheel is found there with our sha256.
+    flaky_proxy.faults = [fault]
+    files = build_dists(tmp_path / "p", "4.0.0")
+    report = publish_files(files, policy=FAST)
+    assert [f.action for f in report.files] == ["uploaded", "uploaded"]
+    assert stored(fresh_index) == {p.name: sha256_file(p) for p in files}
+    assert flaky_proxy.forwarded_posts == 2  # each file reached the index exactly once
+    read_back(files, policy=FAST)
+
+
+def test_an_upload_that_times_out_is_settled_by_the_index(
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
+) -> None:
+    flaky_proxy.faults = ["hang"]
+    flaky_proxy.hang_seconds = 6.0
+    files = build_dists(tmp_path / "p", "4.0.0")
+    report = publish_files(files, policy=RetryPolicy(attempts=4, backoff=0.05, timeout=3.0))
+    assert [f.action for f in report.files] == ["uploaded", "uploaded"]
+    assert stored(fresh_index) == {p.name: sha256_file(p) for p in files}
+    assert flaky_proxy.forwarded_posts == 2
+
+
+def test_503_answers_are_retried_and_the_files_land_once(
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
+) -> None:
+    flaky_proxy.faults = ["503", "503"]
+    files = build_dists(tmp_path / "p", "4.0.0")
+    report = publish_files(files, policy=FAST)
+    assert [f.action for f in report.files] == ["uploaded", "uploaded"]
+    assert flaky_proxy.forwarded_posts == 2
+    assert stored(fresh_index) == {p.name: sha256_file(p) for p in files}
+
+
+def test_already_exists_with_our_bytes_is_published_never_a_credentials_problem(
+    tmp_path: Path, flaky_proxy: type[FaultProxy], fresh_index: PackageIndex
+) -> None:
+    # Another run uploads the same bytes between our look-up and our POST: the index refuses
+    # ours as "already exists"; reading it back settles the wheel as published.
+    flaky_proxy.faults = ["twice"]
+    files = build_dists(tmp_path / "p", "5.0.0")
+    report = publish_files(files, policy=FAST)
+    assert [f.action for f in report.files] == ["already-present", "uploaded"]
+    assert flaky_proxy.forwarded_posts == 3
+    assert stored(fresh_index) == {p.name: sha256_file(p) for p in files}
+
+
+@pytest.mark.parametrize(
+    ("output", "outcome"),
+    [
+        ("HTTPError: 403 Forbidden from http://x/\nForbidden", UploadOutcome.UNAUTHORIZED),
+        ("HTTPError: 401 Unauthorized from http://x/", UploadOutcome.UNAUTHORIZED),
+        ("HTTPError: 409 Conflict from http://x/\nFile already exists", UploadOutcome.CONFLICT),
+        ("HTTPError: 400 Bad Request from http://x/\nBad Request", UploadOutcome.CONFLICT),
+        ("HTTPError: 422 Unprocessable Entity from http://x/", UploadOutcome.REFUSED),
+        ("HTTPError: 429 Too Many Requests from http://x/", UploadOutcome.UNKNOWN),
+        ("HTTPError: 503 Service Unavailable from http://x/", UploadOutcome.UNKNOWN),
+        ("ChunkedEncodingError: Connection broken: IncompleteRead(10 bytes read)",
+         UploadOutcome.UNKNOWN),
+        ("ConnectionError: ('Connection aborted.', RemoteDisconnected(...))",
+         UploadOutcome.UNKNOWN),
+        ("ReadTimeout: read timed out", UploadOutcome.UNKNOWN),
+    ],
+)
+def test_each_twine_failure_is_classified_by_what_it_tells_about_the_files(
+    output: str, outcome: UploadOutcome
+) -> None:
+    assert classify_twine_failure(output) is outcome

@@ -4,15 +4,20 @@ real consumer repositories, real subprocesses killed with SIGKILL between (and i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from fault_proxy import FaultProxy, fault_proxy
 from helpers import REPO_ROOT, SENTINEL, copy_fixture, git, sha256_file
 
 from tooling.build.dists import build_distributions
@@ -23,8 +28,7 @@ from tooling.release.repo import set_project_version
 from tooling.release.run import run_publish, run_tag
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Callable, Iterator
 
     from helpers import PackageIndex
 
@@ -481,3 +485,291 @@ def test_a_tag_off_the_release_branch_is_refused_and_nothing_is_published(
     assert "which is not on origin/main (the release branch" in done.stderr
     assert sandbox.indexed() == {}
     assert list((clone / ".release").glob("*.json")) == []
+
+
+# -- hardening: kills inside the narrow windows, races, lost answers, inputs -----------------
+
+
+def start_release(box: Sandbox, *args: str, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start a release in its own process group, so a kill takes git and twine with it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tooling.release", "--yes", *args], cwd=cwd or box.clone,
+        env={**box.env, **(env or {})}, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"the release ended before {what}: {err[-2000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+
+
+def assert_lock_free(clone: Path) -> None:
+    fd = os.open(clone / ".release" / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a process still holds it
+    finally:
+        os.close(fd)
+
+
+def assert_nothing_released(box: Sandbox) -> None:
+    assert box.tags() == ["fixture-v0.1.0"]
+    assert box.release_commits() == []
+    assert box.indexed() == {}
+    assert all(box.bumps(spec.name) == 0 for spec in CONSUMERS)
+
+
+@contextlib.contextmanager
+def uploads_through_proxy(box: Sandbox) -> Iterator[type[FaultProxy]]:
+    with fault_proxy(box.index.url) as proxy:
+        box.env["TWINE_REPOSITORY_URL"] = proxy.url + "/"
+        yield proxy
+
+
+def test_a_kill_inside_git_worktree_add_leaves_a_release_that_resumes(sandbox: Sandbox) -> None:
+    # A smudge filter that waits makes `git worktree add` (the build's scratch checkout) hang
+    # mid-checkout, while git holds the new worktree locked "initializing"; the whole process
+    # group is then killed, git included.
+    # (Only inside the scratch worktree: `git archive`, which the API diff runs, smudges too.)
+    marker = sandbox.clone.parent / "checkout-started"
+    slow = f'case "$PWD" in */worktree*) touch {marker}; sleep 60;; esac; cat'
+    git(sandbox.clone, "config", "filter.slow.smudge", f"sh -c '{slow}'")
+    attributes = sandbox.clone / ".git" / "info" / "attributes"
+    attributes.parent.mkdir(exist_ok=True)
+    attributes.write_text("*.py filter=slow\n", encoding="utf-8")
+    proc = start_release(sandbox)
+    wait_until(marker.exists, proc, "the worktree checkout")
+    listed = git(sandbox.clone, "worktree", "list", "--porcelain")
+    assert "locked" in listed  # the state that used to wedge every later run
+    kill_group(proc)
+    attributes.unlink()
+    git(sandbox.clone, "config", "--unset", "filter.slow.smudge")
+    assert_nothing_released(sandbox)
+    again = sandbox.release("--yes")
+    assert again.returncode == 0, again.stderr
+    assert_released_exactly_once(sandbox)
+    assert git(sandbox.clone, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert_lock_free(sandbox.clone)
+
+
+def test_a_kill_between_the_version_commits_two_file_writes_resumes_once(
+    sandbox: Sandbox,
+) -> None:
+    done = sandbox.release("--yes", crash="commit:between-writes")
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert 'version = "0.2.0"' in (sandbox.clone / "pyproject.toml").read_text(encoding="utf-8")
+    assert not (sandbox.clone / "CHANGELOG.md").exists()  # made by the second write
+    assert_nothing_released(sandbox)
+    assert_lock_free(sandbox.clone)
+    again = sandbox.release("--yes")
+    assert again.returncode == 0, again.stderr
+    assert_released_exactly_once(sandbox)
+    assert (sandbox.clone / "CHANGELOG.md").read_text(encoding="utf-8").count("## 0.2.0") == 1
+
+
+def test_a_kill_between_tag_and_push_pushes_the_same_tag_on_resume(sandbox: Sandbox) -> None:
+    done = sandbox.release("--yes", crash="tag")
+    assert done.returncode == -signal.SIGKILL
+    local_tag = git(sandbox.clone, "rev-parse", "refs/tags/fixture-v0.2.0")
+    assert_nothing_released(sandbox)  # tagged here only
+    assert_lock_free(sandbox.clone)
+    again = sandbox.release("--yes")
+    assert again.returncode == 0, again.stderr
+    assert git(sandbox.remote, "rev-parse", "refs/tags/fixture-v0.2.0") == local_tag
+    assert_released_exactly_once(sandbox)
+
+
+def test_a_kill_while_the_upload_answer_is_on_its_way_resumes_without_a_second_upload(
+    sandbox: Sandbox,
+) -> None:
+    with uploads_through_proxy(sandbox) as proxy:
+        proxy.faults = ["hang"]
+        proxy.hang_seconds = 30.0
+        proc = start_release(sandbox)
+        wait_until(lambda: proxy.forwarded_posts >= 1, proc, "the first upload")
+        time.sleep(0.5)  # the index has stored the wheel; its answer is held back
+        kill_group(proc)
+        assert len(sandbox.indexed()) == 1
+        again = sandbox.release("--yes")
+        assert again.returncode == 0, again.stderr
+        assert proxy.forwarded_posts == 2  # the wheel was never sent again
+    assert_released_exactly_once(sandbox)
+    assert_lock_free(sandbox.clone)
+
+
+def test_a_dropped_upload_answer_is_settled_by_the_index_and_the_release_completes(
+    sandbox: Sandbox,
+) -> None:
+    with uploads_through_proxy(sandbox) as proxy:
+        proxy.faults = ["drop"]
+        done = sandbox.release("--yes", "--json")
+        assert done.returncode == 0, done.stderr
+        assert proxy.forwarded_posts == 2
+    assert "check the TWINE_" not in done.stderr
+    assert_released_exactly_once(sandbox)
+
+
+def test_two_clones_with_the_same_identity_release_at_once_and_exactly_one_uploads(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Same bot identity, same second: both version commits are the same object.  The tags
+    # differ by their release id, so one atomic push wins and the other uploads nothing.
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(sandbox.remote), str(other))
+    same_second = {"GIT_AUTHOR_DATE": "1772600767 +0000", "GIT_COMMITTER_DATE": "1772600767 +0000"}
+    clones = (sandbox.clone, other)
+    with uploads_through_proxy(sandbox) as proxy:
+        # Both started together and stopped once tagged, so both reach the push together.
+        first = [start_release(sandbox, cwd=c, env={**same_second, "RELEASE_CRASH_AFTER": "tag"})
+                 for c in clones]
+        for proc in first:
+            proc.communicate(timeout=300)
+            assert proc.returncode == -signal.SIGKILL
+        commits = {git(c, "rev-parse", "fixture-v0.2.0^{commit}") for c in clones}
+        tags = {git(c, "rev-parse", "fixture-v0.2.0") for c in clones}
+        assert (len(commits), len(tags)) == (1, 2)
+        second = [start_release(sandbox, cwd=c, env=same_second) for c in clones]
+        results = [(p.wait(timeout=300), *p.communicate()) for p in second]
+        assert proxy.forwarded_posts == 2
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], [err[-1500:] for _, _, err in results]
+    loser = next(err for code, _, err in results if code)
+    errors = [ln for ln in loser.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1
+    assert "another release of fixture-v0.2.0 won" in errors[0]
+    assert "nothing was uploaded" in errors[0]
+    assert SENTINEL not in loser
+    assert sandbox.tags() == ["fixture-v0.1.0", "fixture-v0.2.0"]
+    assert sandbox.release_commits() == ["chore(release): 0.2.0"]
+    assert len(sandbox.indexed()) == 2
+    assert [sandbox.bumps(s.name) for s in CONSUMERS] == [1, 1, 0]
+    for clone in clones:
+        assert_lock_free(clone)
+
+
+def test_a_release_whose_commit_message_is_a_megabyte_completes(sandbox: Sandbox) -> None:
+    body = ("lorem://ipsum:dolor " * 60_000)[:1_000_000]
+    (sandbox.clone / "workspace" / "big.py").write_text('"""Big."""\n', encoding="utf-8")
+    git(sandbox.clone, "add", "-A")
+    message = sandbox.clone.parent / "message.txt"
+    message.write_text(f"fix: a big one\n\n{body}\n", encoding="utf-8")
+    git(sandbox.clone, "commit", "-q", "-F", str(message))
+    git(sandbox.clone, "push", "-q", "origin", "main")
+    start = time.monotonic()
+    done = sandbox.release("--yes")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert time.monotonic() - start < 120
+    assert_released_exactly_once(sandbox)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--bump", ""), ("--prerelease", ""), ("--bump", " "), ("--prerelease", "gamma"),
+     ("--bump", "huge")],
+)
+def test_an_explicit_empty_or_unknown_option_is_one_error_line_and_changes_nothing(
+    sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    done = sandbox.release("--yes", *args)
+    assert done.returncode == 1
+    assert [ln for ln in done.stderr.splitlines() if ln.strip()][-1].startswith("error: ")
+    assert args[0] in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (sandbox.clone / ".release").exists()
+    assert_nothing_released(sandbox)
+
+
+def _typo_in_a_consumer(box: Sandbox) -> None:
+    path = box.clone / "consumers.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[[consumer]]", '[[consumer]]\nmode = "pusj"', 1),
+                    encoding="utf-8")
+
+
+def _latin1_changelog(box: Sandbox) -> None:
+    (box.clone / "CHANGELOG.md").write_bytes("# Changelog\n\ncaf\xe9\n".encode("latin-1"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [(_typo_in_a_consumer, "consumers.toml"), (_latin1_changelog, "CHANGELOG.md")],
+)
+def test_bad_inputs_read_late_are_refused_before_anything_changes(
+    sandbox: Sandbox, damage: Callable[[Sandbox], None], named: str
+) -> None:
+    damage(sandbox)
+    git(sandbox.clone, "add", "-A")
+    git(sandbox.clone, "commit", "-q", "-m", "chore: damage")
+    git(sandbox.clone, "push", "-q", "origin", "main")
+    before = git(sandbox.clone, "rev-parse", "HEAD")
+    pyproject = (sandbox.clone / "pyproject.toml").read_bytes()
+    done = sandbox.release("--yes")
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1
+    assert named in errors[0]
+    assert "Traceback" not in done.stderr
+    assert git(sandbox.clone, "rev-parse", "HEAD") == before
+    assert (sandbox.clone / "pyproject.toml").read_bytes() == pyproject
+    assert list((sandbox.clone / ".release").glob("*.json")) == []
+    assert_nothing_released(sandbox)
+
+
+@pytest.mark.parametrize("url", ["ht!tp://index/simple/", "127.0.0.1:8080/simple", "http://"])
+def test_a_malformed_index_url_is_refused_in_preflight(sandbox: Sandbox, url: str) -> None:
+    done = sandbox.release("--yes", env={"RUNTIME_INDEX_URL": url})
+    assert done.returncode == 1
+    assert "error: RUNTIME_INDEX_URL: not" in done.stderr
+    assert list((sandbox.clone / ".release").glob("*.json")) == []
+
+
+def test_temporary_directories_are_registered_and_removed_even_after_a_kill(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # What a killed run leaves in its temp directory (smoke venvs, API-diff trees, consumer
+    # clones) is removed by the next run, and nothing is left once a run ends.
+    registry = sandbox.clone / ".release" / "tmp-dirs"
+    leftover = tmp_path / "release-tmp-left-by-a-kill"
+    (leftover / "smoke-3.11-x").mkdir(parents=True)
+    registry.parent.mkdir()
+    registry.write_text(f"{leftover}\n", encoding="utf-8")
+    done = sandbox.release("--yes", crash="smoke")
+    assert done.returncode == -signal.SIGKILL
+    assert not leftover.exists()
+    (killed,) = registry.read_text(encoding="utf-8").split()  # the killed run's own
+    assert Path(killed).is_dir()
+    again = sandbox.release("--yes")
+    assert again.returncode == 0, again.stderr
+    assert not Path(killed).exists()
+    assert not registry.exists()
+    assert_released_exactly_once(sandbox)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TWINE_REPOSITORY_URL", "upload.example.org/legacy/"), ("RELEASE_BUMP", "huge"),
+     ("RUNTIME_SMOKE_PYTHONS", "2.7")],
+)
+def test_a_bad_variable_is_refused_in_preflight_before_anything_changes(
+    sandbox: Sandbox, name: str, value: str
+) -> None:
+    done = sandbox.release("--yes", env={name: value})
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1
+    assert name in errors[0] or value in errors[0]
+    assert "==> build" not in done.stderr
+    assert list((sandbox.clone / ".release").glob("*.json")) == []
+    assert_nothing_released(sandbox)

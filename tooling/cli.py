@@ -5,11 +5,13 @@ Everything printed here is scrubbed of secrets once, on the way out.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
+import sysconfig
 import time
-from contextlib import contextmanager
+import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,8 +22,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
+    "DEBUG_ENV",
     "RedactingWriter",
     "annotate",
+    "debug_enabled",
+    "describe_unexpected",
     "format_table",
     "guarded",
     "redacting_output",
@@ -75,7 +80,7 @@ class RedactingWriter(io.TextIOBase):
         return self.target.encoding
 
 
-@contextmanager
+@contextlib.contextmanager
 def redacting_output() -> Iterator[None]:
     """Scrub every line written to stdout and stderr while the block runs (the output sink)."""
     saved = sys.stdout, sys.stderr
@@ -91,11 +96,43 @@ def redacting_output() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
-def guarded(work: Callable[[], int]) -> int:
-    """Run ``work``; a ToolingError becomes ``error: ...`` and its exit code.
+# ``TOOLING_DEBUG=1`` (or ``--debug`` where a command has it) shows the traceback of an
+# unexpected error; without it a user sees one ``error:`` line (docs/release.md, "Debugging").
+DEBUG_ENV = "TOOLING_DEBUG"
+_STEP_ATTR = "tooling_step"  # set on an exception by the innermost step it escaped
 
-    Anything else keeps its traceback: it is a bug, not bad input.  Everything the work
-    prints goes through the output sink, scrubbed of secrets.
+
+def debug_enabled() -> bool:
+    """Whether tracebacks of unexpected errors are wanted (``TOOLING_DEBUG=1``)."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def _origin(exc: BaseException) -> str:
+    """``file:line`` of the innermost frame ``exc`` passed that is not Python's or a library's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    outside = tuple({sysconfig.get_path(k) for k in ("stdlib", "purelib", "platlib")} - {""})
+    ours = [f for f in frames if not f.filename.startswith(outside)] or frames
+    if not ours:
+        return "unknown location"
+    last = ours[-1]
+    return f"{last.filename}:{last.lineno}"
+
+
+def describe_unexpected(exc: BaseException, step_name: str | None) -> str:
+    """The one line an unexpected exception becomes: what, in which step, where."""
+    detail = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {detail[0]}" if detail else type(exc).__name__
+    where = f"in step {step_name!r} " if step_name else ""
+    hint = "" if debug_enabled() else f"; set {DEBUG_ENV}=1 (or pass --debug) for the traceback"
+    return redact(f"unexpected error {where}at {_origin(exc)}: {text}{hint}")
+
+
+def guarded(work: Callable[[], int]) -> int:
+    """Run ``work``; every failure becomes one ``error: ...`` line and a non-zero exit code.
+
+    A ToolingError is bad input or a refused action.  Anything else is a bug: it is still one
+    line, naming the step and the file; its traceback shows only under ``TOOLING_DEBUG=1``.
+    Everything the work prints goes through the output sink, scrubbed of secrets.
     """
     with redacting_output():
         try:
@@ -105,9 +142,14 @@ def guarded(work: Callable[[], int]) -> int:
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             return 130
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback by default
+            name = getattr(exc, _STEP_ATTR, None)
+            if debug_enabled():
+                sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+            return report_error(ToolingError(describe_unexpected(exc, name), exit_code=1))
 
 
-@contextmanager
+@contextlib.contextmanager
 def step(name: str, *, quiet: bool = False) -> Iterator[None]:
     """Print one line as a step starts and one as it ends, with its duration."""
     start = time.perf_counter()
@@ -115,7 +157,10 @@ def step(name: str, *, quiet: bool = False) -> Iterator[None]:
         print(f"==> {name}", file=sys.stderr, flush=True)
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
+        if not hasattr(exc, _STEP_ATTR):
+            with contextlib.suppress(AttributeError):  # named for guarded()'s one line
+                setattr(exc, _STEP_ATTR, name)
         if not quiet:
             took = time.perf_counter() - start
             print(f"<== {name}: failed after {took:.2f}s", file=sys.stderr, flush=True)

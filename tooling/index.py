@@ -27,6 +27,7 @@ __all__ = [
     "IndexProject",
     "index_url_from_env",
     "latest_version",
+    "parse_http_url",
     "read_project",
     "version_of_filename",
 ]
@@ -69,10 +70,31 @@ class IndexProject:
         return tuple(f for f in self.files if f.version == version)
 
 
+def parse_http_url(value: str, *, where: str) -> str:
+    """Return ``value`` if it is an absolute http(s) URL with a host; refuse it otherwise.
+
+    The message names ``where`` (the variable or field) but never the value, which may carry
+    credentials.
+    """
+    try:
+        parts = urllib.parse.urlsplit(value.strip())
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise ToolingError(f"{where}: not a valid URL ({exc}); give http(s)://host/path") from exc
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or not port_ok:
+        raise ToolingError(
+            f"{where}: not an http(s) URL with a host name; give one such as "
+            "https://pypi.example.org/simple/"
+        )
+    if any(c.isspace() for c in value.strip()):
+        raise ToolingError(f"{where}: a URL must not contain spaces; percent-encode them")
+    return value.strip()
+
+
 def index_url_from_env() -> str | None:
-    """``RUNTIME_INDEX_URL``: the simple API root to read releases back from."""
+    """``RUNTIME_INDEX_URL``: the simple API root to read releases back from (checked)."""
     value = os.environ.get("RUNTIME_INDEX_URL", "").strip()
-    return value or None
+    return parse_http_url(value, where="RUNTIME_INDEX_URL") if value else None
 
 
 def version_of_filename(filename: str) -> str | None:

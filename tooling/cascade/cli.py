@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _version(value: str | None) -> str:
-    if value:
+    # Only "not given" takes pyproject's version; an explicit "" is refused by the validator.
+    if value is not None:
         return validate_version(value, where="--version")
     return load_config().version
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Union, cast
 
 from tooling.errors import ToolingError
@@ -30,7 +34,6 @@ from tooling.version import is_valid_version
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
-    from pathlib import Path
 
 __all__ = [
     "CRASH_ENV",
@@ -39,16 +42,36 @@ __all__ = [
     "Journal",
     "JsonValue",
     "LockHolder",
+    "Step",
+    "crash_if_asked",
     "find_unfinished",
     "release_lock",
+    "release_temp_dir",
+    "remove_temp_dirs",
 ]
 
 JsonValue = Union[str, int, float, bool, None, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007 - a recursive alias needs Union at runtime
 
 JOURNAL_DIR = ".release"
-# The release's steps, in order.  A journal's steps are always a prefix of this, done.
-STEPS = ("plan", "build", "smoke", "commit", "tag", "push", "publish", "read-back",
-         "cascade", "converge")
+
+
+class Step(enum.StrEnum):
+    """The release's steps, in order; the value is the name in the journal and the output."""
+
+    PLAN = "plan"
+    BUILD = "build"
+    SMOKE = "smoke"
+    COMMIT = "commit"
+    TAG = "tag"
+    PUSH = "push"
+    PUBLISH = "publish"
+    READ_BACK = "read-back"
+    CASCADE = "cascade"
+    CONVERGE = "converge"
+
+
+# A journal's steps are always a prefix of this, done.
+STEPS = tuple(Step)
 # Fault injection for the tests: `<step>` kills this process with SIGKILL right after the
 # step is recorded done; `<step>:acted` right after it acted, before it is recorded.
 CRASH_ENV = "RELEASE_CRASH_AFTER"
@@ -59,7 +82,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _crash_if_asked(point: str) -> None:
+def crash_if_asked(point: str) -> None:
+    """Kill this process with SIGKILL if the tests asked for it at ``point`` (CRASH_ENV)."""
     if os.environ.get(CRASH_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -165,27 +189,30 @@ class Journal:
             raise ToolingError(f"unknown release step {step!r}")
         entry = self._entry(step)
         runs = entry.get("runs")
+        earlier = entry.get("intent")
+        kept: dict[str, JsonValue] = dict(intent) if intent else (
+            earlier if isinstance(earlier, dict) else {})
         self._steps()[step] = {
             "status": "started", "started": _now(),
-            "runs": (runs if isinstance(runs, int) else 0) + 1,
-            "intent": dict(intent or entry.get("intent") or {}),  # type: ignore[arg-type]
+            "runs": (runs if isinstance(runs, int) else 0) + 1, "intent": kept,
         }
         self._save()
 
     def finish(self, step: str, result: Mapping[str, JsonValue]) -> None:
         """Record what ``step`` produced, after it is verified."""
-        _crash_if_asked(f"{step}:acted")
+        crash_if_asked(f"{step}:acted")
         entry = self._entry(step)
         entry.update({"status": "done", "finished": _now(), "result": dict(result)})
         self._steps()[step] = entry
         if self.next_step() is None:
             self._data["finished"] = _now()
         self._save()
-        _crash_if_asked(step)
+        crash_if_asked(step)
 
     def as_json(self) -> dict[str, JsonValue]:
         """Return the whole journal, for reports."""
-        return json.loads(json.dumps(self._data))  # type: ignore[no-any-return]
+        copy: dict[str, JsonValue] = json.loads(json.dumps(self._data))
+        return copy
 
 
 def find_unfinished(directory: Path) -> Journal | None:
@@ -250,3 +277,52 @@ def release_lock(directory: Path) -> Iterator[LockHolder]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+_TEMP_PREFIX = "release-tmp-"
+_TEMP_REGISTRY = "tmp-dirs"
+
+
+def _registered_temp_dirs(directory: Path) -> list[Path]:
+    registry = directory / _TEMP_REGISTRY
+    if not registry.is_file():
+        return []
+    lines = registry.read_text(encoding="utf-8").splitlines()
+    # Only what this code made: a damaged registry can never point the clean-up elsewhere.
+    return [Path(ln) for ln in lines if Path(ln).name.startswith(_TEMP_PREFIX)]
+
+
+def remove_temp_dirs(directory: Path) -> None:
+    """Remove every temporary directory an earlier (perhaps killed) run registered."""
+    for temp in _registered_temp_dirs(directory):
+        shutil.rmtree(temp, ignore_errors=True)
+    (directory / _TEMP_REGISTRY).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def release_temp_dir(directory: Path) -> Iterator[Path]:
+    """Make one fresh directory every temporary directory's parent for the duration.
+
+    Stages make their scratch directories (smoke venvs, API diffs, sdist rebuilds, consumer
+    clones) with ``tempfile``; pointing it (and ``TMPDIR``, for subprocesses) at one directory
+    registered in ``directory/tmp-dirs`` means a SIGKILL leaves them all in one place, which
+    the next run removes before it starts.  It lives outside the repository (tools such as
+    pytest look for settings in every parent directory) and is removed when the run ends,
+    however it ends.
+    """
+    _ensure_dir(directory)
+    remove_temp_dirs(directory)
+    temp = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX))
+    write_atomic(directory / _TEMP_REGISTRY, f"{temp}\n")
+    saved = (tempfile.tempdir, os.environ.get("TMPDIR"))
+    tempfile.tempdir = str(temp)
+    os.environ["TMPDIR"] = str(temp)
+    try:
+        yield temp
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
+        remove_temp_dirs(directory)

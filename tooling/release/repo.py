@@ -45,6 +45,7 @@ __all__ = [
     "TagResult",
     "catch_up",
     "check_clean_advice",
+    "clear_worktree_command",
     "commit_files",
     "commit_subject_and_parent_time",
     "create_tag",
@@ -53,14 +54,18 @@ __all__ = [
     "find_release_commit",
     "head_commit",
     "local_tag_commit",
+    "local_tag_object",
     "main",
     "preflight",
+    "project_version_text",
     "publish_auth",
     "push_release",
     "release_message",
     "remote_tag_commit",
+    "remove_worktree",
     "scratch_worktree",
     "set_project_version",
+    "tag_message",
     "tags_at",
 ]
 
@@ -273,18 +278,30 @@ def release_message(version: str) -> str:
     return f"chore(release): {version}"
 
 
-def set_project_version(pyproject: Path, version: str) -> None:
-    """Set ``[project] version`` in ``pyproject``, leaving every other byte as it was."""
+def project_version_text(text: str, version: str, where: Path) -> str:
+    """Return pyproject ``text`` with ``[project] version`` set, every other byte as it was."""
     validate_version(version, where="release version")
     try:
-        document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+        document = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
-        raise ToolingError(f"{pyproject}: invalid TOML: {exc}", path=pyproject) from exc
+        raise ToolingError(f"{where}: invalid TOML: {exc}", path=where) from exc
     project = document.get("project")
     if not isinstance(project, dict) or "version" not in project:
-        raise ToolingError(f"{pyproject}: no [project] version to set", path=pyproject)
+        raise ToolingError(f"{where}: no [project] version to set", path=where)
     project["version"] = version
-    write_atomic(pyproject, tomlkit.dumps(document))
+    return tomlkit.dumps(document)
+
+
+def set_project_version(pyproject: Path, version: str) -> None:
+    """Set ``[project] version`` in ``pyproject``, leaving every other byte as it was."""
+    # Bytes decoded as they are (no newline translation): the build tree gets exactly the
+    # pyproject.toml the version commit will hold, CRLF and all.
+    try:
+        text = pyproject.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ToolingError(f"{pyproject}: not UTF-8 ({exc.reason}); re-encode it as UTF-8",
+                           path=pyproject) from exc
+    write_atomic(pyproject, project_version_text(text, version, pyproject))
 
 
 def find_release_commit(repo: Path, base: str, message: str) -> str | None:
@@ -305,32 +322,78 @@ def commit_files(repo: Path, paths: Iterable[str], message: str) -> str:
     return head_commit(repo)
 
 
-def _remove_worktree(repo: Path, path: Path) -> None:
-    if path.exists():
-        _git(repo, "worktree", "remove", "--force", str(path), check=False)
-        shutil.rmtree(path, ignore_errors=True)
+def clear_worktree_command(path: Path) -> str:
+    """The commands that clear a scratch worktree at ``path`` by hand, whatever its state."""
+    return (f"git worktree unlock {path}; git worktree remove --force --force {path}; "
+            f"rm -rf {path}; git worktree prune")
+
+
+def remove_worktree(repo: Path, path: Path) -> None:
+    """Remove the scratch worktree at ``path`` whatever state a killed run left it in.
+
+    A ``git worktree add`` killed early leaves the worktree locked ("initializing"): ``remove``
+    refuses a locked one and ``prune`` skips it, so it is unlocked first, removed with the
+    double force, its directory deleted, and its administrative entry pruned.
+    """
+    _git(repo, "worktree", "unlock", str(path), check=False)
+    _git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
+    shutil.rmtree(path, ignore_errors=True)
     _git(repo, "worktree", "prune", check=False)
+    if path.exists() or _registered_worktree(repo, path):
+        raise ToolingError(
+            f"{path}: a scratch worktree left by an earlier run could not be removed; "
+            f"clear it with `{clear_worktree_command(path)}` in {repo}, then run again"
+        )
+
+
+def _registered_worktree(repo: Path, path: Path) -> bool:
+    listed = _git(repo, "worktree", "list", "--porcelain", check=False).stdout.splitlines()
+    wanted = str(path.resolve()) if path.exists() else str(path)
+    return any(ln.removeprefix("worktree ") in {wanted, str(path)} for ln in listed
+               if ln.startswith("worktree "))
 
 
 @contextlib.contextmanager
 def scratch_worktree(repo: Path, commit: str, path: Path) -> Iterator[Path]:
     """Check ``commit`` out at ``path`` (a linked worktree) for the duration; then remove it.
 
-    One left behind by a killed run is removed first.
+    One left behind by a killed run is removed first, whatever its state.
     """
-    _remove_worktree(repo, path)
+    remove_worktree(repo, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    try:
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    except ToolingError as exc:
+        raise ToolingError(
+            f"{path}: `git worktree add` failed ({exc}); clear it with "
+            f"`{clear_worktree_command(path)}` in {repo}, then run again"
+        ) from exc
     try:
         yield path
     finally:
-        _remove_worktree(repo, path)
+        remove_worktree(repo, path)
 
 
 def local_tag_commit(repo: Path, tag: str) -> str | None:
     """Return the commit the local ``tag`` points at, or None if there is no such tag."""
     done = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}",
                 check=False)
+    return done.stdout.strip() or None
+
+
+def tag_message(title: str, release_id: str | None) -> str:
+    """The annotated tag's message; ``release_id`` makes two runs' tags distinct objects.
+
+    Two releases of the same version from the same history, identity and second make
+    byte-identical commits; without the id their tags would be identical too, and both
+    pushes would "succeed".  With it exactly one tag object can be on the remote.
+    """
+    return f"{title}\n\nrelease-id: {release_id}\n" if release_id else title
+
+
+def local_tag_object(repo: Path, tag: str) -> str | None:
+    """Return the object the local ``tag`` ref names (the tag object itself, not peeled)."""
+    done = _git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}", check=False)
     return done.stdout.strip() or None
 
 
@@ -379,14 +442,27 @@ def _verify_pushed(repo: Path, remote: str, branch: str, tag: str, commit: str) 
         )
 
 
+def _lost(tag: str, remote: str, what: str) -> RaceLostError:
+    return RaceLostError(
+        f"another release of {tag} won ({what} on {remote}); nothing was uploaded: this run "
+        "stops here; see docs/release.md `Abandoning` to drop its local commit and tag"
+    )
+
+
 def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) -> PushResult:
-    """Push the version commit and its tag in one atomic push; only one release can win it."""
-    on_remote = remote_tag_commit(repo, remote, tag)
+    """Push the version commit and its tag in one atomic push; only one release can win it.
+
+    The remote's tag must be our tag object, not merely a tag at our commit: two runs of the
+    same release make distinct tag objects (``tag_message``), so only one of them wins.
+    """
+    refs = _remote_refs(repo, remote, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}")
+    remote_object = refs.get(f"refs/tags/{tag}")
+    on_remote = refs.get(f"refs/tags/{tag}^{{}}") or remote_object
+    ours = local_tag_object(repo, tag)
     if on_remote is not None and on_remote != commit:
-        raise RaceLostError(
-            f"tag {tag} is already on {remote} at {on_remote[:12]}, not {commit[:12]}: "
-            "another release of this version won; nothing was pushed"
-        )
+        raise _lost(tag, remote, f"its tag is at {on_remote[:12]}, not {commit[:12]}")
+    if remote_object is not None and ours is not None and remote_object != ours:
+        raise _lost(tag, remote, f"its tag object is {remote_object[:12]}, ours {ours[:12]}")
     on_branch = _contains(repo, remote, branch, commit)
     if on_remote == commit and on_branch:
         return PushResult(remote, branch, tag, commit, pushed=False)
@@ -399,6 +475,9 @@ def push_release(repo: Path, remote: str, branch: str, tag: str, commit: str) ->
         lines = redact(f"{done.stdout}\n{done.stderr}").splitlines()
         rejected = any(ln.startswith("!") for ln in lines)
         tail = next((ln for ln in reversed(lines) if ln.strip()), "no output")
+        raced = _remote_refs(repo, remote, f"refs/tags/{tag}").get(f"refs/tags/{tag}")
+        if raced is not None and raced != ours:
+            raise _lost(tag, remote, f"its tag object {raced[:12]} was pushed first")
         if rejected:
             raise RaceLostError(
                 f"{remote} refused the atomic push of {branch} and {tag} ({tail.strip()}): "

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from tooling.cli import guarded, step
+from tooling.cli import DEBUG_ENV, guarded, step
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.index import index_url_from_env, read_project
 from tooling.release import onmerge, steps
 from tooling.release import repo as gitops
-from tooling.release.journal import JOURNAL_DIR, Journal, release_lock
+from tooling.release.journal import (
+    JOURNAL_DIR,
+    Journal,
+    Step,
+    release_lock,
+    release_temp_dir,
+)
+from tooling.release.records import CommitRecord
 from tooling.release.tagged import (
     describe_tagged,
     find_tagged_release,
@@ -33,11 +41,14 @@ from tooling.summary import append_section, cell, link, markdown_table, section
 from tooling.versioning.plan import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tooling.config import Config
     from tooling.versioning.plan import VersionPlan
 
 __all__ = [
     "main",
+    "refuse_empty",
     "release",
     "run_cascade",
     "run_compat",
@@ -51,8 +62,35 @@ __all__ = [
 ]
 
 
+def refuse_empty(flag: str, value: str | None) -> str | None:
+    """Return ``value``; None means "not given" (the default applies), ``""`` is refused.
+
+    An explicit empty value is almost always an unset variable (``--version "$VERSION"``):
+    taking the default instead would act on a value nobody asked for.
+    """
+    if value is not None and not value.strip():
+        raise ToolingError(
+            f"{flag}: an empty value was given; give a value, or leave {flag} out for the default"
+        )
+    return value
+
+
 def _opt(flag: str, value: str | int | None) -> list[str]:
-    return [] if value in (None, "", 0) else [flag, str(value)]
+    if isinstance(value, str):
+        refuse_empty(flag, value)
+    return [] if value is None or value == 0 else [flag, str(value)]
+
+
+def _stage_main(command: str, flags: list[tuple[str, str | int | None]], *, consumers: str,
+                json_output: bool, switches: Sequence[str] = ()) -> int:
+    from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
+
+    def work() -> int:
+        argv = [command, *(a for f, v in flags for a in _opt(f, v)), "--consumers", consumers,
+                *switches]
+        return cascade.main([*argv, *(["--json"] if json_output else [])])
+
+    return guarded(work)
 
 
 def run_cascade(
@@ -60,11 +98,9 @@ def run_cascade(
     allow_held: bool = False,
 ) -> int:
     """`invoke cascade`: bump every non-exempt consumer's pin."""
-    from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
-
-    argv = ["cascade", *_opt("--version", version), "--consumers", consumers, *_opt("--jobs", jobs)]
-    argv += ["--allow-held"] if allow_held else []
-    return cascade.main([*argv, *(["--json"] if json_output else [])])
+    return _stage_main("cascade", [("--version", version), ("--jobs", jobs)],
+                       consumers=consumers, json_output=json_output,
+                       switches=["--allow-held"] if allow_held else [])
 
 
 def run_converge(
@@ -72,11 +108,9 @@ def run_converge(
     allow_held: bool = False,
 ) -> int:
     """`invoke converge`: read back every consumer's pin."""
-    from tooling.cascade import cli as cascade  # noqa: PLC0415
-
-    argv = ["converge", *_opt("--version", version), "--consumers", consumers,
-            *_opt("--jobs", jobs), *(["--allow-held"] if allow_held else [])]
-    return cascade.main([*argv, *(["--json"] if json_output else [])])
+    return _stage_main("converge", [("--version", version), ("--jobs", jobs)],
+                       consumers=consumers, json_output=json_output,
+                       switches=["--allow-held"] if allow_held else [])
 
 
 def run_drift(
@@ -84,12 +118,9 @@ def run_drift(
     max_count: int | None = None, allow_held: bool = False,
 ) -> int:
     """`invoke drift [--fix [--max N]]`: consumers whose pin lags the index, optionally healed."""
-    from tooling.cascade import cli as cascade  # noqa: PLC0415
-
-    argv = ["drift", *_opt("--org", org), "--consumers", consumers, *_opt("--jobs", jobs)]
-    argv += [*(["--fix"] if fix else []), *_opt("--max", max_count)]
-    argv += ["--allow-held"] if allow_held else []
-    return cascade.main([*argv, *(["--json"] if json_output else [])])
+    switches = [*(["--fix"] if fix else []), *(["--allow-held"] if allow_held else [])]
+    return _stage_main("drift", [("--org", org), ("--jobs", jobs), ("--max", max_count)],
+                       consumers=consumers, json_output=json_output, switches=switches)
 
 
 def run_versions(*, json_output: bool) -> int:
@@ -103,7 +134,8 @@ def run_compat(*, check: str | None, json_output: bool) -> int:
     """`invoke compat`: this build's compat.json, or a consumer's needs checked against it."""
     from tooling.api import compat  # noqa: PLC0415
 
-    return compat.main([*_opt("--check", check), *(["--json"] if json_output else [])])
+    return guarded(lambda: compat.main([*_opt("--check", check),
+                                        *(["--json"] if json_output else [])]))
 
 
 def run_workflows(*, check: bool) -> int:
@@ -137,6 +169,7 @@ def dry_run(options: steps.ReleaseOptions) -> int:
         return 0
     with step("preflight", quiet=options.json_output):
         gitops.preflight(config, dry_run=True, tagged=tagged.tag if tagged else None)
+        steps.check_inputs(config, options, dry_run=True)
     if tagged is not None:
         if options.json_output:
             print(json.dumps({"release": True, "adopt": asdict(tagged), "next": tagged.version,
@@ -189,8 +222,9 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     if journal is not None and journal.plan.get("adopted"):
         tag = journal.tag  # a resumed tagged release keeps its preflight (HEAD may be detached)
     with step("preflight"):
-        gitops.preflight(config, allow_dirty=steps.pending_files(journal),
-                         pushed=journal is not None and journal.is_done("push"), tagged=tag)
+        gitops.preflight(config, allow_dirty=steps.pending_files(journal, config),
+                         pushed=journal is not None and journal.is_done(Step.PUSH), tagged=tag)
+        steps.check_inputs(config, options, dry_run=False)
     if tagged is not None:
         print(describe_tagged(tagged), file=sys.stderr)
         _confirm(f"release {tagged.version} from {tagged.tag}?", options)
@@ -243,7 +277,7 @@ def release(options: steps.ReleaseOptions) -> int:
         return dry_run(options)
     _require_prompt(options)
     config = load_config()
-    with release_lock(config.root / JOURNAL_DIR):
+    with release_lock(config.root / JOURNAL_DIR), release_temp_dir(config.root / JOURNAL_DIR):
         if options.dev:
             return _release_dev(config, options)
         for attempt in range(1, _RACE_ATTEMPTS + 1):
@@ -269,15 +303,15 @@ def _release_once(config: Config, options: steps.ReleaseOptions) -> int:
     if journal is None:
         return 0
     ctx = steps.ReleaseContext(config, journal, options)
-    steps.run_step(ctx, "build", steps.build)          # wheel + sdist of the new version
-    steps.run_step(ctx, "smoke", steps.smoke)          # fresh venvs, the wheel works
-    steps.run_step(ctx, "commit", steps.commit)        # pyproject + CHANGELOG.md
-    steps.run_step(ctx, "tag", steps.tag)              # annotated tag at that commit
-    steps.run_step(ctx, "push", steps.push)            # atomic: branch + tag, read back
-    steps.run_step(ctx, "publish", steps.publish)      # twine, idempotent by sha256
-    steps.run_step(ctx, "read-back", steps.read_back_files)  # the index serves our bytes
-    steps.run_step(ctx, "cascade", steps.cascade)      # bump every consumer's pin
-    steps.run_step(ctx, "converge", steps.converge)    # read every pin back
+    steps.run_step(ctx, Step.BUILD, steps.build)          # wheel + sdist of the new version
+    steps.run_step(ctx, Step.SMOKE, steps.smoke)          # fresh venvs, the wheel works
+    steps.run_step(ctx, Step.COMMIT, steps.commit)        # pyproject + CHANGELOG.md
+    steps.run_step(ctx, Step.TAG, steps.tag)              # annotated tag at that commit
+    steps.run_step(ctx, Step.PUSH, steps.push)            # atomic: branch + tag, read back
+    steps.run_step(ctx, Step.PUBLISH, steps.publish)      # twine, idempotent by sha256
+    steps.run_step(ctx, Step.READ_BACK, steps.read_back_files)  # the index serves our bytes
+    steps.run_step(ctx, Step.CASCADE, steps.cascade)      # bump every consumer's pin
+    steps.run_step(ctx, Step.CONVERGE, steps.converge)    # read every pin back
     _report(ctx.journal, ctx.timings, options)
     return 0
 
@@ -306,34 +340,34 @@ def _release_dev(config: Config, options: steps.ReleaseOptions) -> int:
     version = _dev_version(config, plan)
     _confirm(f"{describe_plan(plan)}\ndev release {version}?", options)
     ctx = steps.ReleaseContext(config, steps.start_dev_journal(config, plan, version), options)
-    steps.run_step(ctx, "build", steps.build)
-    steps.run_step(ctx, "smoke", steps.smoke)
+    steps.run_step(ctx, Step.BUILD, steps.build)
+    steps.run_step(ctx, Step.SMOKE, steps.smoke)
     if options.tag:
-        steps.run_step(ctx, "tag", steps.tag)          # at HEAD: a dev release makes no commit
-        steps.run_step(ctx, "push", steps.push)        # the tag only: HEAD is on the remote
+        steps.run_step(ctx, Step.TAG, steps.tag)          # at HEAD: a dev release makes no commit
+        steps.run_step(ctx, Step.PUSH, steps.push)        # the tag only: HEAD is on the remote
     else:
-        steps.skip_step(ctx, "tag", "dev release without --tag")
-        steps.skip_step(ctx, "push", "dev release without --tag")
-    steps.run_step(ctx, "publish", steps.publish)
-    steps.run_step(ctx, "read-back", steps.read_back_files)
+        steps.skip_step(ctx, Step.TAG, "dev release without --tag")
+        steps.skip_step(ctx, Step.PUSH, "dev release without --tag")
+    steps.run_step(ctx, Step.PUBLISH, steps.publish)
+    steps.run_step(ctx, Step.READ_BACK, steps.read_back_files)
     if options.cascade:
-        steps.run_step(ctx, "cascade", steps.cascade)
-        steps.run_step(ctx, "converge", steps.converge)
+        steps.run_step(ctx, Step.CASCADE, steps.cascade)
+        steps.run_step(ctx, Step.CONVERGE, steps.converge)
     else:
-        steps.skip_step(ctx, "cascade", "dev release without --cascade")
-        steps.skip_step(ctx, "converge", "dev release without --cascade")
+        steps.skip_step(ctx, Step.CASCADE, "dev release without --cascade")
+        steps.skip_step(ctx, Step.CONVERGE, "dev release without --cascade")
     _report(ctx.journal, ctx.timings, options)
     return 0
 
 
 def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseOptions) -> None:
-    files = journal.result("read-back").get("files")
+    files = journal.result(Step.READ_BACK).get("files")
     if options.json_output:
         report = {
             "version": journal.version, "tag": journal.tag,
-            "commit": journal.result("commit").get("commit"),
-            "files": files, "cascade": journal.result("cascade").get("consumers"),
-            "converge": journal.result("converge").get("consumers"),
+            "commit": CommitRecord.load(journal).commit,
+            "files": files, "cascade": journal.result(Step.CASCADE).get("consumers"),
+            "converge": journal.result(Step.CONVERGE).get("consumers"),
             "seconds": timings, "journal": str(journal.path),
         }
         print(redact(json.dumps(report, indent=2)))
@@ -369,11 +403,20 @@ def run_release(
     tag: bool = False,
 ) -> int:
     """`invoke release`: the whole release, resumable."""
-    options = steps.ReleaseOptions(dry_run, bump, prerelease, yes, json_output, consumers, jobs,
-                                   against=against, baseline_version=baseline_version,
-                                   all_paths=all_paths, on_merge=on_merge, dev=dev,
-                                   cascade=cascade, tag=tag)
-    return guarded(lambda: release(options))
+
+    def work() -> int:
+        # Checked before anything runs: an explicit empty value never means "the default".
+        options = steps.ReleaseOptions(
+            dry_run, refuse_empty("--bump", bump), refuse_empty("--prerelease", prerelease),
+            yes, json_output, consumers, jobs,
+            against=refuse_empty("--against", against),
+            baseline_version=refuse_empty("--baseline-version", baseline_version),
+            all_paths=all_paths, on_merge=on_merge, dev=dev, cascade=cascade, tag=tag,
+        )
+        steps.check_options(options)
+        return release(options)
+
+    return guarded(work)
 
 
 def run_tag(*, json_output: bool) -> int:
@@ -424,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.release", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--bump", help="raise the bump to major, minor or patch")
-    parser.add_argument("--prerelease", help="cut a prerelease: a, b or rc")
+    parser.add_argument("--prerelease",
+                        help="cut a prerelease: a (alias alpha), b (alias beta) or rc")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     parser.add_argument("--consumers", default="consumers.toml", help="the consumer list")
@@ -441,7 +485,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="publish the next X.Y.Z.devN of the planned version")
     parser.add_argument("--cascade", action="store_true", help="with --dev: cascade it too")
     parser.add_argument("--tag", action="store_true", help="with --dev: tag it too")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an unexpected error (or {DEBUG_ENV}=1)")
     args = parser.parse_args(argv)
+    if args.debug:
+        os.environ[DEBUG_ENV] = "1"
     return run_release(
         dry_run=args.dry_run, bump=args.bump, prerelease=args.prerelease, yes=args.yes,
         json_output=args.json, consumers=args.consumers, jobs=args.jobs,

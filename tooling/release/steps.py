@@ -9,7 +9,6 @@ consumers) so that running it again after a crash finishes the work instead of r
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import sys
@@ -27,14 +26,32 @@ from tooling.cascade.engine import cascade_all
 from tooling.cli import step
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.files import sha256_of
+from tooling.files import sha256_of, write_atomic
+from tooling.index import index_url_from_env, parse_http_url
 from tooling.release import onmerge
 from tooling.release import repo as gitops
-from tooling.release.journal import JOURNAL_DIR, STEPS, Journal, JsonValue, find_unfinished
+from tooling.release.journal import (
+    JOURNAL_DIR,
+    Journal,
+    JsonValue,
+    Step,
+    crash_if_asked,
+    find_unfinished,
+)
+from tooling.release.records import (
+    BuildRecord,
+    BuiltFile,
+    CommitRecord,
+    ConsumersRecord,
+    PlanRecord,
+    SmokeRecord,
+    to_json,
+)
 from tooling.release.tagged import build_epoch, from_index
-from tooling.release.upload import publish_files, read_back
+from tooling.release.upload import PublishReport, ReadBackReport, publish_files, read_back
 from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
 from tooling.smoke.run import load_settings, run_smoke
+from tooling.version import parse_bump, parse_prerelease
 from tooling.versioning.changelog import insert_section, release_date, render_section
 from tooling.versioning.history import last_release_tag
 from tooling.versioning.plan import plan_from_repo, plan_to_json
@@ -52,6 +69,8 @@ __all__ = [
     "ReleaseOptions",
     "build",
     "cascade",
+    "check_inputs",
+    "check_options",
     "commit",
     "converge",
     "journal_for",
@@ -69,9 +88,10 @@ __all__ = [
     "start_dev_journal",
     "start_journal",
     "tag",
+    "write_version_files",
 ]
 
-_COMMIT_FILES = ("pyproject.toml", "CHANGELOG.md")
+_CASCADE_TOKEN = "CASCADE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass(frozen=True)
@@ -139,66 +159,111 @@ def _text(values: dict[str, JsonValue], key: str, where: str) -> str:
     return value
 
 
-def _json(value: object) -> JsonValue:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _json(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 # -- the journal around each step -----------------------------------------------------------
 
 
-def run_step(
-    ctx: ReleaseContext, name: str, action: Callable[[ReleaseContext], dict[str, JsonValue]]
-) -> None:
-    """Run one step unless the journal has it done: intent first, result after it verified."""
+def run_step(ctx: ReleaseContext, name: Step, action: Callable[[ReleaseContext], object]) -> None:
+    """Run one step unless the journal has it done: intent first, its record after it verified.
+
+    ``action`` returns the step's record, a dataclass (``tooling.release.records``).
+    """
     if ctx.journal.is_done(name):
         print(f"--- {name}: done in an earlier run", file=sys.stderr, flush=True)
         return
     start = time.perf_counter()
     with step(name):
         ctx.journal.begin(name, _intent(ctx, name))
-        result = action(ctx)
-        ctx.journal.finish(name, result)
+        record = action(ctx)
+        ctx.journal.finish(name, to_json(record))
     ctx.timings[name] = round(time.perf_counter() - start, 3)
 
 
-def _intent(ctx: ReleaseContext, name: str) -> dict[str, JsonValue]:
+def _intent(ctx: ReleaseContext, name: Step) -> dict[str, JsonValue]:
     """Return what step ``name`` is about to do, as far as it is known before it acts."""
     plan, journal = ctx.journal.plan, ctx.journal
-    made = journal.result("commit").get("commit") if journal.is_done("commit") else None
-    if name == "commit":
+    made = CommitRecord.load(journal).commit if journal.is_done(Step.COMMIT) else None
+    if name is Step.COMMIT:
         return {"base": plan.get("base"), "message": gitops.release_message(ctx.version)}
-    if name in {"tag", "push"}:
+    if name in {Step.TAG, Step.PUSH}:
         return {"tag": journal.tag, "commit": made, "branch": ctx.config.release_branch}
-    if name in {"publish", "read-back"}:
-        return {"files": journal.result("build").get("files")}
-    if name in {"cascade", "converge"}:
+    if name in {Step.PUBLISH, Step.READ_BACK}:
+        return {"files": journal.result(Step.BUILD).get("files")}
+    if name in {Step.CASCADE, Step.CONVERGE}:
         return {"version": ctx.version, "consumers": ctx.options.consumers}
     return {"version": ctx.version}
 
 
-def pending_files(journal: Journal | None) -> tuple[str, ...]:
+def _changelog(config: Config) -> Path:
+    return config.changelog or config.root / "CHANGELOG.md"
+
+
+def _commit_files(config: Config) -> tuple[str, ...]:
+    """The files the version commit writes, relative to the root."""
+    changelog = _changelog(config)
+    if not changelog.is_relative_to(config.root):
+        raise ToolingError(f"[tool.runtime-build] changelog: {changelog} is outside the "
+                           f"repository {config.root}; give a path inside it")
+    return ("pyproject.toml", changelog.relative_to(config.root).as_posix())
+
+
+def pending_files(journal: Journal | None, config: Config | None = None) -> tuple[str, ...]:
     """Return the files a crashed version commit may have left modified (preflight allows them)."""
-    if journal is not None and journal.was_started("commit"):
-        return _commit_files(journal)
+    if journal is not None and journal.was_started(Step.COMMIT):
+        return _commit_files(config) if config is not None else ("pyproject.toml",
+                                                                  "CHANGELOG.md")
     return ()
 
 
-def _commit_files(journal: Journal) -> tuple[str, ...]:
-    """The files the version commit holds: those the plan named, else the defaults."""
-    files = journal.plan.get("files")
-    if isinstance(files, list) and files and all(isinstance(f, str) for f in files):
-        return tuple(str(f) for f in files)
-    return _COMMIT_FILES
+# -- inputs, all checked before the first side effect ----------------------------------------
+
+
+def check_options(options: ReleaseOptions) -> None:
+    """Refuse a malformed option before anything runs (each names the option and value)."""
+    if options.bump is not None:
+        parse_bump(options.bump, where="--bump")
+    parse_prerelease(options.prerelease)
+    if options.jobs is not None and options.jobs < 1:
+        raise ToolingError(f"--jobs: {options.jobs} is not a number of workers; give 1 or more")
+
+
+def _read_utf8(path: Path, what: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8") if path.exists() else ""
+    except UnicodeDecodeError as exc:
+        raise ToolingError(
+            f"{path}: the {what} is not UTF-8 (byte {exc.start}: {exc.reason}); re-encode it as "
+            "UTF-8 and run again (nothing was changed)", path=path,
+        ) from exc
+    except OSError as exc:
+        raise ToolingError(f"{path}: cannot read the {what} ({exc.strerror})", path=path) from exc
+
+
+def check_inputs(config: Config, options: ReleaseOptions, *, dry_run: bool) -> None:
+    """Check everything the release reads later, so a typo fails now and not after the push.
+
+    The consumer list is parsed and validated in full, the CHANGELOG must be UTF-8, the index
+    URLs must parse, and a missing ``CASCADE_TOKEN`` is said now, naming the consumers the
+    cascade will skip for it.
+    """
+    consumers = load_consumers(Path(options.consumers))
+    _commit_files(config)
+    _read_utf8(_changelog(config), "CHANGELOG")
+    for name in ("RUNTIME_INDEX_URL", "TWINE_REPOSITORY_URL"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            parse_http_url(value, where=name)
+    if not dry_run and index_url_from_env() is None:
+        raise ToolingError("RUNTIME_INDEX_URL is not set; set it to the index's simple API root")
+    bump = os.environ.get("RELEASE_BUMP", "")
+    if bump.strip():
+        parse_bump(bump, where="RELEASE_BUMP")
+    pythons = os.environ.get(PYTHONS_ENV, "")
+    if pythons.strip() and not dry_run:
+        find_pythons(parse_restriction([pythons]))  # each one named must be found
+    needing = [c.name for c in consumers.active if c.needs_token]
+    if needing and not os.environ.get(_CASCADE_TOKEN, "").strip():
+        print(f"warning: {_CASCADE_TOKEN} not set; the cascade will skip {', '.join(needing)}",
+              file=sys.stderr)
 
 
 def journal_for(config: Config) -> Journal | None:
@@ -215,8 +280,8 @@ def open_journal(config: Config) -> Journal | None:
     journal = journal_for(config)
     if journal is not None and not journal.is_done("plan"):
         # Killed between creating the journal and recording its plan step: the plan is there.
-        journal.finish("plan", _plan_result(journal.version, journal.tag, journal.plan))
-    if journal is None or journal.is_done("commit") or journal.was_started("commit"):
+        journal.finish(Step.PLAN, _plan_result(journal.version, journal.tag, journal.plan))
+    if journal is None or journal.is_done(Step.COMMIT) or journal.was_started(Step.COMMIT):
         return journal
     if _text(journal.plan, "base", str(journal.path)) == gitops.head_commit(config.root):
         return journal
@@ -269,16 +334,16 @@ def start_journal(config: Config, plan: VersionPlan) -> Journal:
     """Create the journal of a new release from its plan; the plan step is then done."""
     if plan.next is None or plan.tag is None:
         raise ToolingError(f"no release to start: {plan.reason}")
-    recorded = _json(plan_to_json(plan))
-    assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
+    recorded = to_json(plan_to_json(plan))
     recorded["base"] = gitops.head_commit(config.root)
-    # Names this run in its version commit, so two runs racing from the same base never make
-    # the same commit (and both "win" the push); the one the remote refuses learns it lost.
-    recorded["run"] = uuid.uuid4().hex
+    # Names this run in its tag message and its version commit, so two runs racing from the
+    # same base never make the same objects (and both "win" the push); the one the remote
+    # refuses learns it lost (gitops.tag_message, docs/release.md "Concurrent releases").
+    recorded["release_id"] = uuid.uuid4().hex
     recorded["changelog"] = render_section(plan.next, plan.commits, date=release_date())
     journal = Journal.create(config.root / JOURNAL_DIR, plan.next, plan.tag, recorded)
-    journal.begin("plan")
-    journal.finish("plan", _plan_result(plan.next, plan.tag, recorded))
+    journal.begin(Step.PLAN)
+    journal.finish(Step.PLAN, _plan_result(plan.next, plan.tag, recorded))
     return journal
 
 
@@ -314,8 +379,7 @@ def next_dev_version(base: str, served: Sequence[str]) -> str:
 
 def start_dev_journal(config: Config, plan: VersionPlan, version: str) -> Journal:
     """Create the journal of a dev release; its "commit" is HEAD itself (none is made)."""
-    recorded = _json(plan_to_json(plan))
-    assert isinstance(recorded, dict)  # noqa: S101 - plan_to_json returns a dict
+    recorded = to_json(plan_to_json(plan))
     head = gitops.head_commit(config.root)
     recorded.update({"base": head, "dev": True, "next": version})
     directory = config.root / JOURNAL_DIR / DEV_DIR
@@ -324,16 +388,16 @@ def start_dev_journal(config: Config, plan: VersionPlan, version: str) -> Journa
     if old.exists():  # an earlier run that uploaded nothing (else N would have moved on)
         old.replace(old.with_name(f"{old.name}.stale-{int(time.time())}"))
     journal = Journal.create(directory, version, config.tag_for(version), recorded)
-    journal.begin("plan")
-    journal.finish("plan", _plan_result(version, journal.tag, recorded))
-    journal.begin("commit")
-    journal.finish("commit", {"commit": head, "base": head, "message": "", "skipped": "dev"})
+    journal.begin(Step.PLAN)
+    journal.finish(Step.PLAN, _plan_result(version, journal.tag, recorded))
+    journal.begin(Step.COMMIT)
+    journal.finish(Step.COMMIT, {**to_json(CommitRecord(head, head, "")), "skipped": "dev"})
     return journal
 
 
-def skip_step(ctx: ReleaseContext, name: str, why: str) -> None:
+def skip_step(ctx: ReleaseContext, name: Step, why: str) -> None:
     """Record ``name`` done without acting (a dev release skips the tag or the cascade)."""
-    if name not in STEPS or ctx.journal.is_done(name):
+    if ctx.journal.is_done(name):
         return
     print(f"--- {name}: skipped ({why})", file=sys.stderr, flush=True)
     ctx.journal.begin(name)
@@ -341,7 +405,7 @@ def skip_step(ctx: ReleaseContext, name: str, why: str) -> None:
 
 
 def _plan_result(version: str, tag: str, plan: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    return {"version": version, "tag": tag, "base": plan.get("base"), "bump": plan.get("bump")}
+    return to_json(PlanRecord(version, tag, plan.get("base"), plan.get("bump")))
 
 
 # -- build and smoke ------------------------------------------------------------------------
@@ -367,15 +431,10 @@ def _dist_dir(ctx: ReleaseContext) -> Path:
 
 def _built_files(ctx: ReleaseContext) -> tuple[Path, ...]:
     """Return the built files the journal recorded, each checked against its recorded sha256."""
-    recorded = ctx.journal.result("build").get("files")
-    if not isinstance(recorded, list) or not recorded:
-        raise ToolingError(f"{ctx.journal.path}: build recorded no files")
     paths = []
-    for entry in recorded:
-        if not isinstance(entry, dict):
-            raise ToolingError(f"{ctx.journal.path}: malformed build entry")
-        path = _dist_dir(ctx) / _text(entry, "filename", str(ctx.journal.path))
-        if not path.is_file() or sha256_of(path) != entry.get("sha256"):
+    for built in BuildRecord.load(ctx.journal).files:
+        path = _dist_dir(ctx) / built.filename
+        if not path.is_file() or sha256_of(path) != built.sha256:
             raise ToolingError(
                 f"{path}: missing or changed since the build step; the release publishes only "
                 "what it built and smoke-tested: restore it or abandon the release"
@@ -390,7 +449,7 @@ def _build_distributions(config: Config, dist: Path) -> tuple[Path, ...]:
     return tuple(f.path for f in result.files)
 
 
-def build(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def build(ctx: ReleaseContext) -> BuildRecord:
     """Build the wheel and sdist of the new version into ``.release/<version>/dist``."""
     dist = _dist_dir(ctx)
     shutil.rmtree(dist, ignore_errors=True)
@@ -399,10 +458,14 @@ def build(ctx: ReleaseContext) -> dict[str, JsonValue]:
         # its files as they are, never a rebuild that could differ byte for byte.
         served = from_index(ctx.config, ctx.version, dist)
         if served is not None:
-            return served
+            return BuildRecord(_built(served), source="index")
     with _build_tree(ctx) as config:
         files = _build_distributions(config, dist)
-    return {"files": [{"filename": p.name, "sha256": sha256_of(p)} for p in files]}
+    return BuildRecord(_built(files))
+
+
+def _built(paths: Sequence[Path]) -> tuple[BuiltFile, ...]:
+    return tuple(BuiltFile(p.name, sha256_of(p)) for p in paths)
 
 
 def _run_smoke(config: Config, wheel: Path) -> str:
@@ -420,21 +483,21 @@ def _run_smoke(config: Config, wheel: Path) -> str:
     return f"ok on {', '.join(p.version for p in pythons)}"
 
 
-def smoke(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def smoke(ctx: ReleaseContext) -> SmokeRecord:
     """Install the built wheel in fresh venvs and prove it works, before anything is pushed."""
     wheel = next(p for p in _built_files(ctx) if p.name.endswith(".whl"))
-    if ctx.journal.result("build").get("source") == "index":
-        return {"wheel": wheel.name, "summary": "skipped: already published on the index"}
+    if BuildRecord.load(ctx.journal).source == "index":
+        return SmokeRecord(wheel.name, "skipped: already published on the index")
     with _build_tree(ctx) as config:
         summary = _run_smoke(config, wheel)
-    return {"wheel": wheel.name, "summary": summary}
+    return SmokeRecord(wheel.name, summary)
 
 
 # -- git ------------------------------------------------------------------------------------
 
 
-def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
-    """Commit the new version in pyproject.toml and its section in the CHANGELOG."""
+def commit(ctx: ReleaseContext) -> CommitRecord:
+    """Commit the new version in pyproject.toml and its CHANGELOG.md section."""
     root = ctx.config.root
     base = _text(ctx.journal.plan, "base", str(ctx.journal.path))
     message = gitops.release_message(ctx.version)
@@ -446,62 +509,77 @@ def commit(ctx: ReleaseContext) -> dict[str, JsonValue]:
                 f"HEAD is {head[:12]}, not {base[:12]} where release {ctx.version} was planned; "
                 "reset to it or abandon the release (docs/release.md)"
             )
-        gitops.set_project_version(root / "pyproject.toml", ctx.version)
-        files = _commit_files(ctx.journal)
-        changelog = root / files[-1]  # the CHANGELOG ([tool.runtime-build] changelog)
-        old = changelog.read_text(encoding="utf-8") if changelog.exists() else ""
         section = _text(ctx.journal.plan, "changelog", str(ctx.journal.path))
-        changelog.parent.mkdir(parents=True, exist_ok=True)
-        changelog.write_text(insert_section(old, ctx.version, section), encoding="utf-8")
-        run = ctx.journal.plan.get("run")
-        body = f"{message}\n\nRelease-Run: {run}" if isinstance(run, str) else message
-        made = gitops.commit_files(root, files, body)
-    return {"commit": made, "base": base, "message": message}
+        write_version_files(ctx.config, ctx.version, section)
+        run_id = ctx.journal.plan.get("release_id")
+        body = f"{message}\n\nRelease-Run: {run_id}" if isinstance(run_id, str) else message
+        made = gitops.commit_files(root, _commit_files(ctx.config), body)
+    return CommitRecord(made, base, message)
+
+
+def write_version_files(config: Config, version: str, section: str) -> None:
+    """Write the new version into pyproject.toml and its section into the CHANGELOG: both or none.
+
+    Both new texts are computed before either file is touched; a failure while writing puts
+    the first back.  A kill between the two writes leaves pyproject written: the resumed
+    commit step writes both again, and both writes are idempotent.
+    """
+    pyproject, changelog = config.root / "pyproject.toml", _changelog(config)
+    old_pyproject = _read_utf8(pyproject, "pyproject.toml")
+    old_changelog = _read_utf8(changelog, "CHANGELOG")
+    new_pyproject = gitops.project_version_text(old_pyproject, version, pyproject)
+    new_changelog = insert_section(old_changelog, version, section)
+    existed = changelog.exists()
+    try:
+        write_atomic(pyproject, new_pyproject)
+        crash_if_asked("commit:between-writes")
+        write_atomic(changelog, new_changelog)
+    except BaseException:
+        write_atomic(pyproject, old_pyproject)
+        if existed:
+            write_atomic(changelog, old_changelog)
+        else:
+            changelog.unlink(missing_ok=True)
+        raise
 
 
 def _release_commit(ctx: ReleaseContext) -> str:
-    return _text(ctx.journal.result("commit"), "commit", str(ctx.journal.path))
+    return CommitRecord.load(ctx.journal).commit
 
 
-def tag(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def tag(ctx: ReleaseContext) -> gitops.TagResult:
     """Create the annotated release tag at the version commit."""
-    made = gitops.create_tag(
-        ctx.config.root, ctx.journal.tag, _release_commit(ctx),
-        f"{ctx.config.name} {ctx.version}",
-    )
-    return _json(made)  # type: ignore[return-value]
+    release_id = ctx.journal.plan.get("release_id")
+    message = gitops.tag_message(f"{ctx.config.name} {ctx.version}",
+                                 release_id if isinstance(release_id, str) else None)
+    return gitops.create_tag(ctx.config.root, ctx.journal.tag, _release_commit(ctx), message)
 
 
-def push(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def push(ctx: ReleaseContext) -> gitops.PushResult:
     """Push the version commit and the tag atomically, then read the tag back from the remote."""
-    done = gitops.push_release(
+    return gitops.push_release(
         ctx.config.root, "origin", ctx.config.release_branch, ctx.journal.tag,
         _release_commit(ctx),
     )
-    return _json(done)  # type: ignore[return-value]
 
 
 # -- index ----------------------------------------------------------------------------------
 
 
-def publish(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def publish(ctx: ReleaseContext) -> PublishReport:
     """Upload the built files with twine unless the index already has them byte for byte."""
-    return _json(publish_files(_built_files(ctx)))  # type: ignore[return-value]
+    return publish_files(_built_files(ctx))
 
 
-def read_back_files(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def read_back_files(ctx: ReleaseContext) -> ReadBackReport:
     """Download every file from the index and compare its sha256 with the built one."""
-    return _json(read_back(_built_files(ctx)))  # type: ignore[return-value]
+    return read_back(_built_files(ctx))
 
 
 # -- consumers ------------------------------------------------------------------------------
 
 
-def _rows(rows: Sequence[object]) -> JsonValue:
-    return [_json(r) for r in rows]
-
-
-def cascade(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def cascade(ctx: ReleaseContext) -> ConsumersRecord:
     """Bump the pin in every non-exempt consumer repository; consumers already at it are kept."""
     consumers = load_consumers(Path(ctx.options.consumers))
     report = cascade_all(consumers, ctx.version, jobs=ctx.options.jobs)
@@ -514,14 +592,14 @@ def cascade(ctx: ReleaseContext) -> dict[str, JsonValue]:
     if report.credentials_missing:
         print(f"warning: CASCADE_TOKEN not set; skipped {', '.join(report.credentials_missing)}",
               file=sys.stderr)
-    return {"consumers": _rows(report.rows)}
+    return ConsumersRecord(tuple(report.rows))
 
 
-def converge(ctx: ReleaseContext) -> dict[str, JsonValue]:
+def converge(ctx: ReleaseContext) -> ConsumersRecord:
     """Read back every cascaded consumer's pin and fail on any divergence."""
     consumers = load_consumers(Path(ctx.options.consumers))
     report = converge_all(consumers, ctx.version, jobs=ctx.options.jobs)
     if not report.ok:
         named = ", ".join(f"{r.consumer} (got {r.got}, {r.reason})" for r in report.failed)
         raise ToolingError(f"consumers diverge from {ctx.version}: {named}; run the release again")
-    return {"consumers": _rows(report.rows)}
+    return ConsumersRecord(tuple(report.rows))

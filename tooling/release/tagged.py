@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
-from tooling.files import sha256_of
 from tooling.index import index_url_from_env, read_project
 from tooling.release import repo as gitops
 from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue
@@ -232,8 +231,8 @@ def start_tagged_journal(config: Config, found: TaggedRelease, remote: str = "or
     return journal
 
 
-def from_index(config: Config, version: str, dist: Path) -> dict[str, JsonValue] | None:
-    """The build result of a tagged release the index already serves, or None to build it.
+def from_index(config: Config, version: str, dist: Path) -> tuple[Path, ...] | None:
+    """The files of a tagged release the index already serves, or None to build it.
 
     The files are downloaded into ``dist`` so that publish (finding them present, byte for
     byte) and read-back verify exactly what is served.
@@ -244,7 +243,4 @@ def from_index(config: Config, version: str, dist: Path) -> dict[str, JsonValue]
     print(f"note: {version} is already published on the index ({', '.join(p.name for p in files)}"
           ", each identical to the sha256 the index states); nothing is built, smoke-tested or "
           "uploaded again: read-back, cascade and converge follow", file=sys.stderr, flush=True)
-    listed: list[JsonValue] = [
-        {"filename": p.name, "sha256": sha256_of(p)} for p in files
-    ]
-    return {"files": listed, "source": "index"}
+    return files

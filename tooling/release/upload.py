@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import enum
 import hashlib
 import json
 import os
@@ -46,7 +47,10 @@ __all__ = [
     "PublishedFile",
     "ReadBackReport",
     "RetryPolicy",
+    "TwineRun",
+    "UploadOutcome",
     "VerifiedFile",
+    "classify_twine_failure",
     "dist_files",
     "download",
     "main",
@@ -54,24 +58,66 @@ __all__ = [
     "read_back",
 ]
 
-_TRANSIENT = re.compile(
-    r"HTTPError: (?:5\d\d|429)\b|ConnectionError|ConnectTimeout|ReadTimeout|"
-    r"Connection (?:aborted|refused|reset)|RemoteDisconnected|Max retries exceeded",
-)
-_CONFLICT = re.compile(r"HTTPError: 409\b|already exists?", re.IGNORECASE)
+# Applied to twine's output (short, and the patterns have no nested repetition: linear).
+_UNAUTHORIZED = re.compile(r"HTTPError: 40[13]\b")
+_CONFLICT = re.compile(r"HTTPError: 40[09]\b|already exists?", re.IGNORECASE)
+_CLIENT_ERROR = re.compile(r"HTTPError: 4(?!29)\d\d\b")
+# twine re-POSTs a 5xx answer by itself, at once, up to five times; each says so.
+_TWINE_RETRY = "Package upload appears to have failed"
 _SERVER_ERROR = 500
 _TOO_MANY = 429
 _CHUNK = 1 << 16
 
 
+class UploadOutcome(enum.Enum):
+    """What one ``twine upload`` run tells about the files it sent."""
+
+    UPLOADED = "uploaded"
+    """The index answered 200 for every file."""
+    UNKNOWN = "unknown"
+    """The request went out and no clear answer came back (connection dropped, response cut,
+    timeout, 5xx, 429, anything unrecognised): only the index can say; it is read next."""
+    CONFLICT = "conflict"
+    """400/409 or "already exists": the index has a file of that name; its bytes decide."""
+    UNAUTHORIZED = "unauthorized"
+    """401/403: the credentials were refused; nothing was stored."""
+    REFUSED = "refused"
+    """Another 4xx: the index refused the files; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class TwineRun:
+    """One ``twine upload`` run."""
+
+    outcome: UploadOutcome
+    """What it tells about the files."""
+    detail: str
+    """Its last line of output (scrubbed), or what went wrong around it."""
+    posts: int
+    """Upload tries it made: 1 plus twine's own immediate re-POSTs of a 5xx answer."""
+
+
+def classify_twine_failure(output: str) -> UploadOutcome:
+    """Decide what a failed ``twine upload``'s (scrubbed) output tells about its files."""
+    if _UNAUTHORIZED.search(output):
+        return UploadOutcome.UNAUTHORIZED
+    if _CONFLICT.search(output):
+        return UploadOutcome.CONFLICT
+    if _CLIENT_ERROR.search(output):
+        return UploadOutcome.REFUSED
+    return UploadOutcome.UNKNOWN
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently to retry connection errors and 5xx answers."""
+    """How often and how patiently to retry an upload whose outcome is unknown, and downloads."""
 
     attempts: int = 5
-    """Tries in all, the first included."""
+    """Tries in all, the first included (twine's own immediate re-POSTs count as tries)."""
     backoff: float = 1.0
     """Seconds before the second try; doubled before each further one."""
+    timeout: float = 600.0
+    """Seconds one ``twine upload`` may run; after that its outcome is unknown."""
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before try number ``attempt`` (1-based)."""
@@ -191,6 +237,22 @@ def _twine(args: Sequence[str | os.PathLike[str]], env: Mapping[str, str], what:
     return ""
 
 
+def _twine_upload(paths: Sequence[Path], env: Mapping[str, str], timeout: float) -> TwineRun:
+    argv = [sys.executable, "-m", "twine", "upload", "--non-interactive",
+            "--disable-progress-bar", *map(str, paths)]
+    try:
+        done = run(argv, env=env, check=False, what="twine upload", timeout=timeout)
+    except ToolingError as exc:  # timed out: the request may have been stored
+        return TwineRun(UploadOutcome.UNKNOWN, str(exc), 1)
+    output = redact(f"{done.stdout}\n{done.stderr}")
+    posts = 1 + output.count(_TWINE_RETRY)
+    if not done.returncode:
+        return TwineRun(UploadOutcome.UPLOADED, "", posts)
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    detail = lines[-1] if lines else f"exit {done.returncode}"
+    return TwineRun(classify_twine_failure(output), detail, posts)
+
+
 def _check(paths: Sequence[Path], env: Mapping[str, str]) -> None:
     failure = _twine(["check", "--strict", *paths], env, "twine check")
     if failure:
@@ -262,41 +324,75 @@ def _already_published(
     return True
 
 
+def _settle(
+    pending: Sequence[Path], shas: Mapping[Path, str], version: str,
+    served: Mapping[str, IndexFile], policy: RetryPolicy,
+) -> list[Path]:
+    """Return the files of ``pending`` the index serves with our bytes (other bytes: error)."""
+    return [p for p in pending
+            if _already_published(p, shas[p], version, served.get(p.name), policy)]
+
+
+def _refusal(run_: TwineRun, pending: Sequence[Path], index_url: str) -> ToolingError:
+    names = ", ".join(p.name for p in pending)
+    if run_.outcome is UploadOutcome.UNAUTHORIZED:
+        return ToolingError(f"upload refused for {names} ({run_.detail}); check TWINE_USERNAME "
+                            "and TWINE_PASSWORD (nothing was stored)")
+    if run_.outcome is UploadOutcome.CONFLICT:
+        return ToolingError(redact(
+            f"the index answered that {names} already exist ({run_.detail}) but {index_url} "
+            "does not list them; check that RUNTIME_INDEX_URL reads the index "
+            "TWINE_REPOSITORY_URL uploads to, then run again"
+        ))
+    return ToolingError(f"the index refused {names} ({run_.detail}); nothing was stored: fix "
+                        "what it names, then run again")
+
+
 def _upload_all(
     paths: Sequence[Path], version: str, project: str, index_url: str, *,
     env: Mapping[str, str], policy: RetryPolicy,
 ) -> tuple[PublishedFile, ...]:
+    """Upload what the index lacks; an outcome twine cannot tell is settled by the index.
+
+    Before every try the index is read: a file there with our sha256 is published, one with
+    other bytes is a hard error, an absent one is (re)sent.  So a dropped or cut response, a
+    timeout or a 5xx costs a look-up and, if the file did not land, a retry with backoff;
+    never a second copy and never a guess (docs/release.md, "Outcome unknown").
+    """
     shas = {p: sha256_of(p) for p in paths}
     done: dict[Path, PublishedFile] = {}
-    last = "no attempt made"
-    for attempt in range(1, policy.attempts + 1):
-        time.sleep(policy.delay(attempt))
-        # Looked up before every try: a try that failed late may have stored some files.
+    posts, tries, last = 0, 0, "no attempt made"
+    while True:
+        tries += 1
+        time.sleep(policy.delay(tries))
         served = _listing(index_url, project, policy)
-        for path in paths:
-            if path not in done and _already_published(
-                path, shas[path], version, served.get(path.name), policy
-            ):
-                action = "already-present" if attempt == 1 else "uploaded"
-                done[path] = PublishedFile(path.name, shas[path], action, attempt - 1)
+        pending = [p for p in paths if p not in done]
+        for path in _settle(pending, shas, version, served, policy):
+            action = "already-present" if posts == 0 else "uploaded"
+            done[path] = PublishedFile(path.name, shas[path], action, posts)
         pending = [p for p in paths if p not in done]
         if not pending:
             break
-        failure = _twine(
-            ["upload", "--non-interactive", "--disable-progress-bar", *pending], env,
-            "twine upload",
-        )
-        if not failure:
-            done.update({p: PublishedFile(p.name, shas[p], "uploaded", attempt) for p in pending})
+        if posts >= policy.attempts:
+            raise ToolingError(
+                f"upload failed after {posts} tries ({last}); run the publish again later: "
+                "files already on the index are recognised by sha256"
+            )
+        attempt = _twine_upload(pending, env, policy.timeout)
+        posts += attempt.posts
+        if attempt.outcome is UploadOutcome.UPLOADED:
+            done.update({p: PublishedFile(p.name, shas[p], "uploaded", posts) for p in pending})
             break
-        last = failure.splitlines()[-1]
-        if not (_CONFLICT.search(failure) or _TRANSIENT.search(failure)):
-            raise ToolingError(f"upload refused: {last}; check the TWINE_* settings")
-    else:
-        raise ToolingError(
-            f"upload failed after {policy.attempts} attempts ({last}); run the publish again "
-            "later: files already on the index are recognised by sha256"
-        )
+        last = attempt.detail
+        if attempt.outcome is UploadOutcome.CONFLICT:
+            served = _listing(index_url, project, policy)
+            settled = _settle(pending, shas, version, served, policy)
+            for path in settled:
+                done[path] = PublishedFile(path.name, shas[path], "already-present", posts)
+            if settled:
+                continue  # twine stops at the first refused file: send the rest next
+        if attempt.outcome is not UploadOutcome.UNKNOWN:
+            raise _refusal(attempt, pending, index_url)
     return tuple(done[p] for p in paths)
 
 
@@ -371,12 +467,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", type=Path, default=Path("dist"), help="directory of files")
     parser.add_argument("--attempts", type=int, default=RetryPolicy.attempts)
     parser.add_argument("--backoff", type=float, default=RetryPolicy.backoff)
+    parser.add_argument("--timeout", type=float, default=RetryPolicy.timeout,
+                        help="seconds one twine upload may take before its outcome is unknown")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     args = parser.parse_args(argv)
 
     def work() -> int:
         paths = tuple(args.files) or dist_files(args.dist)
-        policy = RetryPolicy(max(1, args.attempts), max(0.0, args.backoff))
+        policy = RetryPolicy(max(1, args.attempts), max(0.0, args.backoff),
+                             max(1.0, args.timeout))
         report = publish_files(paths, policy=policy)
         back = read_back(paths, policy=policy)
         if args.json:

@@ -7,7 +7,7 @@ from collections.abc import Mapping  # noqa: TC003 - a dataclass field's type
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tooling.config import read_pyproject
+from tooling.config import read_pyproject, refuse_unknown_keys
 from tooling.errors import ToolingError
 from tooling.secrets import register_secret
 
@@ -78,16 +78,12 @@ def load_settings(config: Config) -> SmokeSettings:
     where = f"{config.pyproject} [tool.runtime-build.smoke]"
     if not isinstance(table, dict):
         raise ToolingError(f"{where}: must be a table")
-    known = {
+    known = frozenset({
         "script", "version-check", "serve-check", "workspace-tests", "test-group",
         "pytest-args", "tests-timeout", "deps-check", "pythons", "env", "optional-imports",
         "tests-must-pass", "source-tests",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ToolingError(
-            f"{where}: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}"
-        )
+    })
+    refuse_unknown_keys(table, known, where)
     script = table.get("script")
     if script is None and len(config.scripts) == 1:
         script = next(iter(config.scripts))
