@@ -30,6 +30,7 @@ from tooling.release.journal import (
 )
 from tooling.release.records import CommitRecord
 from tooling.release.tagged import (
+    TaggedRelease,
     describe_tagged,
     find_tagged_release,
     finished_here,
@@ -199,6 +200,22 @@ def dry_run(options: steps.ReleaseOptions) -> int:
     return 0
 
 
+def _said_already_released(
+    config: Config, tagged: TaggedRelease, options: steps.ReleaseOptions
+) -> bool:
+    """Say "nothing to release" when HEAD's tag needs no run here; whether it was said."""
+    if finished_here(config, tagged):
+        reason = f"nothing to release: {tagged.tag} at HEAD was released from this checkout"
+    elif options.on_merge:
+        # The version commit of a release this branch already has: its tag's run publishes it.
+        reason = f"nothing to release: HEAD is {tagged.tag}, already released"
+    else:
+        return False
+    print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
+                      "reason": reason}) if options.json_output else reason)
+    return True
+
+
 def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | None:
     """Run preflight and return the journal to run: resumed, adopted from a tag, or planned.
 
@@ -207,16 +224,7 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     journal = steps.open_journal(config)
     # HEAD at the release tag of pyproject's version (CI on a tag push): release it as is.
     tagged = find_tagged_release(config) if journal is None else None
-    if tagged is not None and finished_here(config, tagged):
-        reason = f"nothing to release: {tagged.tag} at HEAD was released from this checkout"
-        print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
-                          "reason": reason}) if options.json_output else reason)
-        return None
-    if tagged is not None and options.on_merge:
-        # The version commit of a release this branch already has: its tag's run publishes it.
-        reason = f"nothing to release: HEAD is {tagged.tag}, already released"
-        print(json.dumps({"release": False, "next": None, "tag": tagged.tag,
-                          "reason": reason}) if options.json_output else reason)
+    if tagged is not None and _said_already_released(config, tagged, options):
         return None
     tag = tagged.tag if tagged else None
     if journal is not None and journal.plan.get("adopted"):
@@ -225,6 +233,8 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
         gitops.preflight(config, allow_dirty=steps.pending_files(journal, config),
                          pushed=journal is not None and journal.is_done(Step.PUSH), tagged=tag)
         steps.check_inputs(config, options, dry_run=False)
+    if tagged is not None or journal is not None:
+        steps.require_consumer_list(options)
     if tagged is not None:
         print(describe_tagged(tagged), file=sys.stderr)
         _confirm(f"release {tagged.version} from {tagged.tag}?", options)
@@ -240,6 +250,7 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
     if plan.next is None:
         print(json.dumps(plan_to_json(plan)) if options.json_output else plan.reason)
         return None
+    steps.require_consumer_list(options)
     held = _held(config, plan, options)
     if held is not None:  # before anything is written: a major on merge needs a person
         if options.json_output:
@@ -333,6 +344,9 @@ def _release_dev(config: Config, options: steps.ReleaseOptions) -> int:
                            "to finish it (or abandon it, docs/release.md) before a dev release")
     with step("preflight"):
         gitops.preflight(config)
+        steps.check_inputs(config, options, dry_run=False)
+        if options.cascade:
+            steps.require_consumer_list(options)
     with step("plan"):
         plan = steps.plan_release(config, options)
     if plan.next is None:

@@ -238,6 +238,11 @@ def _read_utf8(path: Path, what: str) -> str:
         raise ToolingError(f"{path}: cannot read the {what} ({exc.strerror})", path=path) from exc
 
 
+def require_consumer_list(options: ReleaseOptions) -> None:
+    """Fail before the first side effect when the consumer list the cascade reads is missing."""
+    load_consumers(Path(options.consumers))
+
+
 def check_inputs(config: Config, options: ReleaseOptions, *, dry_run: bool) -> None:
     """Check everything the release reads later, so a typo fails now and not after the push.
 
@@ -245,7 +250,10 @@ def check_inputs(config: Config, options: ReleaseOptions, *, dry_run: bool) -> N
     URLs must parse, and a missing ``CASCADE_TOKEN`` is said now, naming the consumers the
     cascade will skip for it.
     """
-    consumers = load_consumers(Path(options.consumers))
+    listing = Path(options.consumers)
+    # Planning needs no consumer list (a first adoption may not have one, and "nothing to
+    # release" must stay exit 0); a release that goes ahead calls require_consumer_list.
+    consumers = load_consumers(listing) if listing.exists() else None
     _commit_files(config)
     _read_utf8(_changelog(config), "CHANGELOG")
     for name in ("RUNTIME_INDEX_URL", "TWINE_REPOSITORY_URL"):
@@ -260,7 +268,7 @@ def check_inputs(config: Config, options: ReleaseOptions, *, dry_run: bool) -> N
     pythons = os.environ.get(PYTHONS_ENV, "")
     if pythons.strip() and not dry_run:
         find_pythons(parse_restriction([pythons]))  # each one named must be found
-    needing = [c.name for c in consumers.active if c.needs_token]
+    needing = [c.name for c in consumers.active if c.needs_token] if consumers else []
     if needing and not os.environ.get(_CASCADE_TOKEN, "").strip():
         print(f"warning: {_CASCADE_TOKEN} not set; the cascade will skip {', '.join(needing)}",
               file=sys.stderr)
