@@ -60,7 +60,7 @@ _HELD = "exit 0 rather than 3 when consumers are held (a declared need unmet)"
         **_COMMON,
     }
 )
-def release(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+def release(
     c: Context,
     dry_run: bool = False,
     bump: str | None = None,
@@ -109,7 +109,7 @@ def publish(c: Context, json: bool = False, debug: bool = False) -> None:
 
 @task(help={"version": "the version to pin (default: pyproject's)", "allow_held": _HELD,
             **_COMMON})
-def cascade(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+def cascade(
     c: Context, version: str | None = None, consumers: str = "consumers.toml", jobs: int = 0,
     json: bool = False, allow_held: bool = False, debug: bool = False,
 ) -> None:
@@ -122,7 +122,7 @@ def cascade(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
 
 @task(help={"version": "the version every pin must show (default: pyproject's)",
             "allow_held": _HELD, **_COMMON})
-def converge(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+def converge(
     c: Context, version: str | None = None, consumers: str = "consumers.toml", jobs: int = 0,
     json: bool = False, allow_held: bool = False, debug: bool = False,
 ) -> None:
@@ -142,9 +142,9 @@ def converge(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
         **_COMMON,
     }
 )
-def drift(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+def drift(
     c: Context, org: str | None = None, consumers: str = "consumers.toml", jobs: int = 0,
-    json: bool = False, fix: bool = False, max: int = 0,  # noqa: A002 - the flag is --max
+    json: bool = False, fix: bool = False, max: int = 0,
     allow_held: bool = False, debug: bool = False,
 ) -> None:
     """Report consumers whose pin lags the latest version on the index (--fix heals them)."""
@@ -193,7 +193,7 @@ def workflows(c: Context, check: bool = False, debug: bool = False) -> None:
         "dry_run": "show the diff and write nothing",
     }
 )
-def init(  # noqa: PLR0917 - invoke maps each positional parameter to a flag
+def init(
     c: Context,
     source: str | None = None,
     package: str | None = None,

@@ -221,7 +221,7 @@ def test_python_m_cascade_refuses_an_empty_version_too(tmp_path: Path) -> None:
 def test_release_main_has_debug_and_shows_the_traceback_with_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from tooling.release.run import main  # noqa: PLC0415 - after the patch is irrelevant
+    from tooling.release.run import main
 
     project = copy_fixture("release-project", tmp_path / "project")
     monkeypatch.chdir(project)

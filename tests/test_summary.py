@@ -87,7 +87,7 @@ def test_a_section_parses_back_with_its_cells_escaped_and_links_kept(
 ) -> None:
     target = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
-    from tooling.secrets import register_secret  # noqa: PLC0415 - the registry under test
+    from tooling.secrets import register_secret
 
     register_secret(sentinel)
     rows = [
@@ -130,10 +130,10 @@ def test_sections_from_parallel_writers_never_interleave(
 def test_api_diff_appends_its_markdown_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from helpers import init_repo  # noqa: PLC0415 - test support, imported where used
-    from test_apidiff import SMALL  # noqa: PLC0415
+    from helpers import init_repo
+    from test_apidiff import SMALL
 
-    from tooling.api.diff import main  # noqa: PLC0415
+    from tooling.api.diff import main
 
     target = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
@@ -148,9 +148,9 @@ def test_api_diff_appends_its_markdown_report(
 def test_release_appends_its_files_linked_to_the_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tooling.release import run as release_run  # noqa: PLC0415
-    from tooling.release.journal import Journal  # noqa: PLC0415
-    from tooling.release.steps import ReleaseOptions  # noqa: PLC0415
+    from tooling.release import run as release_run
+    from tooling.release.journal import Journal
+    from tooling.release.steps import ReleaseOptions
 
     target = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
@@ -175,7 +175,7 @@ def test_release_appends_its_files_linked_to_the_index(
 
 
 def test_commit_links_point_at_the_forge_web_page_of_http_remotes_only() -> None:
-    from tooling.cascade.summaries import commit_url, web_url  # noqa: PLC0415
+    from tooling.cascade.summaries import commit_url, web_url
 
     url = "https://git.example.org/molecule-ai/template-codex.git"
     assert web_url(url) == "https://git.example.org/molecule-ai/template-codex"

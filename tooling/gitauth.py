@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TOKEN_ENV", "append_config_env", "auth_config_env", "origin_auth_env", "scope_url"]
 
-TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a value
+TOKEN_ENV = "GITHUB_TOKEN"
 # GitHub and Gitea both take an installation/job token as the password of basic auth with
 # this user name (what actions/checkout itself sends).
-_TOKEN_USER = "x-access-token"  # noqa: S105 - a fixed user name, not a secret
+_TOKEN_USER = "x-access-token"
 
 
 def scope_url(url: str) -> str | None:

@@ -104,7 +104,7 @@ def _why(value: object) -> str:
         if holds(value):
             return hint
     parts = _RELEASE_PARTS.match(value)
-    if parts is None or parts.group().count(".") != 2:  # noqa: PLR2004 - X.Y.Z has two dots
+    if parts is None or parts.group().count(".") != 2:
         return "it needs exactly three parts, X.Y.Z"
     suffix = value[parts.end() :]
     for pattern, hint in _SUFFIX_HINTS:

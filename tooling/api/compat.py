@@ -212,8 +212,8 @@ def _api_summary(package_dir: Path, cache_dir: Path) -> tuple[str, int]:
         fingerprint, objects = cached["api_fingerprint"], cached["api_objects"]
         if isinstance(fingerprint, str) and isinstance(objects, int):
             return fingerprint, objects
-    from tooling.api.model import load_api  # noqa: PLC0415 - griffe only on a cache miss
-    from tooling.api.values import api_fingerprint  # noqa: PLC0415 - with load_api
+    from tooling.api.model import load_api
+    from tooling.api.values import api_fingerprint
 
     model = load_api(package_dir.parent, package_dir.name)
     fingerprint, objects = api_fingerprint(model), len(model.objects)
@@ -251,7 +251,7 @@ def write_compat(config: Config, package_dir: Path, *, cache_dir: Path | None = 
 
 def _current_compat(config: Config) -> dict[str, object]:
     # Imported here: staging needs the rewriter (libcst), reading a compat.json does not.
-    from tooling.rewrite import rewrite_tree  # noqa: PLC0415
+    from tooling.rewrite import rewrite_tree
 
     with tempfile.TemporaryDirectory(prefix="compat-") as tmp:
         rewrite_tree(config.source, config.package, Path(tmp), exclude=config.exclude)

@@ -75,7 +75,7 @@ def _stage(
     source: Path, package: str, out: Path, exclude: tuple[str, ...], cache_dir: Path | None
 ) -> Path:
     # Imported here: the rewriter pulls in libcst, which `--help` does not need.
-    from tooling.rewrite import rewrite_tree  # noqa: PLC0415
+    from tooling.rewrite import rewrite_tree
 
     rewrite_tree(source, package, out, exclude=exclude, cache_dir=cache_dir)
     return out

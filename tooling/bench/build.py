@@ -54,7 +54,7 @@ def _nox() -> list[str]:
     if found:
         return [found]
     try:
-        import nox  # noqa: F401, PLC0415 - only to learn whether `python -m nox` works
+        import nox  # noqa: F401 - only to learn whether `python -m nox` works
     except ImportError as exc:
         raise ToolingError(
             "nox: not installed here; run the benchmark through `nox -s bench` or install "

@@ -420,7 +420,7 @@ def _repository(merged: Mapping[str, object], url: str, fail: _Fail) -> str | No
     else:
         route = urllib.parse.urlsplit(url).path if "://" in url else url
     segments = [s for s in route.strip("/").split("/") if s]
-    if len(segments) < 2:  # noqa: PLR2004 - owner and name
+    if len(segments) < 2:
         return None
     name = segments[-1].removesuffix(".git")
     return f"{segments[-2]}/{name}" if name else None

@@ -49,7 +49,7 @@ __all__ = [
 
 # The skip reason for a consumer that needs a token when none is set; converge and drift key on
 # it to skip exactly what the cascade skipped.
-NO_TOKEN = "needs CASCADE_TOKEN, which is not set"  # noqa: S105 - a message, not a password
+NO_TOKEN = "needs CASCADE_TOKEN, which is not set"
 
 # Reads CASCADE_TOKEN from git's environment only when git asks for a credential; the
 # token is therefore never in argv, in a config file or in a URL.
@@ -250,7 +250,7 @@ def _cat_batch(
         end = out.index(b"\n", pos)
         header = out[pos:end].decode("utf-8", errors="replace").split(" ")
         pos = end + 1
-        if len(header) != 3 or not header[2].isdigit():  # noqa: PLR2004 - `sha type size`
+        if len(header) != 3 or not header[2].isdigit():
             continue  # `<name> missing` / `ambiguous`
         size = int(header[2])
         found[spec] = (header[0], header[1], out[pos : pos + size])
@@ -342,7 +342,7 @@ class Checkout:
         summary = ""
         for line in out.splitlines():
             parts = line.split("\t")
-            if len(parts) >= 3 and parts[1].endswith(f":refs/heads/{branch}"):  # noqa: PLR2004
+            if len(parts) >= 3 and parts[1].endswith(f":refs/heads/{branch}"):
                 flag, summary = parts[0], parts[2]
                 if flag != "!" and status == 0:
                     return PushOutcome(ok=True, retryable=False, message=summary)

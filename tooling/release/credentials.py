@@ -29,7 +29,7 @@ PUBLISH_CREDENTIALS = ("TWINE_REPOSITORY_URL", "TWINE_USERNAME", "TWINE_PASSWORD
 TRUSTED_PUBLISHING = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 # The only indexes twine mints trusted-publishing tokens for (twine.auth.Resolver.is_pypi).
 _TRUSTED_UPLOAD = ("https://upload.pypi.org/legacy/", "https://test.pypi.org/legacy/")
-_TOKEN_USER = "__token__"  # noqa: S105 - twine's fixed user name, not a secret
+_TOKEN_USER = "__token__"
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:

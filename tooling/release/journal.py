@@ -251,7 +251,7 @@ def _ensure_dir(directory: Path) -> None:
 def _holder(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
     text = os.read(fd, 512).decode("utf-8", "replace").split()
-    return f"pid {text[0]} on {text[1]} since {text[2]}" if len(text) >= 3 else "another process"  # noqa: PLR2004
+    return f"pid {text[0]} on {text[1]} since {text[2]}" if len(text) >= 3 else "another process"
 
 
 @contextlib.contextmanager

@@ -188,7 +188,7 @@ def check_clean_advice(dirty: list[str], repo: Path) -> str | None:
         named = ", ".join(f"{o}/" for o in outputs)
         return (f"{repo}: {named} not ignored by git: build outputs, never committed; add "
                 f"{named} to .gitignore (invoke init adds them) and run the release again")
-    shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")  # noqa: PLR2004
+    shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
     return f"{repo}: uncommitted changes ({shown}); commit or stash them first"
 
 

@@ -84,7 +84,7 @@ def _opt(flag: str, value: str | int | None) -> list[str]:
 
 def _stage_main(command: str, flags: list[tuple[str, str | int | None]], *, consumers: str,
                 json_output: bool, switches: Sequence[str] = ()) -> int:
-    from tooling.cascade import cli as cascade  # noqa: PLC0415 - each task loads only its stage
+    from tooling.cascade import cli as cascade
 
     def work() -> int:
         argv = [command, *(a for f, v in flags for a in _opt(f, v)), "--consumers", consumers,
@@ -126,14 +126,14 @@ def run_drift(
 
 def run_versions(*, json_output: bool) -> int:
     """`invoke versions`: every place a version lives."""
-    from tooling.release import survey as versions  # noqa: PLC0415
+    from tooling.release import survey as versions
 
     return versions.main(["--json"] if json_output else [])
 
 
 def run_compat(*, check: str | None, json_output: bool) -> int:
     """`invoke compat`: this build's compat.json, or a consumer's needs checked against it."""
-    from tooling.api import compat  # noqa: PLC0415
+    from tooling.api import compat
 
     return guarded(lambda: compat.main([*_opt("--check", check),
                                         *(["--json"] if json_output else [])]))
@@ -141,7 +141,7 @@ def run_compat(*, check: str | None, json_output: bool) -> int:
 
 def run_workflows(*, check: bool) -> int:
     """`invoke workflows`: generate (or check) the CI workflow files."""
-    from tooling.ci import workflows  # noqa: PLC0415
+    from tooling.ci import workflows
 
     return workflows.main(["--check"] if check else [])
 

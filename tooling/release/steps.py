@@ -91,7 +91,7 @@ __all__ = [
     "write_version_files",
 ]
 
-_CASCADE_TOKEN = "CASCADE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+_CASCADE_TOKEN = "CASCADE_TOKEN"
 
 
 @dataclass(frozen=True)

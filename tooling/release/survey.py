@@ -197,7 +197,7 @@ def _consumer_row(
     scratch: Path,
 ) -> VersionSource:
     # Imported here: only this report reads consumer remotes.
-    from tooling.cascade.converge import read_remote  # noqa: PLC0415
+    from tooling.cascade.converge import read_remote
 
     place = f"consumer {consumer.name}" + (" (exempt)" if consumer.exempt else "")
     pinned_in = consumer.pin_file or ", ".join(consumer.requirements)
@@ -220,7 +220,7 @@ def _consumer_row(
 
 def _pin_row(place: str, where: str, data: bytes, version: str | None) -> VersionSource:
     # Imported here: only this report reads consumer pins.
-    from tooling.cascade.pins import read_pin  # noqa: PLC0415
+    from tooling.cascade.pins import read_pin
 
     first = read_pin(data)
     text = data.decode("utf-8", "replace")
@@ -241,8 +241,8 @@ def _consumer_rows(path: Path, version: str | None) -> list[VersionSource]:
     if not path.is_file():
         return [VersionSource("consumers", str(path), None, "not configured", "no consumers.toml")]
     # Imported here: only this report needs the consumer list.
-    from tooling.cascade.consumers import load_consumers  # noqa: PLC0415
-    from tooling.cascade.repos import cascade_token, git_env  # noqa: PLC0415
+    from tooling.cascade.consumers import load_consumers
+    from tooling.cascade.repos import cascade_token, git_env
 
     consumers = load_consumers(path).consumers
     token = cascade_token()

@@ -19,8 +19,8 @@ __all__: list[str] = []
 @lru_cache(maxsize=1)
 def _import_collector() -> Callable[[list[ImportRef]], cst.CSTVisitor]:
     """The visitor class collecting every import with its position (defined on first use)."""
-    import libcst as cst  # noqa: PLC0415 - lazy
-    from libcst.metadata import PositionProvider  # noqa: PLC0415 - lazy
+    import libcst as cst
+    from libcst.metadata import PositionProvider
 
     class _ImportCollector(cst.CSTVisitor):
         METADATA_DEPENDENCIES = (PositionProvider,)
@@ -33,12 +33,12 @@ def _import_collector() -> Callable[[list[ImportRef]], cst.CSTVisitor]:
             start = self.get_metadata(PositionProvider, node).start
             return start.line, start.column + 1
 
-        def visit_Import(self, node: cst.Import) -> None:  # noqa: N802 - libcst visitor protocol
+        def visit_Import(self, node: cst.Import) -> None:
             line, col = self._where(node)
             for alias in node.names:
                 self.refs.append(ImportRef(line, col, 0, cst.Module([]).code_for_node(alias.name)))
 
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:  # noqa: N802 - libcst protocol
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
             line, col = self._where(node)
             module = "" if node.module is None else cst.Module([]).code_for_node(node.module)
             names: tuple[str, ...] = ("*",)
@@ -53,11 +53,11 @@ def _full(
     text: str, names: frozenset[str], package: str
 ) -> tuple[str, Counter[str], list[ImportRef]]:
     """The fallback: the same transformers over a full libcst parse."""
-    import libcst as cst  # noqa: PLC0415 - lazy
-    from libcst.metadata import MetadataWrapper  # noqa: PLC0415 - lazy
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper
 
-    from tooling.rewrite._imports import ImportRewriter  # noqa: PLC0415 - lazy
-    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._imports import ImportRewriter
+    from tooling.rewrite._strings import ModuleStringRewriter
 
     module = cst.parse_module(text)
     imports = ImportRewriter(names, package)

@@ -76,9 +76,9 @@ def _rewrite_statement(snippet: str, names: frozenset[str], package: str) -> tup
 
 @lru_cache(maxsize=8192)
 def _rewrite_statement_text(snippet: str, names: frozenset[str], package: str) -> tuple[str, str]:
-    import libcst as cst  # noqa: PLC0415 - lazy
+    import libcst as cst
 
-    from tooling.rewrite._imports import ImportRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._imports import ImportRewriter
 
     module = cst.parse_module(snippet)
     rewriter = ImportRewriter(names, package)
@@ -90,9 +90,9 @@ def _rewrite_strings_statement(
     snippet: str, names: frozenset[str], package: str
 ) -> tuple[str, str]:
     """Rewrite the module-name strings of one non-import statement (``pytest_plugins = ...``)."""
-    import libcst as cst  # noqa: PLC0415 - lazy
+    import libcst as cst
 
-    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._strings import ModuleStringRewriter
 
     rewriter = ModuleStringRewriter(names, package)
     return cst.parse_module(snippet).visit(rewriter).code, _pack(rewriter.counts)
@@ -101,9 +101,9 @@ def _rewrite_strings_statement(
 @lru_cache(maxsize=8192)
 def _rewrite_expression(snippet: str, names: frozenset[str], package: str) -> tuple[str, str]:
     """Rewrite one candidate expression; returns (new text, packed kind counts)."""
-    import libcst as cst  # noqa: PLC0415 - lazy
+    import libcst as cst
 
-    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._strings import ModuleStringRewriter
 
     expression = cst.parse_expression(snippet)
     rewriter = ModuleStringRewriter(names, package)
@@ -158,7 +158,7 @@ def _call_ref(node: ast.AST, names: frozenset[str], package: str) -> ImportRef |
 def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one loop
     code: bytes, text: _Text, names: frozenset[str], package: str, terms: frozenset[str]
 ) -> tuple[str, Counter[str], list[ImportRef]]:
-    import libcst as cst  # noqa: PLC0415 - lazy
+    import libcst as cst
 
     try:
         tree = ast.parse(code)
@@ -198,7 +198,7 @@ def _fast(  # noqa: C901, PLR0912 - locate, rewrite and splice read best as one 
                 ref = _call_ref(sub, names, package)
                 if ref is not None:
                     imports.append(ref)
-    from tooling.rewrite._flow import constant_edits  # noqa: PLC0415 - lazy
+    from tooling.rewrite._flow import constant_edits
 
     flow = constant_edits(tree, text, names, package)
     if flow:

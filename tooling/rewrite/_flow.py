@@ -273,9 +273,9 @@ def _flagged_variables(
     snippet: str, names: frozenset[str], package: str, bindings: tuple[tuple[str, str], ...]
 ) -> frozenset[str]:
     """The variables of ``bindings`` that sit in a module-reference position of ``snippet``."""
-    import libcst as cst  # noqa: PLC0415 - lazy
+    import libcst as cst
 
-    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._strings import ModuleStringRewriter
 
     rewriter = ModuleStringRewriter(names, package, dict(bindings))
     cst.parse_expression(snippet).visit(rewriter)
@@ -285,9 +285,9 @@ def _flagged_variables(
 @lru_cache(maxsize=1024)
 def _rewrite_literal(literal: str, names: frozenset[str], package: str) -> str:
     """A string literal that names a module, prefixed (``"config"`` -> ``"PKG.config"``)."""
-    import libcst as cst  # noqa: PLC0415 - lazy
+    import libcst as cst
 
-    from tooling.rewrite._strings import ModuleStringRewriter  # noqa: PLC0415 - lazy
+    from tooling.rewrite._strings import ModuleStringRewriter
 
     node = cst.parse_expression(literal)
     if not isinstance(node, cst.SimpleString):

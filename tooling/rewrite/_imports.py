@@ -61,17 +61,17 @@ class ImportRewriter(cst.CSTTransformer):
         dotted = dotted_name(node)
         return None if dotted is None else dotted.split(".", 1)[0]
 
-    def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
+    def visit_Import(self, node: cst.Import) -> bool:
         """Nothing inside an import needs a visit: leave_Import does the work."""
         del node
         return False
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         """As for visit_Import."""
         del node
         return False
 
-    def leave_Import(  # noqa: N802 - libcst visitor protocol
+    def leave_Import(
         self, original_node: cst.Import, updated_node: cst.Import
     ) -> cst.Import:
         """Rewrite each alias of a workspace name; leave the others (``os``) as they are."""
@@ -109,7 +109,7 @@ class ImportRewriter(cst.CSTTransformer):
             return updated_node
         return updated_node.with_changes(names=aliases)
 
-    def leave_ImportFrom(  # noqa: N802 - libcst visitor protocol
+    def leave_ImportFrom(
         self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
     ) -> cst.ImportFrom:
         """Prefix the module of an absolute ``from`` import of a workspace name."""

@@ -55,7 +55,7 @@ class Manifest:
     def load(cls, path: Path) -> Manifest | None:
         """The manifest at ``path``, or None (absent, corrupt, other format)."""
         stored = load_marshalled(path, _FORMAT)
-        if not isinstance(stored, tuple) or len(stored) != 4:  # noqa: PLR2004 - the 4 fields
+        if not isinstance(stored, tuple) or len(stored) != 4:
             return None
         settings, inputs, outputs, summary = stored
         return cls(settings, inputs, outputs, summary)
@@ -70,7 +70,7 @@ class Manifest:
             return
         for _, old in sorted(found)[:-_KEEP]:
             with contextlib.suppress(OSError):
-                os.unlink(old)  # noqa: PTH108 - a str path from scandir
+                os.unlink(old)
 
 
 def manifest_path(cache_dir: Path, outputs: Sequence[Path]) -> Path:

@@ -94,7 +94,7 @@ def find_templates(code: bytes, names: frozenset[str]) -> tuple[QuotedTemplate, 
 
 
 def _dedent(value: str) -> str:
-    import textwrap  # noqa: PLC0415 - only for literals that mention an import
+    import textwrap
 
     return textwrap.dedent(value)
 

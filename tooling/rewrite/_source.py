@@ -54,7 +54,7 @@ def rewrite_source(
     try:
         new_text, counts, imports = _fast(code, text, names, package, terms)
     except Unsupported:
-        import libcst as cst  # noqa: PLC0415 - lazy
+        import libcst as cst
 
         try:
             new_text, counts, imports = _full(text.text, names, package)

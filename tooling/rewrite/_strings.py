@@ -124,14 +124,14 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
 
     # -- positions --------------------------------------------------------------------------
 
-    def visit_FormattedStringExpression(  # noqa: N802 - libcst visitor protocol
+    def visit_FormattedStringExpression(
         self, node: cst.FormattedStringExpression
     ) -> bool:
         """Skip code inside f-string replacement fields (the ast locator skips it too)."""
         del node
         return False
 
-    def leave_Call(  # noqa: C901, N802, PLR0911, PLR0912 - one branch per documented position
+    def leave_Call(  # noqa: C901, PLR0911, PLR0912 - one branch per documented position
         self, original_node: cst.Call, updated_node: cst.Call
     ) -> cst.BaseExpression:
         """Rewrite the module-name argument of a call in a module-reference position."""
@@ -204,9 +204,9 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
             if dotted not in {"getLogger", "logging.getLogger"}:
                 return call
         elif last in {"set_level", "at_level"}:
-            if len(parts) < 2 or parts[-2] != "caplog":  # noqa: PLR2004 - receiver.method
+            if len(parts) < 2 or parts[-2] != "caplog":
                 return call
-        elif len(parts) < 2:  # noqa: PLR2004 - self.assertLogs(...)
+        elif len(parts) < 2:
             return call
         index, keywords = LOGGER_FUNCTIONS[last]
         return self._rewrite_arg(call, _arg(call, index, keywords), "logger")
@@ -233,7 +233,7 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
             return new_call
         return cst.Attribute(value=new_call, attr=cst.Name(head))
 
-    def leave_Subscript(  # noqa: N802 - libcst visitor protocol
+    def leave_Subscript(
         self, original_node: cst.Subscript, updated_node: cst.Subscript
     ) -> cst.Subscript:
         """``sys.modules["a"]`` (load, store or del) -> ``sys.modules["PKG.a"]``."""
@@ -250,7 +250,7 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
         index = element.slice.with_changes(value=value)
         return updated_node.with_changes(slice=[element.with_changes(slice=index)])
 
-    def leave_Comparison(  # noqa: N802 - libcst visitor protocol
+    def leave_Comparison(
         self, original_node: cst.Comparison, updated_node: cst.Comparison
     ) -> cst.Comparison:
         """``"a" in sys.modules`` / ``not in`` -> ``"PKG.a" in sys.modules``."""
@@ -308,7 +308,7 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
                 changed = True
         return out if changed else None
 
-    def leave_Assign(  # noqa: N802 - libcst visitor protocol
+    def leave_Assign(
         self, original_node: cst.Assign, updated_node: cst.Assign
     ) -> cst.Assign:
         """``pytest_plugins = ["a.plugin", ...]`` (or one string): each names a module."""
@@ -334,7 +334,7 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
                 self.counts["pytest_plugins"] += 1
         return _changed(updated_node, value=new_value)
 
-    def leave_List(  # noqa: N802 - libcst visitor protocol
+    def leave_List(
         self, original_node: cst.List, updated_node: cst.List
     ) -> cst.List:
         """``[sys.executable, "-m", "a"]`` -> ``[..., "-m", "PKG.a"]``."""
@@ -342,7 +342,7 @@ class ModuleStringRewriter(NameLiterals, cst.CSTTransformer):
         new = self._argv(updated_node.elements)
         return updated_node if new is None else updated_node.with_changes(elements=new)
 
-    def leave_Tuple(  # noqa: N802 - libcst visitor protocol
+    def leave_Tuple(
         self, original_node: cst.Tuple, updated_node: cst.Tuple
     ) -> cst.Tuple:
         """As for lists: ``(sys.executable, "-m", "a")``."""

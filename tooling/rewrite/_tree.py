@@ -148,16 +148,16 @@ def _write(files: Iterable[SourceFile], results: Mapping[str, SourceResult], des
     made: set[str] = set()
     root = str(dest)
     for file in files:
-        target = os.path.join(root, file.rel)  # noqa: PTH118 - str paths: the warm-run floor
-        parent = os.path.dirname(target)  # noqa: PTH120
+        target = os.path.join(root, file.rel)
+        parent = os.path.dirname(target)
         if parent not in made:
-            os.makedirs(parent, exist_ok=True)  # noqa: PTH103
+            os.makedirs(parent, exist_ok=True)
             made.add(parent)
         result = results.get(file.rel)
-        with open(target, "wb") as fh:  # noqa: PTH123
+        with open(target, "wb") as fh:
             fh.write(file.code if result is None else result.code)
         if file.mode & 0o111:
-            os.chmod(target, file.mode)  # noqa: PTH101
+            os.chmod(target, file.mode)
 
 
 def _check_paths(  # noqa: C901 - one check per documented error

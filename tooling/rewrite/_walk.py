@@ -78,7 +78,7 @@ def _matches(rel: str, base: str, patterns: Sequence[str]) -> bool:
 
 def _read(path: str) -> tuple[bytes, int]:
     try:
-        with open(path, "rb") as fh:  # noqa: PTH123 - os-level I/O: this loop is the warm floor
+        with open(path, "rb") as fh:
             mode = os.fstat(fh.fileno()).st_mode & 0o777
             return fh.read(), mode
     except OSError as exc:

@@ -162,7 +162,7 @@ def find_uv() -> str | None:
     # Cached and first called before the per-Python threads start (see run_smoke):
     # find_uv_bin reads sysconfig, whose lazy initialisation is not thread-safe on 3.11.
     try:
-        from uv import find_uv_bin  # noqa: PLC0415 - uv is optional; venv is the fallback
+        from uv import find_uv_bin
     except ImportError:
         return shutil.which("uv")
     try:
@@ -232,7 +232,7 @@ def wheel_record(wheel: Path) -> dict[str, str]:
         if name is None:
             raise ToolingError(f"{wheel}: has no .dist-info/RECORD; rebuild it with `nox -s build`")
         text = archive.read(name).decode("utf-8")
-    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2 and row[1]}  # noqa: PLR2004
+    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2 and row[1]}
 
 
 def probe_installed(
@@ -318,7 +318,7 @@ def check_installed(site: Path, wheel: Path, expected: Mapping[str, str]) -> Che
     except OSError:
         return failed_check("wheel", f"{wheel.name} is not installed in {site}", start)
     installed = {
-        row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2  # noqa: PLR2004
+        row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2
     }
     mismatched = []
     for path, digest in sorted(expected.items()):

@@ -32,11 +32,11 @@ def _walk(paths: list[str], prefix: str, modules: list[str], failures: list[str]
         modules.append(info.name)
         try:
             importlib.import_module(info.name)
-        except BaseException as exc:  # noqa: BLE001 - every failure of user code is a finding
+        except BaseException as exc:
             failures.append(_fail(info.name, exc))
         if info.ispkg:
             leaf = info.name.rsplit(".", 1)[-1]
-            _walk([os.path.join(p, leaf) for p in paths], info.name + ".", modules, failures)  # noqa: PTH118 - pkgutil paths are str
+            _walk([os.path.join(p, leaf) for p in paths], info.name + ".", modules, failures)
 
 
 def _dep_modules(deps: list[str]) -> dict[str, list[str]]:
@@ -66,10 +66,10 @@ def probe(package: str, dist_name: str, deps: list[str]) -> dict[str, object]:
         top = importlib.import_module(package)
         package_file = getattr(top, "__file__", "") or ""
         paths = list(top.__path__)
-    except BaseException as exc:  # noqa: BLE001 - the package itself failing is a finding
+    except BaseException as exc:
         package_file = ""
         failures.append(_fail(package, exc))
-        paths = [os.path.join(purelib, package)]  # noqa: PTH118 - pkgutil paths are str
+        paths = [os.path.join(purelib, package)]
     _walk(paths, package + ".", modules, failures)
     entry_points: list[str] = []
     entry_failures: list[str] = []
@@ -79,7 +79,7 @@ def probe(package: str, dist_name: str, deps: list[str]) -> dict[str, object]:
         try:
             ep.load()
             entry_points.append(label)
-        except BaseException as exc:  # noqa: BLE001 - a broken entry point is a finding
+        except BaseException as exc:
             entry_failures.append(_fail(label, exc))
     record = {str(f): f"{f.hash.mode}={f.hash.value}" for f in (dist.files or []) if f.hash}
     return {

@@ -86,7 +86,7 @@ def _probe(executable: Path) -> PythonInfo | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     parts = proc.stdout.split(maxsplit=2)
-    if proc.returncode != 0 or len(parts) != 3 or parts[0] != "CPython":  # noqa: PLR2004
+    if proc.returncode != 0 or len(parts) != 3 or parts[0] != "CPython":
         return None
     version = parts[1]
     if tuple(int(p) for p in version.split(".")[:2]) < MIN_VERSION:

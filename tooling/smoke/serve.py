@@ -62,10 +62,10 @@ def _rpc(url: str, text: str) -> dict[str, object]:
             "role": "user", "messageId": "smoke-1", "parts": [{"kind": "text", "text": text}],
         }},
     }).encode()
-    request = urllib.request.Request(  # noqa: S310 - the runtime listens on loopback only
+    request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=15) as response:
         answer: dict[str, object] = json.loads(response.read())
     return answer
 

@@ -141,7 +141,7 @@ def parse_raw_log(out: str) -> dict[str, list[Change]]:
             fields = token[1:].split()
             path = tokens[index]
             index += 1
-            if len(fields) >= 4:  # noqa: PLR2004 - old mode, new mode, old blob, new blob
+            if len(fields) >= 4:
                 current.append(Change(path, fields[2], fields[3]))
         elif token:
             current = changes.setdefault(token.strip(), [])
@@ -165,7 +165,7 @@ def _project_tables(repo: Path, blobs: Sequence[str]) -> dict[str, object]:
         end = out.index(b"\n", at)
         header = out[at:end].decode("ascii", "replace").split()
         at = end + 1
-        if len(header) < 3 or header[1] != "blob":  # noqa: PLR2004 - "<sha> blob <size>"
+        if len(header) < 3 or header[1] != "blob":
             tables[blob] = None
             continue
         size = int(header[2])
