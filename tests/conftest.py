@@ -66,3 +66,11 @@ def sentinel() -> str:
 def pytest_report_header() -> str:
     """Say which interpreter runs the suite."""
     return f"tooling tests on {sys.version.split()[0]}"
+
+
+@pytest.fixture
+def no_secret_in_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Whatever a test prints (or its subprocesses print) must not hold the sentinel."""
+    yield
+    out, err = capfd.readouterr()
+    assert SENTINEL not in out + err

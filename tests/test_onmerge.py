@@ -46,11 +46,9 @@ _CI_VARIABLES = ("GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_REF_TYPE", "GITHUB_TOK
                  "GITHUB_ACTIONS", "RELEASE_BUMP", "RELEASE_FORGE")
 
 
-@pytest.fixture(autouse=True)
-def _no_secret_in_any_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
-    yield
-    out, err = capfd.readouterr()
-    assert SENTINEL not in out + err
+
+
+pytestmark = pytest.mark.usefixtures("no_secret_in_output")
 
 
 @dataclass

@@ -43,7 +43,6 @@ from tooling.cli import annotate, format_table, guarded
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.index import index_url_from_env
-from tooling.secrets import redact
 from tooling.summary import append_section
 from tooling.version import validate_version
 
@@ -87,11 +86,10 @@ def _print_table(
 
 
 def _print_json(data: dict[str, object], stdout: TextIO) -> None:
-    print(redact(json.dumps(data, indent=2, sort_keys=True)), file=stdout, flush=True)
+    print(json.dumps(data, indent=2, sort_keys=True), file=stdout, flush=True)
 
 
 def _warn(message: str) -> None:
-    message = redact(message)
     print(f"warning: {message}", file=sys.stderr, flush=True)
     annotate("warning", message)
 
@@ -154,7 +152,7 @@ def _cascade(args: argparse.Namespace, stdout: TextIO) -> int:
     _warn_no_token(report.credentials_missing, "the cascade")
     for row in report.failed:
         annotate(
-            "error", f"cascade {row.consumer}: {redact(row.reason)}",
+            "error", f"cascade {row.consumer}: {row.reason}",
             path=str(consumers.path), line=_line_of(consumers, row.consumer),
         )
     kinds = (Outcome.UPDATED, Outcome.CURRENT, Outcome.SKIPPED, Outcome.HELD, Outcome.FAILED)
@@ -184,10 +182,10 @@ def _converge(args: argparse.Namespace, stdout: TextIO) -> int:
     if os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("GITEA_ACTIONS") == "true":
         for row in report.rows:
             if row.result in {Outcome.DIVERGED, Outcome.MISSING}:
-                print(redact(divergence_line(row)), flush=True)
+                print(divergence_line(row), flush=True)
     for row in report.failed:
         if row.result == Outcome.ERROR:
-            annotate("error", f"converge {row.consumer}: {redact(row.reason)}")
+            annotate("error", f"converge {row.consumer}: {row.reason}")
     read = [r for r in report.rows if r.action == "read"]
     if not read and report.credentials_missing:
         print("converge skipped: the cascade was skipped (no CASCADE_TOKEN)", file=sys.stderr)
@@ -262,12 +260,12 @@ def _print_drift(report: DriftReport, consumers: ConsumerList, *, to_stderr: boo
     for warning in report.warnings:
         _warn(warning)
     for error in report.errors:
-        print(f"error: {redact(error)}", file=sys.stderr)
-        annotate("error", redact(error))
+        print(f"error: {error}", file=sys.stderr)
+        annotate("error", error)
     for row in report.rows:
         if row.result in {*LAGGING, Outcome.ERROR}:
             annotate(
-                "error", f"drift {row.consumer}: {redact(row.reason)}",
+                "error", f"drift {row.consumer}: {row.reason}",
                 path=str(consumers.path), line=_line_of(consumers, row.consumer),
             )
     lagging = sum(r.result in LAGGING for r in report.rows)

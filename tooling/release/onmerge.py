@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from tooling.cascade.forge import ForgeClient, ForgeError, MergedPull
 from tooling.errors import ToolingError
 from tooling.proc import run
-from tooling.secrets import redact
 from tooling.version import parse_bump
 from tooling.versioning.plan import LABEL_BUMPS, SKIP_LABEL, PullLabel, plan_version
 
@@ -290,7 +289,7 @@ def _comment(forge: ForgeSettings, pulls: Sequence[int], body: str) -> None:
                     continue
                 client.comment(forge.repository, number, f"{HELD_MARKER}\n{body}")
             except ForgeError as exc:
-                print(f"warning: could not comment on #{number}: {redact(str(exc))}",
+                print(f"warning: could not comment on #{number}: {exc}",
                       file=sys.stderr)
 
 

@@ -37,7 +37,6 @@ from tooling.release.tagged import (
     start_tagged_journal,
 )
 from tooling.release.upload import dist_files, publish_files, read_back
-from tooling.secrets import redact
 from tooling.summary import append_section, cell, link, markdown_table, section
 from tooling.versioning.plan import describe_plan, plan_to_json
 
@@ -384,7 +383,7 @@ def _report(journal: Journal, timings: dict[str, float], options: steps.ReleaseO
             "converge": journal.result(Step.CONVERGE).get("consumers"),
             "seconds": timings, "journal": str(journal.path),
         }
-        print(redact(json.dumps(report, indent=2)))
+        print(json.dumps(report, indent=2))
         return
     if journal.plan.get("dev") and journal.result("tag").get("skipped"):
         print(f"released {journal.version} (dev release, untagged)")

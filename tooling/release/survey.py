@@ -323,11 +323,11 @@ def main(argv: list[str] | None = None) -> int:
             root, dist=args.dist, consumers=consumers, index_url=index_url_from_env()
         )
         if args.json:
-            print(redact(json.dumps(report_to_json(report), indent=2)))
+            print(json.dumps(report_to_json(report), indent=2))
         else:
             print(render_table(report))
         for problem in report.problems:
-            annotate("error", redact(problem), path="pyproject.toml", title="versions disagree")
+            annotate("error", problem, path="pyproject.toml", title="versions disagree")
         if not report.ok:
             print(f"error: {len(report.problems)} disagreement(s) among the project's own "
                   "version sources (listed above)", file=sys.stderr)  # fmt: skip
