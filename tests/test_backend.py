@@ -18,6 +18,7 @@ from tooling.build import backend
 from tooling.build.checks import bare_imports, scan_source
 from tooling.build.dists import build_distributions
 from tooling.config import load_config
+from tooling.errors import ToolingError
 from tooling.files import outputs_ignored
 from tooling.rewrite import discover_names
 
@@ -132,3 +133,22 @@ def test_pip_wheel_of_the_real_repository_has_no_bare_import(tmp_path: Path) -> 
         shipped = archive.namelist()
     assert "molecule_runtime/main.py" in shipped
     assert not [n for n in shipped if n.split("/", 1)[0] in names]
+
+
+def test_a_failure_inside_the_staged_build_is_one_line_naming_no_deleted_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path)
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    broken = text.replace("[project]\n", '[project]\nlicense-files = ["NO/*.txt"]\n', 1)
+    pyproject.write_text(broken, encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(root)
+    with pytest.raises(ToolingError) as caught:
+        backend.build_wheel(str(tmp_path / "out"))
+    message = str(caught.value)
+    assert message.startswith("building the staged project failed: ConfigError: ")
+    assert "license-files" in message
+    assert "molecule-runtime-backend-" not in message
+    assert "\n" not in message

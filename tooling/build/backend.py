@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 from flit_core import buildapi  # type: ignore[import-untyped]
 
+from tooling.build.messages import relocated
 from tooling.build.stage import source_date_epoch, stage
 from tooling.config import load_config
+from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -51,12 +53,23 @@ def _staged_project() -> Iterator[Path]:
     previous = Path.cwd()
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     with tempfile.TemporaryDirectory(prefix="molecule-runtime-backend-") as scratch:
-        staged = stage(config, Path(scratch) / "stage", cache_dir=Path(scratch) / "cache")
+        # The scratch folder is gone by the time a frontend shows an error: name the source.
+        moves = {Path(scratch) / "stage" / config.package: config.source,
+                 Path(scratch) / "stage": config.root}
+        try:
+            staged = stage(config, Path(scratch) / "stage", cache_dir=Path(scratch) / "cache")
+        except ToolingError as exc:
+            raise relocated(exc, moves) from exc
         # Same timestamp rule as `nox -s build`, so `python -m build` is reproducible too.
         os.environ["SOURCE_DATE_EPOCH"] = str(source_date_epoch(config.root))
         os.chdir(staged.root)
         try:
             yield staged.root
+        except ToolingError as exc:
+            raise relocated(exc, moves) from exc
+        except Exception as exc:
+            detail = relocated(ToolingError(f"{type(exc).__name__}: {exc}"), moves)
+            raise ToolingError(f"building the staged project failed: {detail.message}") from exc
         finally:
             os.chdir(previous)
             if epoch is None:
