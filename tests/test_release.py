@@ -618,8 +618,9 @@ def test_a_dropped_upload_answer_is_settled_by_the_index_and_the_release_complet
 def test_two_clones_with_the_same_identity_release_at_once_and_exactly_one_uploads(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    # Same bot identity, same second: both version commits are the same object.  The tags
-    # differ by their release id, so one atomic push wins and the other uploads nothing.
+    # Same bot identity, same second: without the release id in the version commit's trailer
+    # and in the tag message both runs would make the same objects and both "win".  They
+    # differ, so one atomic push wins and the other uploads nothing.
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(sandbox.remote), str(other))
     same_second = {"GIT_AUTHOR_DATE": "1772600767 +0000", "GIT_COMMITTER_DATE": "1772600767 +0000"}
@@ -633,7 +634,7 @@ def test_two_clones_with_the_same_identity_release_at_once_and_exactly_one_uploa
             assert proc.returncode == -signal.SIGKILL
         commits = {git(c, "rev-parse", "fixture-v0.2.0^{commit}") for c in clones}
         tags = {git(c, "rev-parse", "fixture-v0.2.0") for c in clones}
-        assert (len(commits), len(tags)) == (1, 2)
+        assert (len(commits), len(tags)) == (2, 2)
         second = [start_release(sandbox, cwd=c, env=same_second) for c in clones]
         results = [(p.wait(timeout=300), *p.communicate()) for p in second]
         assert proxy.forwarded_posts == 2

@@ -207,10 +207,17 @@ def _fetch_branch(repo: Path, remote: str, branch: str) -> None:
          f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", remote=remote)
 
 
-def _check_remote(repo: Path, remote: str, branch: str) -> int:
+def _check_remote(repo: Path, remote: str, branch: str, resuming: str | None = None) -> int:
     _fetch_branch(repo, remote, branch)
     counts = _out(repo, "rev-list", "--left-right", "--count", f"HEAD...{remote}/{branch}")
     ahead, behind = (int(n) for n in counts.split())
+    if behind and resuming is not None:
+        # A resumed release whose tag is already on the remote as another object: another
+        # run of this release won the push while this one was stopped.
+        theirs = _remote_refs(repo, remote, f"refs/tags/{resuming}").get(f"refs/tags/{resuming}")
+        ours = local_tag_object(repo, resuming)
+        if theirs is not None and ours is not None and theirs != ours:
+            raise _lost(resuming, remote, f"its tag object is {theirs[:12]}, ours {ours[:12]}")
     if behind:
         raise ToolingError(
             f"{branch} is {behind} commit(s) behind {remote}/{branch}; pull first "
@@ -236,6 +243,7 @@ def preflight(
     allow_dirty: Iterable[str] = (),
     pushed: bool = False,
     tagged: str | None = None,
+    resuming: str | None = None,
 ) -> Preflight:
     """Refuse to release from a dirty tree, another branch, behind the remote or without creds.
 
@@ -245,6 +253,8 @@ def preflight(
     ``tagged`` names the release tag HEAD is at when a tagged commit is being released (CI on
     a tag push, HEAD detached): the branch check becomes "HEAD is on the remote's release
     branch", and being behind it is fine (later commits are not part of this release).
+    ``resuming`` names the tag a resumed, not yet pushed release made: when the remote has
+    another object under that name, this run lost the race and says so.
     """
     repo = config.root
     if pushed:
@@ -267,7 +277,7 @@ def preflight(
             f"([tool.runtime-build] release-branch); switch to it first, or set release-branch "
             "to the branch you release from"
         )
-    ahead = _check_remote(repo, remote, branch)
+    ahead = _check_remote(repo, remote, branch, resuming)
     if not dry_run:
         publish_auth()
     return Preflight(branch, head_commit(repo), remote, ahead)

@@ -230,7 +230,9 @@ def _open_or_start(config: Config, options: steps.ReleaseOptions) -> Journal | N
         tag = journal.tag  # a resumed tagged release keeps its preflight (HEAD may be detached)
     with step("preflight"):
         gitops.preflight(config, allow_dirty=steps.pending_files(journal, config),
-                         pushed=journal is not None and journal.is_done(Step.PUSH), tagged=tag)
+                         pushed=journal is not None and journal.is_done(Step.PUSH), tagged=tag,
+                         resuming=journal.tag if journal is not None
+                         and journal.is_done(Step.TAG) else None)
         steps.check_inputs(config, options, dry_run=False)
     if tagged is not None or journal is not None:
         steps.require_consumer_list(options)

@@ -399,7 +399,9 @@ def start_dev_journal(config: Config, plan: VersionPlan, version: str) -> Journa
     journal.begin(Step.PLAN)
     journal.finish(Step.PLAN, _plan_result(version, journal.tag, recorded))
     journal.begin(Step.COMMIT)
-    journal.finish(Step.COMMIT, {**to_json(CommitRecord(head, head, "")), "skipped": "dev"})
+    # A dev release makes no commit: HEAD stands in for it, named as such.
+    journal.finish(Step.COMMIT, {**to_json(CommitRecord(head, head, "dev release: no commit")),
+                                 "skipped": "dev"})
     return journal
 
 
