@@ -1,0 +1,384 @@
+"""Turn a released project's package into a bare-module tree, the way ``workspace/`` looks.
+
+The package's modules become top-level modules, its ``__init__`` the module ``NAME_api``,
+relative and absolute internal imports become bare imports, and its tests follow: imports,
+``pkg.mod`` attribute chains, and module names inside string literals (patch targets,
+``sys.modules`` keys, ``pytest_plugins``, exception text such as ``"pkg.mod.Error: ..."``).
+A top-level name that would shadow the standard library (or the tests directory) is renamed
+``NAME_mod``.  ``convert_source`` is the pure core; ``convert_tree`` lays out a whole project.
+docs/rewrite.md ("The corpus") describes what it cannot convert.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from tooling.errors import ToolingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["BareTree", "Layout", "convert_source", "convert_tree", "layout_for"]
+
+# Names a bare top-level module must not take: the standard library's, and the directories
+# test suites live in (a module ``tests.py`` would shadow a ``tests`` package of the suite).
+RESERVED = frozenset(sys.stdlib_module_names) | {"tests", "testing", "conftest"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one package's dotted names map to the bare tree."""
+
+    package: str
+    """The import package of the release, e.g. ``jinja2``."""
+    api: str
+    """The bare module its ``__init__`` becomes, e.g. ``jinja2_api``."""
+    modules: frozenset[str]
+    """Top-level modules and subpackages inside the package (original names)."""
+    renames: Mapping[str, str] = field(default_factory=dict)
+    """Original top-level name -> bare name, where they differ."""
+
+    def top(self, name: str) -> str:
+        """The bare name of the package's top-level module ``name``."""
+        return self.renames.get(name, name)
+
+    def bare(self, dotted: str) -> str | None:
+        """The bare dotted name of ``dotted``, or None when it is not inside the package."""
+        if dotted == self.package:
+            return self.api
+        prefix = f"{self.package}."
+        if not dotted.startswith(prefix):
+            return None
+        head, _, rest = dotted[len(prefix):].partition(".")
+        if head not in self.modules:
+            return f"{self.api}.{dotted[len(prefix):]}"
+        return f"{self.top(head)}.{rest}" if rest else self.top(head)
+
+    def alias(self, name: str) -> str:
+        """The private name a ``pkg.mod`` attribute chain reads after conversion."""
+        return f"_{self.package}_{name}"
+
+
+def layout_for(package: str, modules: Iterable[str], reserved: Iterable[str] = ()) -> Layout:
+    """The layout of ``package`` whose top-level module names are ``modules``."""
+    names = frozenset(modules)
+    taken = RESERVED | frozenset(reserved)
+    renames = {n: f"{package}_{n.lstrip('_')}" for n in sorted(names) if n in taken}
+    return Layout(package, f"{package}_api", names, renames)
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    raise ToolingError(f"unexpected module expression {type(node).__name__}")
+
+
+def _expr(dotted: str) -> cst.Name | cst.Attribute:
+    head, *rest = dotted.split(".")
+    node: cst.Name | cst.Attribute = cst.Name(head)
+    for part in rest:
+        node = cst.Attribute(node, cst.Name(part))
+    return node
+
+
+def _import(name: str, asname: str | None = None) -> cst.ImportAlias:
+    target = cst.AsName(cst.Name(asname)) if asname and asname != name else None
+    return cst.ImportAlias(_expr(name), asname=target)
+
+
+class _AttributeUses(cst.CSTVisitor):
+    """Which ``pkg.<module>`` chains a file reads, and whether it imports ``pkg`` plainly."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.modules: set[str] = set()
+        self.binds_package = False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            name = _dotted(alias.name)
+            if alias.asname is None and (name == self.layout.package
+                                         or name.startswith(f"{self.layout.package}.")):
+                self.binds_package = True
+        return False  # the dotted names of an import statement are not attribute reads
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        del node
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        value = node.value
+        if (isinstance(value, cst.Name) and value.value == self.layout.package
+                and node.attr.value in self.layout.modules):
+            self.modules.add(node.attr.value)
+
+
+class _BareImports(cst.CSTTransformer):
+    """The conversion of one file; ``module`` is its dotted name in the release (None: tests)."""
+
+    def __init__(
+        self, layout: Layout, module: str | None, is_package: bool, uses: _AttributeUses
+    ) -> None:
+        super().__init__()
+        self.layout = layout
+        self.module = module
+        self.is_package = is_package
+        self.uses = uses
+        self.pattern = re.compile(rf"(?<![\w.]){re.escape(layout.package)}\.([A-Za-z_]\w*)")
+
+    # -- import statements -------------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> bool:
+        del node
+        return False  # converted whole in leave_Import, never as attribute chains
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        del node
+        return False
+
+    def leave_Import(
+        self, original_node: cst.Import, updated_node: cst.Import
+    ) -> cst.Import:
+        del original_node
+        layout = self.layout
+        names: list[cst.ImportAlias] = []
+        changed = False
+        for alias in updated_node.names:
+            dotted = _dotted(alias.name)
+            bare = layout.bare(dotted)
+            if bare is None:
+                names.append(alias)
+                continue
+            changed = True
+            if alias.asname is not None:
+                asname = alias.asname.name
+                names.append(_import(bare, asname.value if isinstance(asname, cst.Name) else None))
+                continue
+            names.append(_import(layout.api, layout.package))
+            if dotted != layout.package:
+                names.append(_import(bare))
+            names.extend(
+                _import(layout.top(m), layout.alias(m)) for m in sorted(self.uses.modules)
+            )
+        if not changed:
+            return updated_node
+        unique = {cst.Module([]).code_for_node(n): n for n in names}
+        return updated_node.with_changes(names=tuple(
+            n.with_changes(comma=cst.MaybeSentinel.DEFAULT) for n in unique.values()
+        ))
+
+    def _absolute(self, node: cst.ImportFrom) -> str | None:
+        level = len(node.relative)
+        module = _dotted(node.module) if node.module is not None else ""
+        if not level:
+            return module
+        if self.module is None:
+            return None
+        base = self.module.split(".") if self.is_package else self.module.split(".")[:-1]
+        if level - 1 > len(base) - 1:
+            return None
+        base = base[: len(base) - (level - 1)]
+        return ".".join([*base, module] if module else base)
+
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.Import | cst.FlattenSentinel[cst.BaseSmallStatement]:
+        del original_node
+        dotted = self._absolute(updated_node)
+        if dotted is None:
+            return updated_node
+        bare = self.layout.bare(dotted)
+        if bare is None:
+            return updated_node
+        if dotted != self.layout.package or isinstance(updated_node.names, cst.ImportStar):
+            return updated_node.with_changes(relative=(), module=_expr(bare))
+        return self._split_package_import(updated_node, bare)
+
+    def _split_package_import(
+        self, node: cst.ImportFrom, api: str
+    ) -> cst.ImportFrom | cst.Import | cst.FlattenSentinel[cst.BaseSmallStatement]:
+        # ``from pkg import mod, Name``: the module becomes ``import mod``, the rest stays
+        # with the ``__init__`` that is now NAME_api.
+        assert not isinstance(node.names, cst.ImportStar)  # noqa: S101 - checked by the caller
+        modules: list[cst.ImportAlias] = []
+        attributes: list[cst.ImportAlias] = []
+        for alias in node.names:
+            name = _dotted(alias.name)
+            local = alias.asname.name if alias.asname is not None else None
+            asname = local.value if isinstance(local, cst.Name) else name
+            if name in self.layout.modules:
+                modules.append(_import(self.layout.top(name), asname))
+            else:
+                attributes.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        statements: list[cst.BaseSmallStatement] = []
+        if modules:
+            statements.append(cst.Import(names=modules))
+        if attributes:
+            statements.append(cst.ImportFrom(
+                module=_expr(api), names=attributes, relative=(),
+            ))
+        if len(statements) == 1:
+            return statements[0]  # type: ignore[return-value]
+        return cst.FlattenSentinel(statements)
+
+    # -- pkg.<module> chains and strings -----------------------------------------------
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        del original_node
+        value = updated_node.value
+        if (self.uses.binds_package and isinstance(value, cst.Name)
+                and value.value == self.layout.package
+                and updated_node.attr.value in self.uses.modules):
+            return cst.Name(self.layout.alias(updated_node.attr.value))
+        return updated_node
+
+    def _text(self, text: str) -> str:
+        def swap(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in self.layout.modules:
+                return self.layout.top(name)
+            return match.group(0)
+
+        return self.pattern.sub(swap, text)
+
+    def leave_SimpleString(
+        self, original_node: cst.SimpleString, updated_node: cst.SimpleString
+    ) -> cst.SimpleString:
+        del original_node
+        return updated_node.with_changes(value=self._text(updated_node.value))
+
+    def leave_FormattedStringText(
+        self, original_node: cst.FormattedStringText, updated_node: cst.FormattedStringText
+    ) -> cst.FormattedStringText:
+        del original_node
+        return updated_node.with_changes(value=self._text(updated_node.value))
+
+
+def convert_source(
+    code: bytes, layout: Layout, module: str | None = None, *, is_package: bool = False
+) -> bytes:
+    """``code`` converted to the bare layout; ``module`` is its dotted name (None: a test)."""
+    tree = cst.parse_module(code)
+    uses = _AttributeUses(layout)
+    tree.visit(uses)
+    if not uses.binds_package:
+        uses.modules.clear()
+    return tree.visit(_BareImports(layout, module, is_package, uses)).bytes
+
+
+@dataclass(frozen=True)
+class BareTree:
+    """A converted project."""
+
+    source: Path
+    """The bare modules (what ``--source`` of the rewriter gets)."""
+    tests: Path
+    """The converted test tree."""
+    layout: Layout
+    """How the names were mapped."""
+    files: int
+    """Python files converted."""
+
+
+def _top_names(package_dir: Path) -> set[str]:
+    names = set()
+    for entry in package_dir.iterdir():
+        if entry.name == "__pycache__":
+            continue
+        if entry.is_file() and entry.suffix == ".py" and entry.stem != "__init__":
+            names.add(entry.stem)
+        elif entry.is_dir() and entry.name.isidentifier() and any(entry.rglob("*.py")):
+            names.add(entry.name)
+    return names
+
+
+def _convert_file(src: Path, dest: Path, layout: Layout, module: str | None,
+                  is_package: bool) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        converted = convert_source(src.read_bytes(), layout, module, is_package=is_package)
+    except cst.ParserSyntaxError as exc:
+        raise ToolingError(f"{src}:{exc.raw_line}:{exc.raw_column}: cannot convert: "
+                           f"{exc.message}") from exc
+    dest.write_bytes(converted)
+
+
+def _convert_dir(src: Path, dest: Path, layout: Layout, prefix: str | None) -> int:
+    """Convert every ``.py`` below ``src`` into ``dest``; copy everything else."""
+    count = 0
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if "__pycache__" in rel.parts or path.is_dir():
+            continue
+        target = dest / rel
+        if path.suffix != ".py":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            continue
+        parts = list(rel.with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        module = ".".join([prefix, *parts]) if prefix is not None else None
+        _convert_file(path, target, layout, module, is_package)
+        count += 1
+    return count
+
+
+def convert_tree(
+    package_dir: Path,
+    tests_dir: Path,
+    out: Path,
+    *,
+    keep: Sequence[Path] = (),
+    extra_tests: Sequence[Path] = (),
+) -> BareTree:
+    """Lay out ``package_dir`` and ``tests_dir`` bare under ``out`` (``out/src``, ``out/TESTS``).
+
+    ``keep`` are further top-level packages of the release that stay packages (their imports
+    of ``package_dir`` are converted); ``extra_tests`` are files or directories converted into
+    the test tree's root (a ``conftest.py`` at the project root, an ``examples/`` the tests
+    import).
+    """
+    package = package_dir.name
+    layout = layout_for(package, _top_names(package_dir), {tests_dir.name, *(p.name for p in keep)})
+    source = out / "src"
+    source.mkdir(parents=True)
+    count = 0
+    for entry in sorted(package_dir.iterdir()):
+        if entry.name == "__pycache__":
+            continue
+        if entry.name == "__init__.py":
+            _convert_file(entry, source / f"{layout.api}.py", layout, package, is_package=True)
+            count += 1
+        elif entry.is_dir() and entry.name in layout.modules:
+            count += _convert_dir(entry, source / layout.top(entry.name), layout,
+                                  f"{package}.{entry.name}")
+        elif entry.suffix == ".py" and entry.stem in layout.modules:
+            _convert_file(entry, source / f"{layout.top(entry.stem)}.py", layout,
+                          f"{package}.{entry.stem}", is_package=False)
+            count += 1
+        elif entry.is_file():
+            shutil.copy2(entry, source / entry.name)
+        else:
+            shutil.copytree(entry, source / entry.name)
+    for extra in keep:
+        count += _convert_dir(extra, source / extra.name, layout, extra.name)
+    tests = out / tests_dir.name
+    count += _convert_dir(tests_dir, tests, layout, None)
+    for extra in extra_tests:
+        if extra.is_dir():
+            count += _convert_dir(extra, tests / extra.name, layout, None)
+        else:
+            _convert_file(extra, tests / extra.name, layout, None, is_package=False)
+            count += 1
+    return BareTree(source, tests, layout, count)

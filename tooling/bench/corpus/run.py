@@ -1,0 +1,386 @@
+"""``python -m tooling.bench.corpus [NAME ...]``: the rewriter on real projects, test by test.
+
+For each project of ``tooling/bench/corpus.toml``: fetch the pinned sdist (checked against its
+sha256, cached by hash), make it a bare-module tree, run its tests there, rewrite it with
+``python -m tooling.rewrite --tests``, run the rewritten tests with only the output on
+PYTHONPATH from an unrelated directory, and compare the two JUnit reports test by test.  A
+difference is known (corpus.toml gives the reason, docs/rewrite.md the limit) or it fails the
+run.  The rewrite's time is printed next to a plain copy and a regex rewrite of the same tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tooling.bench.corpus.convert import BareTree, convert_tree
+from tooling.bench.corpus.outcomes import Comparison, Outcome, compare, read_junit
+from tooling.bench.corpus.projects import CORPUS_TOML, Project, load_projects, select
+from tooling.bench.rewrite import best, regex_rewrite
+from tooling.cli import format_table, guarded, step
+from tooling.errors import ToolingError
+from tooling.files import sha256_of
+from tooling.index import read_project
+from tooling.proc import run
+from tooling.release.upload import RetryPolicy, download
+from tooling.rewrite import discover_names, rewrite_tree
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["ProjectResult", "Settings", "Speed", "Status", "main", "run_corpus", "verdict"]
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_INDEX = "https://pypi.org/simple"
+_PYTEST_TIMEOUT = 900.0
+_SHOWN = 20  # unexplained differences printed per project (all of them are in --json)
+
+
+class Status(Enum):
+    """How one project came out."""
+
+    SAME = "same"
+    """Every difference is known."""
+    DIFFERENT = "different"
+    """At least one unexplained difference."""
+    BROKEN = "broken"
+    """The corpus could not run it (download, conversion, rewrite or pytest failed)."""
+    DEFEATED = "defeated"
+    """corpus.toml says the converter cannot make it bare, and why; not run."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One corpus run."""
+
+    names: tuple[str, ...]
+    """Projects to run (empty: all)."""
+    index_url: str
+    """Simple API root the sdists come from."""
+    cache: Path
+    """Where sdists are kept, by sha256."""
+    runs: int
+    """Timings are the best of this many runs."""
+    speed_only: bool
+    """Only the timings, no test runs (``--quick``, what ``nox -s bench -- corpus`` uses)."""
+    keep: Path | None
+    """Keep every project's trees below this directory (for a look at a difference)."""
+    corpus: Path = CORPUS_TOML
+    """The project list."""
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Best-of-N seconds to produce the package from one bare tree."""
+
+    files: int
+    """Files in the bare source tree."""
+    copy: float
+    """A plain copy (the I/O floor)."""
+    regex: float
+    """Copy plus the regex import rewrite (tooling/bench/rewrite.py's baseline)."""
+    rewrite: float
+    """``rewrite_tree``, no cache."""
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    """One project's run."""
+
+    project: Project
+    """What ran."""
+    status: Status
+    """How it came out."""
+    comparison: Comparison | None
+    """The test-by-test comparison (None when the tests did not run)."""
+    speed: Speed | None
+    """The timings (None when the tree could not be made)."""
+    note: str | None
+    """Why it is broken or defeated."""
+
+
+# -- acting ---------------------------------------------------------------------------------
+def fetch_sdist(project: Project, index_url: str, cache: Path) -> Path:
+    """The project's pinned sdist, from the cache or the index; its sha256 must match."""
+    slot = cache / project.sha256
+    for found in sorted(slot.glob("*.tar.gz")) if slot.is_dir() else ():
+        if sha256_of(found) == project.sha256:
+            return found
+    listing = read_project(index_url, project.name)
+    sdists = [f for f in listing.files_for(project.version) if f.filename.endswith(".tar.gz")]
+    if not sdists:
+        raise ToolingError(f"corpus.toml: {project.name} {project.version}: the index "
+                           f"{index_url} serves no sdist of it; pin a version that has one")
+    slot.mkdir(parents=True, exist_ok=True)
+    dest = slot / sdists[0].filename
+    digest = download(sdists[0].url, RetryPolicy(), dest)
+    if digest != project.sha256:
+        dest.unlink()
+        raise ToolingError(f"corpus.toml: {project.name} {project.version}: the sdist's sha256 "
+                           f"is {digest}, not the pinned {project.sha256}; check the pin")
+    return dest
+
+
+def unpack(sdist: Path, work: Path) -> Path:
+    """Extract ``sdist`` into ``work``; return its top directory."""
+    with tarfile.open(sdist) as archive:
+        archive.extractall(work, filter="data")
+    tops = [p for p in work.iterdir() if p.is_dir()]
+    if len(tops) != 1:
+        raise ToolingError(f"{sdist.name}: expected one top directory, found {len(tops)}")
+    return tops[0]
+
+
+def make_bare(project: Project, root: Path, out: Path) -> BareTree:
+    """Convert the unpacked release at ``root`` into a bare tree under ``out``."""
+    def inside(rel: str) -> Path:
+        path = root / rel
+        if not path.exists():
+            raise ToolingError(f"corpus.toml: {project.name}: {rel} is not in the sdist")
+        return path
+
+    bare = convert_tree(
+        inside(project.package), inside(project.tests), out,
+        keep=[inside(k) for k in project.keep],
+        extra_tests=[inside(e) for e in project.extra_tests],
+    )
+    ini = "\n".join(["[pytest]", *project.ini, ""])
+    (bare.tests / "pytest.ini").write_text(ini, encoding="utf-8")
+    return bare
+
+
+def _env(pythonpath: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"PYTHONPATH", "PYTEST_ADDOPTS", "PYTHONSTARTUP", "PYTHONSAFEPATH"}}
+    env.update(PYTHONPATH=str(pythonpath), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    return env
+
+
+def run_tests(
+    tests: Path, pythonpath: Path, cwd: Path, report: Path, args: Sequence[str]
+) -> dict[str, Outcome]:
+    """Run pytest on ``tests`` with only ``pythonpath`` added; the outcome of every test."""
+    done = run(
+        [sys.executable, "-m", "pytest", str(tests), "-q", "-p", "no:cacheprovider",
+         f"--junitxml={report}", "-o", "junit_family=xunit2", *args],
+        cwd=cwd, env=_env(pythonpath), check=False, timeout=_PYTEST_TIMEOUT,
+        what=f"pytest {tests}",
+    )
+    if not report.is_file():
+        lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise ToolingError(f"pytest {tests}: exit {done.returncode}, no report: "
+                           f"{lines[-1] if lines else 'no output'}")
+    return read_junit(report)
+
+
+def rewrite(bare: BareTree, package: str, out: Path, tests_out: Path) -> None:
+    """``python -m tooling.rewrite`` on the bare tree and its tests, as a user runs it."""
+    run(
+        [sys.executable, "-m", "tooling.rewrite", "--source", str(bare.source),
+         "--package", package, "--out", str(out), "--tests", str(bare.tests),
+         "--tests-out", str(tests_out), "--no-cache", "--json"],
+        cwd=REPO, what=f"python -m tooling.rewrite --package {package}",
+    )
+
+
+def measure(source: Path, package: str, work: Path, runs: int) -> Speed:
+    """Time a plain copy, the regex rewrite and the rewriter on the same tree."""
+    names = discover_names(source)
+    out = work / "out"
+
+    def plain_copy() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(source, out)
+
+    def rewriter() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        rewrite_tree(source, package, out, cache_dir=None)
+
+    copy = best(plain_copy, runs)
+    regex = best(lambda: regex_rewrite(source, out, names, package), runs)
+    cost = best(rewriter, runs)
+    shutil.rmtree(out, ignore_errors=True)
+    files = sum(1 for p in source.rglob("*") if p.is_file())
+    return Speed(files, copy, regex, cost)
+
+
+def run_project(project: Project, settings: Settings, work: Path) -> ProjectResult:
+    """Everything for one project inside ``work``; a failure is a BROKEN result, not a raise."""
+    if project.defeated is not None:
+        return ProjectResult(project, Status.DEFEATED, None, None, project.defeated)
+    speed = None
+    try:
+        with step(f"{project.name} {project.version}: fetch and convert"):
+            sdist = fetch_sdist(project, settings.index_url, settings.cache)
+            (work / "sdist").mkdir()
+            bare = make_bare(project, unpack(sdist, work / "sdist"), work / "bare")
+        package = f"ns_{bare.layout.package}"
+        speed = measure(bare.source, package, work / "speed", settings.runs)
+        if settings.speed_only:
+            return ProjectResult(project, Status.SAME, None, speed, None)
+        with step(f"{project.name}: tests on the bare layout"):
+            before = run_tests(bare.tests, bare.source, bare.source.parent,
+                               work / "bare.xml", project.pytest_args)
+        out, tests_out = work / "out", work / "out-tests" / bare.tests.name
+        with step(f"{project.name}: rewrite"):
+            rewrite(bare, package, out, tests_out)
+        elsewhere = work / "elsewhere"
+        elsewhere.mkdir()
+        with step(f"{project.name}: tests on the rewritten layout"):
+            after = run_tests(tests_out, out, elsewhere, work / "rewritten.xml",
+                              project.pytest_args)
+    except ToolingError as exc:
+        return ProjectResult(project, Status.BROKEN, None, speed, exc.message)
+    comparison = compare(before, after, project.known)
+    status = Status.DIFFERENT if comparison.unexplained else Status.SAME
+    return ProjectResult(project, status, comparison, speed, None)
+
+
+def run_corpus(settings: Settings) -> tuple[ProjectResult, ...]:
+    """Run every selected project, one after another."""
+    projects = select(load_projects(settings.corpus), settings.names)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="corpus-") as temp:
+        for project in projects:
+            work = (settings.keep or Path(temp)) / project.name
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            results.append(run_project(project, settings, work))
+    return tuple(results)
+
+
+# -- deciding and printing ------------------------------------------------------------------
+def verdict(results: Sequence[ProjectResult]) -> str:
+    """The one-line summary the run ends with."""
+    ran = [r for r in results if r.status is not Status.DEFEATED]
+    same = sum(1 for r in ran if r.status is Status.SAME)
+    tests = sum(r.comparison.tests for r in ran if r.comparison is not None)
+    unexplained = sum(len(r.comparison.unexplained) for r in ran if r.comparison is not None)
+    line = f"corpus: {same}/{len(ran)} projects, {tests:,} tests, {unexplained} unexplained " \
+           f"differences"
+    broken = [r.project.name for r in ran if r.status is Status.BROKEN]
+    if broken:
+        line += f", {len(broken)} could not run ({', '.join(broken)})"
+    defeated = [r.project.name for r in results if r.status is Status.DEFEATED]
+    if defeated:
+        line += f", {len(defeated)} not convertible ({', '.join(defeated)})"
+    return line
+
+
+def _counts(counts: Mapping[Outcome, int]) -> list[str]:
+    return [f"{sum(counts.values()):,}", *(f"{counts.get(o, 0):,}" for o in Outcome)]
+
+
+def _outcome(value: Outcome | None) -> str:
+    return value.value if value is not None else "absent"
+
+
+def render(result: ProjectResult) -> str:
+    """The block printed for one project."""
+    project = result.project
+    head = f"## {project.name} {project.version}"
+    if project.shapes:
+        head += f" ({', '.join(project.shapes)})"
+    lines = [head]
+    if result.note is not None:
+        lines.append(f"{result.status.value}: {result.note}")
+    comparison = result.comparison
+    if comparison is not None:
+        rows = [["bare", *_counts(comparison.bare)],
+                ["rewritten", *_counts(comparison.rewritten)]]
+        lines.append(format_table(["layout", "tests", *(o.value for o in Outcome)], rows))
+        reasons = Counter(d.reason for d in comparison.differences if d.reason is not None)
+        lines.append(f"differences: {len(comparison.differences)} "
+                     f"({sum(reasons.values())} known, {len(comparison.unexplained)} "
+                     "unexplained)")
+        lines.extend(f"  known x{count}: {reason}" for reason, count in reasons.items())
+        for diff in comparison.unexplained[:_SHOWN]:
+            lines.append(f"  UNEXPLAINED {diff.test}: {_outcome(diff.bare)} -> "
+                         f"{_outcome(diff.rewritten)}")
+        if len(comparison.unexplained) > _SHOWN:
+            lines.append(f"  ... {len(comparison.unexplained) - _SHOWN} more (see --json)")
+        lines.extend(f"  known difference not seen (stale?): {k.pattern}"
+                     for k in comparison.unused)
+    return "\n".join(lines)
+
+
+def render_speed(results: Sequence[ProjectResult]) -> str:
+    """Rewrite time per project next to a plain copy and the regex rewrite."""
+    rows = [
+        [r.project.name, str(s.files), f"{s.copy:.3f}s", f"{s.regex:.3f}s", f"{s.rewrite:.3f}s",
+         f"{s.rewrite / s.regex:.1f}x", f"{s.rewrite / s.copy:.1f}x"]
+        for r in results if (s := r.speed) is not None
+    ]
+    return format_table(["project", "files", "copy", "regex", "rewrite", "rewrite/regex",
+                         "rewrite/copy"], rows)
+
+
+def as_json(results: Sequence[ProjectResult]) -> dict[str, object]:
+    """The whole run, for machines."""
+    def project(r: ProjectResult) -> dict[str, object]:
+        c, s = r.comparison, r.speed
+        return {
+            "name": r.project.name, "version": r.project.version, "status": r.status.value,
+            "note": r.note,
+            "tests": c.tests if c else None,
+            "bare": {o.value: c.bare.get(o, 0) for o in Outcome} if c else None,
+            "rewritten": {o.value: c.rewritten.get(o, 0) for o in Outcome} if c else None,
+            "differences": [
+                {"test": d.test, "bare": _outcome(d.bare), "rewritten": _outcome(d.rewritten),
+                 "reason": d.reason} for d in c.differences
+            ] if c else [],
+            "speed": {"files": s.files, "copy": s.copy, "regex": s.regex,
+                      "rewrite": s.rewrite} if s else None,
+        }
+
+    return {"projects": [project(r) for r in results], "verdict": verdict(results),
+            "ok": _ok(results)}
+
+
+def _ok(results: Sequence[ProjectResult]) -> bool:
+    return all(r.status in {Status.SAME, Status.DEFEATED} for r in results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the corpus (all projects, or those named) and print a table per project."""
+    parser = argparse.ArgumentParser(prog="nox -s corpus --", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="projects (default: all)")
+    parser.add_argument("--json", action="store_true", help="print the whole run as JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help="timings only, one run each, no tests")
+    parser.add_argument("--runs", type=int, default=3, help="timings are the best of N")
+    parser.add_argument("--index-url", default=os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX),
+                        help="simple API root (default: $PIP_INDEX_URL or PyPI)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep each project's trees under this directory")
+    args = parser.parse_args(argv)
+    settings = Settings(
+        names=tuple(args.names), index_url=args.index_url,
+        cache=REPO / "build" / ".cache" / "corpus", runs=1 if args.quick else max(args.runs, 1),
+        speed_only=args.quick, keep=args.keep.resolve() if args.keep else None,
+    )
+
+    def work() -> int:
+        load_projects(settings.corpus)  # every input checked before the first download
+        results = run_corpus(settings)
+        if args.json:
+            print(json.dumps(as_json(results), indent=2))
+        else:
+            for result in results:
+                print(render(result), end="\n\n", flush=True)
+            print("rewrite time (best of "
+                  f"{settings.runs}; bare source tree, no cache):\n{render_speed(results)}\n")
+            print(verdict(results))
+        return 0 if _ok(results) else 1
+
+    return guarded(work)
