@@ -15,7 +15,6 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -24,6 +23,7 @@ from tooling.errors import ToolingError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
 
 __all__ = ["BareTree", "Layout", "convert_source", "convert_tree", "layout_for"]
 
@@ -103,7 +103,7 @@ class _AttributeUses(cst.CSTVisitor):
         self.modules: set[str] = set()
         self.binds_package = False
 
-    def visit_Import(self, node: cst.Import) -> bool:
+    def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
         for alias in node.names:
             name = _dotted(alias.name)
             if alias.asname is None and (name == self.layout.package
@@ -111,11 +111,11 @@ class _AttributeUses(cst.CSTVisitor):
                 self.binds_package = True
         return False  # the dotted names of an import statement are not attribute reads
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
         del node
         return False
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
+    def visit_Attribute(self, node: cst.Attribute) -> None:  # noqa: N802 - libcst protocol
         value = node.value
         if (isinstance(value, cst.Name) and value.value == self.layout.package
                 and node.attr.value in self.layout.modules):
@@ -136,15 +136,15 @@ class _BareImports(cst.CSTTransformer):
         self.pattern = re.compile(rf"(?<![\w.]){re.escape(layout.package)}\.([A-Za-z_]\w*)")
 
     # -- import statements -------------------------------------------------------------
-    def visit_Import(self, node: cst.Import) -> bool:
+    def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
         del node
         return False  # converted whole in leave_Import, never as attribute chains
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
         del node
         return False
 
-    def leave_Import(
+    def leave_Import(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.Import, updated_node: cst.Import
     ) -> cst.Import:
         del original_node
@@ -188,7 +188,7 @@ class _BareImports(cst.CSTTransformer):
         base = base[: len(base) - (level - 1)]
         return ".".join([*base, module] if module else base)
 
-    def leave_ImportFrom(
+    def leave_ImportFrom(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
     ) -> cst.ImportFrom | cst.Import | cst.FlattenSentinel[cst.BaseSmallStatement]:
         del original_node
@@ -200,17 +200,16 @@ class _BareImports(cst.CSTTransformer):
             return updated_node
         if dotted != self.layout.package or isinstance(updated_node.names, cst.ImportStar):
             return updated_node.with_changes(relative=(), module=_expr(bare))
-        return self._split_package_import(updated_node, bare)
+        return self._split_package_import(updated_node.names, bare)
 
     def _split_package_import(
-        self, node: cst.ImportFrom, api: str
+        self, names: Sequence[cst.ImportAlias], api: str
     ) -> cst.ImportFrom | cst.Import | cst.FlattenSentinel[cst.BaseSmallStatement]:
         # ``from pkg import mod, Name``: the module becomes ``import mod``, the rest stays
         # with the ``__init__`` that is now NAME_api.
-        assert not isinstance(node.names, cst.ImportStar)  # noqa: S101 - checked by the caller
         modules: list[cst.ImportAlias] = []
         attributes: list[cst.ImportAlias] = []
-        for alias in node.names:
+        for alias in names:
             name = _dotted(alias.name)
             local = alias.asname.name if alias.asname is not None else None
             asname = local.value if isinstance(local, cst.Name) else name
@@ -230,7 +229,7 @@ class _BareImports(cst.CSTTransformer):
         return cst.FlattenSentinel(statements)
 
     # -- pkg.<module> chains and strings -----------------------------------------------
-    def leave_Attribute(
+    def leave_Attribute(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
         del original_node
@@ -250,13 +249,13 @@ class _BareImports(cst.CSTTransformer):
 
         return self.pattern.sub(swap, text)
 
-    def leave_SimpleString(
+    def leave_SimpleString(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.SimpleString, updated_node: cst.SimpleString
     ) -> cst.SimpleString:
         del original_node
         return updated_node.with_changes(value=self._text(updated_node.value))
 
-    def leave_FormattedStringText(
+    def leave_FormattedStringText(  # noqa: N802 - libcst visitor protocol
         self, original_node: cst.FormattedStringText, updated_node: cst.FormattedStringText
     ) -> cst.FormattedStringText:
         del original_node

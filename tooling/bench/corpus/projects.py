@@ -59,7 +59,7 @@ def _strings(table: Mapping[str, object], key: str, where: str) -> tuple[str, ..
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ToolingError(f"{where}: {key} must be a list of strings")
-    return tuple(value)  # type: ignore[arg-type]
+    return tuple(value)
 
 
 def _string(table: Mapping[str, object], key: str, where: str) -> str:

@@ -266,8 +266,8 @@ def verdict(results: Sequence[ProjectResult]) -> str:
     same = sum(1 for r in ran if r.status is Status.SAME)
     tests = sum(r.comparison.tests for r in ran if r.comparison is not None)
     unexplained = sum(len(r.comparison.unexplained) for r in ran if r.comparison is not None)
-    line = f"corpus: {same}/{len(ran)} projects, {tests:,} tests, {unexplained} unexplained " \
-           f"differences"
+    line = f"corpus: {same}/{len(ran)} projects, {tests:,} tests, {unexplained} unexplained"
+    line += " differences"
     broken = [r.project.name for r in ran if r.status is Status.BROKEN]
     if broken:
         line += f", {len(broken)} could not run ({', '.join(broken)})"
@@ -304,9 +304,10 @@ def render(result: ProjectResult) -> str:
                      f"({sum(reasons.values())} known, {len(comparison.unexplained)} "
                      "unexplained)")
         lines.extend(f"  known x{count}: {reason}" for reason, count in reasons.items())
-        for diff in comparison.unexplained[:_SHOWN]:
-            lines.append(f"  UNEXPLAINED {diff.test}: {_outcome(diff.bare)} -> "
-                         f"{_outcome(diff.rewritten)}")
+        lines.extend(
+            f"  UNEXPLAINED {d.test}: {_outcome(d.bare)} -> {_outcome(d.rewritten)}"
+            for d in comparison.unexplained[:_SHOWN]
+        )
         if len(comparison.unexplained) > _SHOWN:
             lines.append(f"  ... {len(comparison.unexplained) - _SHOWN} more (see --json)")
         lines.extend(f"  known difference not seen (stale?): {k.pattern}"
@@ -363,11 +364,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="simple API root (default: $PIP_INDEX_URL or PyPI)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep each project's trees under this directory")
+    parser.add_argument("--corpus", type=Path, default=CORPUS_TOML, help="the project list")
+    parser.add_argument("--cache", type=Path, default=REPO / "build" / ".cache" / "corpus",
+                        help="sdists by sha256 (default: build/.cache/corpus)")
     args = parser.parse_args(argv)
     settings = Settings(
-        names=tuple(args.names), index_url=args.index_url,
-        cache=REPO / "build" / ".cache" / "corpus", runs=1 if args.quick else max(args.runs, 1),
-        speed_only=args.quick, keep=args.keep.resolve() if args.keep else None,
+        names=tuple(args.names), index_url=args.index_url, cache=args.cache.resolve(),
+        runs=1 if args.quick else max(args.runs, 1), speed_only=args.quick,
+        keep=args.keep.resolve() if args.keep else None, corpus=args.corpus,
     )
 
     def work() -> int:
