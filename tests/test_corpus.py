@@ -12,8 +12,8 @@ import pytest
 
 from tooling.bench.corpus.convert import convert_source, convert_tree, layout_for
 from tooling.bench.corpus.outcomes import Known, Outcome, compare, read_junit
-from tooling.bench.corpus.projects import CORPUS_TOML, load_projects, select
-from tooling.bench.corpus.run import main
+from tooling.bench.corpus.projects import CORPUS_TOML, Edit, Project, load_projects, select
+from tooling.bench.corpus.run import main, make_bare
 from tooling.errors import ToolingError
 from tooling.files import sha256_of
 
@@ -137,6 +137,28 @@ def test_tree_layout(tmp_path: Path) -> None:
     test = (bare.tests / "test_tiny.py").read_text()
     assert 'mock.patch("core.greet", return_value="x")' in test
     assert "import tiny_api as tiny, core, core as _tiny_core\n" in test
+
+
+def tiny_project(*edits: Edit) -> Project:
+    return Project(
+        name="tiny", version="1.0", sha256="0" * 64, package="src/tiny", tests="tests", keep=(),
+        extra_tests=(), pytest_args=(), ini=("xfail_strict = true",), shapes=(), known=(),
+        defeated=None, edits=edits,
+    )
+
+
+def test_bare_tree_gets_pytest_ini_and_edits(tmp_path: Path) -> None:
+    edit = Edit("src/core.py", '"hi {Name(name)}"', '"hello {Name(name)}"', "why")
+    bare = make_bare(tiny_project(edit), FIXTURES / "corpus_tiny" / "tiny-1.0", tmp_path / "b")
+    assert (bare.tests / "pytest.ini").read_text() == "[pytest]\nxfail_strict = true\n"
+    assert 'return f"hello {Name(name)}"' in (bare.source / "core.py").read_text()
+
+
+def test_edit_that_does_not_apply_is_one_error(tmp_path: Path) -> None:
+    edit = Edit("src/core.py", "no such text", "x", "why")
+    with pytest.raises(ToolingError, match=r"tiny: edit of src/core.py: 'no such text' does not "
+                       r"occur exactly once in the bare tree; update the edit"):
+        make_bare(tiny_project(edit), FIXTURES / "corpus_tiny" / "tiny-1.0", tmp_path / "b")
 
 
 def junit(tmp_path: Path, name: str, cases: str) -> Path:

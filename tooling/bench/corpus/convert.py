@@ -134,6 +134,9 @@ class _BareImports(cst.CSTTransformer):
         self.is_package = is_package
         self.uses = uses
         self.pattern = re.compile(rf"(?<![\w.]){re.escape(layout.package)}\.([A-Za-z_]\w*)")
+        self.dunder_import = re.compile(
+            rf"__import__\((['\"]){re.escape(layout.package)}\.(\w+)\1\)\.\2\b"
+        )
 
     # -- import statements -------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
@@ -241,6 +244,10 @@ class _BareImports(cst.CSTTransformer):
         return updated_node
 
     def _text(self, text: str) -> str:
+        # ``__import__('pkg.mod').mod`` in generated code is the bare ``__import__('mod')``.
+        text = self.dunder_import.sub(lambda m: f"__import__({m[1]}{self.layout.top(m[2])}{m[1]})",
+                                      text)
+
         def swap(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in self.layout.modules:

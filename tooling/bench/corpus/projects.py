@@ -15,14 +15,28 @@ from tooling.errors import ToolingError
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["CORPUS_TOML", "Project", "load_projects", "select"]
+__all__ = ["CORPUS_TOML", "Edit", "Project", "load_projects", "select"]
 
 CORPUS_TOML = Path(__file__).resolve().parents[1] / "corpus.toml"
 _KEYS = frozenset({
     "name", "version", "sha256", "package", "tests", "keep", "extra-tests", "pytest-args",
-    "ini", "shapes", "known", "defeated",
+    "ini", "shapes", "known", "defeated", "edits",
 })
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A hand edit of the bare tree: the remedy docs/rewrite.md gives for a known limit."""
+
+    path: str
+    """File relative to the bare tree (``src/compiler.py``, ``tests/test_x.py``)."""
+    old: str
+    """Text that must occur exactly once."""
+    new: str
+    """Its replacement."""
+    reason: str
+    """Which limit it works around, and how."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class Project:
     """Differences the rewrite cannot avoid, each with its reason."""
     defeated: str | None
     """Why the converter cannot make this project bare (it is then listed, not run)."""
+    edits: tuple[Edit, ...] = ()
+    """Hand edits applied to the bare tree after conversion, each with its reason."""
 
 
 def _strings(table: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
@@ -82,6 +98,19 @@ def _known(entries: object, where: str) -> tuple[Known, ...]:
     return tuple(found)
 
 
+def _edits(entries: object, where: str) -> tuple[Edit, ...]:
+    if not isinstance(entries, list):
+        raise ToolingError(f"{where}: edits must be an array of tables")
+    found = []
+    for i, entry in enumerate(entries):
+        at = f"{where}.edits[{i}]"
+        if not isinstance(entry, dict):
+            raise ToolingError(f"{at}: must be a table with path, old, new and reason")
+        refuse_unknown_keys(entry, frozenset({"path", "old", "new", "reason"}), at)
+        found.append(Edit(*(_string(entry, k, at) for k in ("path", "old", "new", "reason"))))
+    return tuple(found)
+
+
 def _project(table: object, where: str) -> Project:
     if not isinstance(table, dict):
         raise ToolingError(f"{where}: must be a table")
@@ -100,7 +129,7 @@ def _project(table: object, where: str) -> Project:
         keep=_strings(table, "keep", where), extra_tests=_strings(table, "extra-tests", where),
         pytest_args=_strings(table, "pytest-args", where), ini=_strings(table, "ini", where),
         shapes=_strings(table, "shapes", where), known=_known(table.get("known", []), where),
-        defeated=defeated,
+        defeated=defeated, edits=_edits(table.get("edits", []), where),
     )
 
 

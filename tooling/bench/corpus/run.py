@@ -72,7 +72,7 @@ class Settings:
     runs: int
     """Timings are the best of this many runs."""
     speed_only: bool
-    """Only the timings, no test runs (``--quick``, what ``nox -s bench -- corpus`` uses)."""
+    """Only the timings, no test runs (what ``nox -s bench -- corpus`` uses)."""
     keep: Path | None
     """Keep every project's trees below this directory (for a look at a difference)."""
     corpus: Path = CORPUS_TOML
@@ -156,6 +156,13 @@ def make_bare(project: Project, root: Path, out: Path) -> BareTree:
     )
     ini = "\n".join(["[pytest]", *project.ini, ""])
     (bare.tests / "pytest.ini").write_text(ini, encoding="utf-8")
+    for edit in project.edits:
+        path = out / edit.path
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if text.count(edit.old) != 1:
+            raise ToolingError(f"corpus.toml: {project.name}: edit of {edit.path}: {edit.old!r} "
+                               "does not occur exactly once in the bare tree; update the edit")
+        path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
     return bare
 
 
@@ -172,6 +179,7 @@ def run_tests(
     """Run pytest on ``tests`` with only ``pythonpath`` added; the outcome of every test."""
     done = run(
         [sys.executable, "-m", "pytest", str(tests), "-q", "-p", "no:cacheprovider",
+         "--continue-on-collection-errors",
          f"--junitxml={report}", "-o", "junit_family=xunit2", *args],
         cwd=cwd, env=_env(pythonpath), check=False, timeout=_PYTEST_TIMEOUT,
         what=f"pytest {tests}",
@@ -228,19 +236,24 @@ def run_project(project: Project, settings: Settings, work: Path) -> ProjectResu
         speed = measure(bare.source, package, work / "speed", settings.runs)
         if settings.speed_only:
             return ProjectResult(project, Status.SAME, None, speed, None)
+        # Both runs start in an empty directory of their own, so a test that reads a path
+        # relative to the working directory fails alike in both; only the rewrite differs.
+        (work / "cwd-bare").mkdir()
+        (work / "cwd-rewritten").mkdir()
         with step(f"{project.name}: tests on the bare layout"):
-            before = run_tests(bare.tests, bare.source, bare.source.parent,
+            before = run_tests(bare.tests, bare.source, work / "cwd-bare",
                                work / "bare.xml", project.pytest_args)
         out, tests_out = work / "out", work / "out-tests" / bare.tests.name
         with step(f"{project.name}: rewrite"):
             rewrite(bare, package, out, tests_out)
-        elsewhere = work / "elsewhere"
-        elsewhere.mkdir()
         with step(f"{project.name}: tests on the rewritten layout"):
-            after = run_tests(tests_out, out, elsewhere, work / "rewritten.xml",
+            after = run_tests(tests_out, out, work / "cwd-rewritten", work / "rewritten.xml",
                               project.pytest_args)
     except ToolingError as exc:
         return ProjectResult(project, Status.BROKEN, None, speed, exc.message)
+    # A test id that shows a module's __name__ (a parameter id) gains the package prefix;
+    # without it the same test would count as one missing and one new.
+    after = {test.replace(f"{package}.", ""): outcome for test, outcome in after.items()}
     comparison = compare(before, after, project.known)
     status = Status.DIFFERENT if comparison.unexplained else Status.SAME
     return ProjectResult(project, status, comparison, speed, None)
@@ -357,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nox -s corpus --", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME", help="projects (default: all)")
     parser.add_argument("--json", action="store_true", help="print the whole run as JSON")
-    parser.add_argument("--quick", action="store_true",
-                        help="timings only, one run each, no tests")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the timings, no test runs (what nox -s bench -- corpus does)")
+    parser.add_argument("--quick", action="store_true", help="one run per timing")
     parser.add_argument("--runs", type=int, default=3, help="timings are the best of N")
     parser.add_argument("--index-url", default=os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX),
                         help="simple API root (default: $PIP_INDEX_URL or PyPI)")
@@ -370,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings(
         names=tuple(args.names), index_url=args.index_url, cache=args.cache.resolve(),
-        runs=1 if args.quick else max(args.runs, 1), speed_only=args.quick,
+        runs=1 if args.quick else max(args.runs, 1), speed_only=args.speed_only,
         keep=args.keep.resolve() if args.keep else None, corpus=args.corpus,
     )
 
@@ -379,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
         results = run_corpus(settings)
         if args.json:
             print(json.dumps(as_json(results), indent=2))
+        elif settings.speed_only:
+            print(f"rewrite time on the corpus (best of {settings.runs}; bare source tree, no "
+                  f"cache):\n{render_speed(results)}")
+            broken = [f"{r.project.name}: {r.note}" for r in results if r.status is Status.BROKEN]
+            print("\n".join(broken))
         else:
             for result in results:
                 print(render(result), end="\n\n", flush=True)
