@@ -396,8 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         elif settings.speed_only:
             print(f"rewrite time on the corpus (best of {settings.runs}; bare source tree, no "
                   f"cache):\n{render_speed(results)}")
-            broken = [f"{r.project.name}: {r.note}" for r in results if r.status is Status.BROKEN]
-            print("\n".join(broken))
+            for r in results:
+                if r.status is Status.BROKEN:
+                    print(f"{r.project.name}: {r.note}")
         else:
             for result in results:
                 print(render(result), end="\n\n", flush=True)
