@@ -10,7 +10,12 @@ from textwrap import dedent
 
 import pytest
 
-from tooling.bench.corpus.convert import convert_source, convert_tree, layout_for
+from tooling.bench.corpus.convert import (
+    convert_source,
+    convert_tree,
+    layout_for,
+    rebound_names,
+)
 from tooling.bench.corpus.outcomes import Known, Outcome, compare, read_junit
 from tooling.bench.corpus.projects import CORPUS_TOML, Edit, Project, load_projects, select
 from tooling.bench.corpus.run import main, make_bare
@@ -112,16 +117,25 @@ def test_leaves_alone(case: str) -> None:
     assert convert(code, module) == code
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "converter limit: a package __init__ that rebinds a submodule's name to another object "
-    "(pyparsing's `testing`) is read as the module in `pkg.testing` chains"
-))
-def test_chain_to_a_name_the_init_rebinds() -> None:
-    layout = layout_for("pyparsing", ["testing", "core"])
-    code = "import pyparsing\npyparsing.testing.reset_pyparsing_context()\n"
-    converted = convert_source(code.encode(), layout).decode()
-    assert converted == (
-        "import pyparsing_api as pyparsing\npyparsing.testing.reset_pyparsing_context()\n"
+def test_a_name_the_init_rebinds_stays_with_the_api() -> None:
+    init = dedent("""\
+        from . import core
+        from . import util as util
+        from .testing import pyparsing_test as testing
+        from .core import *
+        common = 1
+        def helpers(): ...
+    """).encode()
+    rebound = rebound_names(init)
+    assert {"testing", "common", "helpers"} <= rebound
+    assert not {"core", "util"} & rebound
+    layout = layout_for("pyparsing", ["testing", "core", "util"], rebound=rebound)
+    code = ("import pyparsing\npyparsing.testing.reset()\npyparsing.core.Word\n"
+            "from pyparsing import testing, core\n")
+    assert convert_source(code.encode(), layout).decode() == (
+        "import pyparsing_api as pyparsing, core as _pyparsing_core\n"
+        "pyparsing.testing.reset()\n_pyparsing_core.Word\n"
+        "import core; from pyparsing_api import testing\n"
     )
 
 

@@ -11,6 +11,7 @@ docs/rewrite.md ("The corpus") describes what it cannot convert.
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import sys
@@ -44,6 +45,13 @@ class Layout:
     """Top-level modules and subpackages inside the package (original names)."""
     renames: Mapping[str, str] = field(default_factory=dict)
     """Original top-level name -> bare name, where they differ."""
+    rebound: frozenset[str] = frozenset()
+    """Module names the package's ``__init__`` binds to something else (pyparsing's
+    ``from .testing import pyparsing_test as testing``): ``pkg.NAME`` is that object."""
+
+    def is_module(self, name: str) -> bool:
+        """Whether the attribute ``pkg.NAME`` is the submodule ``NAME``."""
+        return name in self.modules and name not in self.rebound
 
     def top(self, name: str) -> str:
         """The bare name of the package's top-level module ``name``."""
@@ -66,12 +74,34 @@ class Layout:
         return f"_{self.package}_{name}"
 
 
-def layout_for(package: str, modules: Iterable[str], reserved: Iterable[str] = ()) -> Layout:
+def layout_for(
+    package: str, modules: Iterable[str], reserved: Iterable[str] = (),
+    rebound: Iterable[str] = (),
+) -> Layout:
     """The layout of ``package`` whose top-level module names are ``modules``."""
     names = frozenset(modules)
     taken = RESERVED | frozenset(reserved)
     renames = {n: f"{package}_{n.lstrip('_')}" for n in sorted(names) if n in taken}
-    return Layout(package, f"{package}_api", names, renames)
+    return Layout(package, f"{package}_api", names, renames, frozenset(rebound) & names)
+
+
+def rebound_names(init: bytes) -> frozenset[str]:
+    """Names a package ``__init__`` binds at module level to anything but its submodule.
+
+    ``from . import NAME`` binds the submodule; ``from .x import y as NAME``, ``NAME = ...``,
+    ``def NAME`` and ``class NAME`` bind something else.
+    """
+    found: set[str] = set()
+    for node in ast.parse(init).body:
+        if isinstance(node, ast.ImportFrom):
+            submodule = node.level == 1 and node.module is None
+            found.update(a.asname or a.name for a in node.names
+                         if not (submodule and (a.asname is None or a.asname == a.name)))
+        elif isinstance(node, ast.Assign):
+            found.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            found.add(node.name)
+    return frozenset(found)
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -118,7 +148,7 @@ class _AttributeUses(cst.CSTVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> None:  # noqa: N802 - libcst protocol
         value = node.value
         if (isinstance(value, cst.Name) and value.value == self.layout.package
-                and node.attr.value in self.layout.modules):
+                and self.layout.is_module(node.attr.value)):
             self.modules.add(node.attr.value)
 
 
@@ -216,7 +246,7 @@ class _BareImports(cst.CSTTransformer):
             name = _dotted(alias.name)
             local = alias.asname.name if alias.asname is not None else None
             asname = local.value if isinstance(local, cst.Name) else name
-            if name in self.layout.modules:
+            if self.layout.is_module(name):
                 modules.append(_import(self.layout.top(name), asname))
             else:
                 attributes.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
@@ -356,7 +386,11 @@ def convert_tree(
     import).
     """
     package = package_dir.name
-    layout = layout_for(package, _top_names(package_dir), {tests_dir.name, *(p.name for p in keep)})
+    init = package_dir / "__init__.py"
+    layout = layout_for(
+        package, _top_names(package_dir), {tests_dir.name, *(p.name for p in keep)},
+        rebound_names(init.read_bytes()) if init.is_file() else (),
+    )
     source = out / "src"
     source.mkdir(parents=True)
     count = 0
