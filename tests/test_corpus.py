@@ -36,6 +36,10 @@ PAIRS: dict[str, tuple[str | None, str, str]] = {
         None, "import jinja2\n", "import jinja2_api as jinja2\n",
     ),
     "aliased package import": (None, "import jinja2 as j\n", "import jinja2_api as j\n"),
+    "chains on an aliased package read the module": (
+        None, "import jinja2 as j\nj.nodes.Node\nj.Template\n",
+        "import jinja2_api as j, nodes as _jinja2_nodes\n_jinja2_nodes.Node\nj.Template\n",
+    ),
     "dotted import binds the package and the module; chains read the module": (
         None,
         "import jinja2.ext\nx = jinja2.ext.Ext\ny = jinja2.Template\n",

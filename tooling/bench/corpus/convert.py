@@ -126,19 +126,28 @@ def _import(name: str, asname: str | None = None) -> cst.ImportAlias:
 
 
 class _AttributeUses(cst.CSTVisitor):
-    """Which ``pkg.<module>`` chains a file reads, and whether it imports ``pkg`` plainly."""
+    """The names bound to the package by import, and the ``NAME.<module>`` chains read on them."""
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.modules: set[str] = set()
-        self.binds_package = False
+        self.names: set[str] = set()
+        self.chains: set[tuple[str, str]] = set()
+
+    @property
+    def modules(self) -> frozenset[str]:
+        """Modules read as attributes of a name bound to the package."""
+        return frozenset(attr for name, attr in self.chains if name in self.names)
 
     def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
+        package = self.layout.package
         for alias in node.names:
             name = _dotted(alias.name)
-            if alias.asname is None and (name == self.layout.package
-                                         or name.startswith(f"{self.layout.package}.")):
-                self.binds_package = True
+            if alias.asname is None and (name == package or name.startswith(f"{package}.")):
+                self.names.add(package)
+            elif alias.asname is not None and name == package:
+                local = alias.asname.name
+                if isinstance(local, cst.Name):
+                    self.names.add(local.value)
         return False  # the dotted names of an import statement are not attribute reads
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
@@ -147,9 +156,8 @@ class _AttributeUses(cst.CSTVisitor):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:  # noqa: N802 - libcst protocol
         value = node.value
-        if (isinstance(value, cst.Name) and value.value == self.layout.package
-                and self.layout.is_module(node.attr.value)):
-            self.modules.add(node.attr.value)
+        if isinstance(value, cst.Name) and self.layout.is_module(node.attr.value):
+            self.chains.add((value.value, node.attr.value))
 
 
 class _BareImports(cst.CSTTransformer):
@@ -194,6 +202,10 @@ class _BareImports(cst.CSTTransformer):
             if alias.asname is not None:
                 asname = alias.asname.name
                 names.append(_import(bare, asname.value if isinstance(asname, cst.Name) else None))
+                if dotted == layout.package:
+                    names.extend(
+                        _import(layout.top(m), layout.alias(m)) for m in sorted(self.uses.modules)
+                    )
                 continue
             names.append(_import(layout.api, layout.package))
             if dotted != layout.package:
@@ -267,8 +279,7 @@ class _BareImports(cst.CSTTransformer):
     ) -> cst.BaseExpression:
         del original_node
         value = updated_node.value
-        if (self.uses.binds_package and isinstance(value, cst.Name)
-                and value.value == self.layout.package
+        if (isinstance(value, cst.Name) and value.value in self.uses.names
                 and updated_node.attr.value in self.uses.modules):
             return cst.Name(self.layout.alias(updated_node.attr.value))
         return updated_node
@@ -306,8 +317,6 @@ def convert_source(
     tree = cst.parse_module(code)
     uses = _AttributeUses(layout)
     tree.visit(uses)
-    if not uses.binds_package:
-        uses.modules.clear()
     return tree.visit(_BareImports(layout, module, is_package, uses)).bytes
 
 
