@@ -299,6 +299,18 @@ def tiny_corpus(tmp_path: Path, known: str) -> list[str]:
             "--index-url", "http://127.0.0.1:9/unused"]
 
 
+def test_defeated_project_is_listed_with_its_reason_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = tiny_corpus(tmp_path, 'defeated = "cycles only a package resolves"\n')
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "defeated: cycles only a package resolves" in out
+    assert out.rstrip().endswith(
+        "corpus: 0/0 projects, 0 tests, 0 unexplained differences, 1 not convertible (tiny)"
+    )
+
+
 @pytest.mark.slow
 def test_tiny_release_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*tiny_corpus(tmp_path, KNOWN), "--json"]) == 0
