@@ -10,15 +10,11 @@ from textwrap import dedent
 
 import pytest
 
-from tooling.bench.corpus.convert import (
-    convert_source,
-    convert_tree,
-    layout_for,
-    rebound_names,
-)
+from tooling.bench.corpus.convert import convert_source, layout_for, rebound_names
 from tooling.bench.corpus.outcomes import Known, Outcome, compare, read_junit
 from tooling.bench.corpus.projects import CORPUS_TOML, Edit, Project, load_projects, select
 from tooling.bench.corpus.run import main, make_bare
+from tooling.bench.corpus.tree import convert_tree
 from tooling.errors import ToolingError
 from tooling.files import sha256_of
 
