@@ -119,6 +119,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def corpus(session: nox.Session) -> None:
+    """The rewriter on real projects: their own tests, bare and rewritten, test by test."""
+    _install_groups(session, "corpus")
+    session.run("python", "-m", "tooling.bench.corpus", *session.posargs)
+
+
+@nox.session
 def e2e(session: nox.Session) -> None:
     """The whole release against a local index and local consumer repos, in a sandbox."""
     _install_groups(session, "release", "smoke", "bench")

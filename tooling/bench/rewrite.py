@@ -30,7 +30,7 @@ from tooling.rewrite import discover_names, rewrite_tree
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["main"]
+__all__ = ["best", "main", "regex_rewrite"]
 
 PYGMENTS = "pygments==2.19.1"
 PACKAGE = "molecule_runtime"
@@ -58,16 +58,19 @@ class Figures:
     """rewrite_tree after one file changed."""
 
 
-def _best(action: Callable[[], object], runs: int) -> float:
-    best = float("inf")
+def best(action: Callable[[], object], runs: int) -> float:
+    """The fastest of ``runs`` timed calls of ``action``, in seconds."""
+    fastest = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
         action()
-        best = min(best, time.perf_counter() - start)
-    return best
+        fastest = min(fastest, time.perf_counter() - start)
+    return fastest
 
 
-def _regex_rewrite(source: Path, out: Path, names: frozenset[str]) -> None:
+def regex_rewrite(
+    source: Path, out: Path, names: frozenset[str], package: str = PACKAGE
+) -> None:
     """The predecessor: one regex over import lines, applied to every .py file."""
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(source, out)
@@ -75,7 +78,7 @@ def _regex_rewrite(source: Path, out: Path, names: frozenset[str]) -> None:
     pattern = re.compile(rf"^(\s*)(from|import)\s+({alternatives})\b", re.MULTILINE)
     for path in out.rglob("*.py"):
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        new = pattern.sub(rf"\1\2 {PACKAGE}.\3", text)
+        new = pattern.sub(rf"\1\2 {package}.\3", text)
         if new != text:
             path.write_text(new, encoding="utf-8", errors="surrogateescape")
 
@@ -90,23 +93,23 @@ def measure(tree: str, source: Path, work: Path, runs: int, jobs: int | None) ->
 
     # Sub-second figures are the noisiest on a shared machine: take the best of more runs.
     quick = runs * 3
-    copy = _best(plain_copy, quick)
-    regex = _best(lambda: _regex_rewrite(source, out, names), quick)
+    copy = best(plain_copy, quick)
+    regex = best(lambda: regex_rewrite(source, out, names), quick)
 
     def cold_run() -> None:
         cache = Path(tempfile.mkdtemp(dir=work))
         rewrite_tree(source, PACKAGE, out, jobs=jobs, cache_dir=cache)
 
-    cold = _best(cold_run, runs)
+    cold = best(cold_run, runs)
     cache = work / "cache"
     rewrite_tree(source, PACKAGE, out, jobs=jobs, cache_dir=cache)
-    warm = _best(lambda: rewrite_tree(source, PACKAGE, out, jobs=jobs, cache_dir=cache), quick)
+    warm = best(lambda: rewrite_tree(source, PACKAGE, out, jobs=jobs, cache_dir=cache), quick)
     fresh = iter(range(quick))
 
     def warm_new_out() -> None:
         rewrite_tree(source, PACKAGE, work / f"new-{next(fresh)}", jobs=jobs, cache_dir=cache)
 
-    warm_new = _best(warm_new_out, quick)
+    warm_new = best(warm_new_out, quick)
     victim = max(source.rglob("*.py"), key=lambda p: p.stat().st_size)
     original = victim.read_bytes()
     one_changed = float("inf")
