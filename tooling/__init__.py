@@ -26,7 +26,8 @@ One package per stage, each runnable as ``python -m tooling.<stage>``:
 - cascade/: consumers, their repositories and pins, converge, drift, fan-out, forge.
 - ci/: the generated workflows, their YAML model, the Gitea rules, the lint session.
 - doctor/: findings on a runtime tree (shadowed names, templates, env, ...), each with its fix.
-- bench/: benchmarks, figures side by side in one run; e2e: the whole release in a sandbox.
+- bench/: benchmarks side by side in one run, and the corpus (the rewriter on real projects);
+  e2e: the whole release in a sandbox.
 
 Dependencies run one way: kernel <- rewrite <- api <- build <- release; smoke -> rewrite;
 cascade, ci, versioning -> kernel; doctor -> rewrite, smoke; release, bench and e2e may use
