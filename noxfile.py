@@ -97,9 +97,10 @@ def api_diff(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the pipeline's own test suite."""
+    """Run the pipeline's own test suite (in parallel; `-- -n 0` runs it in one process)."""
     _install_groups(session, "test")
-    session.run("python", "-m", "pytest", *session.posargs)
+    # Most tests wait on git, venvs and subprocesses: one worker per core keeps CI short.
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session
