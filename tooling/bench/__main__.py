@@ -10,7 +10,7 @@ import time
 from tooling.cli import guarded
 
 # Each module has ``main(argv) -> int`` and prints its own table.
-BENCHMARKS = ("rewrite", "build", "apidiff", "cascade")
+BENCHMARKS = ("rewrite", "build", "apidiff", "cascade", "redact")
 # Run only when named: the corpus downloads real projects from the package index.  As a
 # benchmark it only times the rewrite on them (their tests run under ``nox -s corpus``).
 OPT_IN = ("corpus",)
