@@ -17,7 +17,7 @@ from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, w
 
 from tooling.api.compare import ApiDiff, Change, ChangeKind, compare_api, underbump_message
 from tooling.api.diff import api_floor, last_release_tag, main
-from tooling.api.model import load_api
+from tooling.api.loader import load_api
 from tooling.api.report import render
 from tooling.config import load_config
 

@@ -13,7 +13,7 @@ import pytest
 from helpers import FIXTURES
 
 from tooling.api.compare import ChangeKind, classify, compare_api
-from tooling.api.model import load_api
+from tooling.api.loader import load_api
 from tooling.api.report import render
 
 if TYPE_CHECKING:

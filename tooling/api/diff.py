@@ -27,7 +27,8 @@ from tooling.api.compare import (
     compare_api,
     underbump_message,
 )
-from tooling.api.model import ApiModel, load_api
+from tooling.api.loader import load_api
+from tooling.api.model import ApiModel
 from tooling.api.report import FORMATS, render
 from tooling.cli import annotate, guarded, step
 from tooling.config import Config, config_from_data, load_config, parse_pyproject_text
