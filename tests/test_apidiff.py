@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES, REPO_ROOT, commit, git, init_repo, isolated_env, write_files
 
-from tooling.api.compare import ApiDiff, Change, ChangeKind, compare_api, underbump_message
+from tooling.api.bump import underbump_message
+from tooling.api.changes import ApiDiff, Change, ChangeKind
+from tooling.api.compare import compare_api
 from tooling.api.diff import api_floor, last_release_tag, main
-from tooling.api.model import load_api
+from tooling.api.loader import load_api
 from tooling.api.report import render
 from tooling.config import load_config
 

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import commit, git, init_repo
 
-from tooling.api.compare import ChangeKind
+from tooling.api.changes import ChangeKind
 from tooling.api.diff import api_floor
 from tooling.config import load_config
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tooling.api.compare import ApiDiff
+    from tooling.api.changes import ApiDiff
 
 OLD, NEW = "22.1.0", "22.2.0"
 PYPROJECT = """[project]

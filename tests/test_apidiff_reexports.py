@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES, commit, git, init_repo
 
-from tooling.api.compare import ChangeKind
+from tooling.api.changes import ChangeKind
 from tooling.api.diff import api_floor, load_worktree_api
 from tooling.config import load_config
 from tooling.errors import ToolingError
@@ -22,7 +22,7 @@ from tooling.release.steps import ReleaseOptions, plan_release
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tooling.api.compare import ApiDiff
+    from tooling.api.changes import ApiDiff
 
 PROJECT = FIXTURES / "apidiff-reexports"
 

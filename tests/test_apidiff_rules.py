@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import FIXTURES
 
-from tooling.api.compare import ChangeKind, classify, compare_api
-from tooling.api.model import load_api
+from tooling.api.bump import classify
+from tooling.api.changes import ChangeKind
+from tooling.api.compare import compare_api
+from tooling.api.loader import load_api
 from tooling.api.report import render
 
 if TYPE_CHECKING:
     from collections.abc import Collection
     from pathlib import Path
 
-    from tooling.api.compare import ApiDiff, Change
+    from tooling.api.changes import ApiDiff, Change
 
 CASES = FIXTURES / "apidiff-cases"
 

@@ -1,6 +1,7 @@
-"""Compare two public APIs: what broke, what was added, and the bump that requires.
+"""Compare two public APIs: what broke, what was added, what changed.
 
-Pure: two ApiModels (and the ignore table) in, an ApiDiff out.  What counts:
+Pure: two ApiModels in, the list of Changes out (``tooling.api.bump`` turns it into an ApiDiff
+and the bump it requires).  What counts:
 
 - breaking: an object removed; a parameter removed, renamed, moved among the positionals,
   made required or changed to a kind that accepts less; a required parameter added; a return
@@ -15,81 +16,18 @@ annotations, docstrings and bodies.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
 
+from tooling.api.changes import ApiDiff, Change, ChangeKind
 from tooling.api.values import value_change
-from tooling.version import Bump, bump_rank
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from tooling.api.model import ApiModel, ApiObject, ApiParameter
 
-__all__ = [
-    "ADDED_KINDS",
-    "BREAKING_KINDS",
-    "ApiDiff",
-    "Change",
-    "ChangeKind",
-    "IgnoredChange",
-    "Severity",
-    "classify",
-    "compare_api",
-    "underbump_message",
-]
-
-
-class Severity(Enum):
-    """What a change does to the required bump."""
-
-    BREAKING = "breaking"
-    """Callers written against the old API can fail: major."""
-    ADDED = "added"
-    """New API: minor."""
-    CHANGED = "changed"
-    """Reported, but callers keep working: patch."""
-
-
-class ChangeKind(StrEnum):
-    """Every kind of change, named as it appears in reports (the one place for these names)."""
-
-    REMOVED = "removed"
-    KIND_CHANGED = "kind-changed"
-    PARAMETER_REMOVED = "parameter-removed"
-    PARAMETER_RENAMED = "parameter-renamed"
-    PARAMETER_MOVED = "parameter-moved"
-    PARAMETER_REQUIRED = "parameter-required"
-    PARAMETER_KIND = "parameter-kind"
-    REQUIRED_PARAMETER_ADDED = "required-parameter-added"
-    RETURN_ANNOTATION = "return-annotation"
-    ATTRIBUTE_ANNOTATION = "attribute-annotation"
-    ATTRIBUTE_VALUE = "attribute-value"
-    BASE_REMOVED = "base-removed"
-    ADDED_MODULE = "added-module"
-    ADDED_CLASS = "added-class"
-    ADDED_FUNCTION = "added-function"
-    ADDED_METHOD = "added-method"
-    ADDED_ATTRIBUTE = "added-attribute"
-    ADDED_REEXPORT = "added-reexport"
-    OPTIONAL_PARAMETER_ADDED = "optional-parameter-added"
-    CHANGED_VALUE = "changed-value"
-
-    @property
-    def severity(self) -> Severity:
-        """Whether this kind breaks callers, adds API, or only changes data."""
-        if self is ChangeKind.CHANGED_VALUE:
-            return Severity.CHANGED
-        if self.value.startswith("added-") or self is ChangeKind.OPTIONAL_PARAMETER_ADDED:
-            return Severity.ADDED
-        return Severity.BREAKING
-
-
-BREAKING_KINDS = tuple(k.value for k in ChangeKind if k.severity is Severity.BREAKING)
-"""Every kind of breaking change, as it appears in reports."""
-ADDED_KINDS = tuple(k.value for k in ChangeKind if k.severity is Severity.ADDED)
-"""Every kind of addition, as it appears in reports."""
+# ApiDiff is re-exported for callers outside tooling.api that import it from here.
+__all__ = ["ApiDiff", "compare_api"]
 
 _POSITIONAL = frozenset({"positional-only", "positional or keyword"})
 _VAR_POSITIONAL = "variadic positional"
@@ -116,77 +54,6 @@ _ADDED_KIND = {
 }
 _CALLABLE = frozenset({"function", "async function", "method", "async method", "class"})
 _IMPLICIT_BASES = frozenset({"object", "builtins.object"})
-_MAX_NAMED = 10
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change to the public API."""
-
-    path: str
-    """The public dotted path of the object changed, as users import it."""
-    kind: ChangeKind
-    """What changed (its severity decides the bump)."""
-    old: str | None
-    """What it was (a kind, parameter, annotation or value), None for an addition."""
-    new: str | None
-    """What it is now, None for a removal."""
-    file: str
-    """The file it points at, relative to the repository (the REF's file for a removal)."""
-    line: int
-    """The line in ``file``."""
-    message: str
-    """One sentence saying what changed."""
-    element: str | None = None
-    """For a value change: where in the value old and new first differ (``[3]["name"]``)."""
-    still_at: str | None = None
-    """For a removal: a public path the same object is still importable from, if any."""
-
-    @property
-    def severity(self) -> Severity:
-        """Breaking, added, or changed (patch)."""
-        return ChangeKind(self.kind).severity
-
-    @property
-    def breaking(self) -> bool:
-        """Whether callers written against the old API can fail."""
-        return self.severity is Severity.BREAKING
-
-
-@dataclass(frozen=True)
-class IgnoredChange:
-    """A breaking change declared deliberate in ``[tool.runtime-build.api-ignore]``."""
-
-    change: Change
-    """The breaking change."""
-    entry: str
-    """The api-ignore key that matched it."""
-    reason: str
-    """The reason given there."""
-
-
-@dataclass(frozen=True)
-class ApiDiff:
-    """The public API of the working tree compared with a release."""
-
-    package: str
-    """The import package compared."""
-    against: str | None
-    """The git ref compared against; None when there is no release tag yet (all is added)."""
-    required_bump: Bump
-    """major if anything breaks, minor if anything was added, else patch."""
-    breaking: tuple[Change, ...]
-    """Breaking changes not covered by an api-ignore entry."""
-    added: tuple[Change, ...]
-    """Additions."""
-    ignored: tuple[IgnoredChange, ...]
-    """Breaking changes covered by an api-ignore entry; they do not raise the bump."""
-    unused_ignores: tuple[str, ...] = ()
-    """api-ignore keys that matched no change (stale entries to remove)."""
-    changed: tuple[Change, ...] = field(default=())
-    """Changes that keep callers working (a data table's contents): they need a patch only."""
-    notes: tuple[str, ...] = ()
-    """How the old side was read, when not from its own settings (a bootstrap)."""
 
 
 def _parent(path: str) -> str:
@@ -440,84 +307,3 @@ def compare_api(
         changes.append(Change(path, kind, None, obj.kind, obj.file, obj.line,
                               f"{obj.kind} {path} was added"))
     return sorted(changes, key=lambda c: (c.path, c.kind, c.old or "", c.new or ""))
-
-
-def _match_ignore(path: str, package: str, ignore: Mapping[str, str]) -> str | None:
-    for key in sorted(ignore, key=len, reverse=True):
-        full = key if key == package or key.startswith(f"{package}.") else f"{package}.{key}"
-        if path == full or path.startswith(f"{full}."):
-            return key
-    return None
-
-
-def _removes_stable(change: Change, stable: Collection[str]) -> bool:
-    # Removing a module removes every stable import below it too.
-    return change.kind is ChangeKind.REMOVED and any(
-        s == change.path or s.startswith(f"{change.path}.") for s in stable
-    )
-
-
-def classify(
-    changes: Iterable[Change],
-    *,
-    package: str,
-    against: str | None,
-    ignore: Mapping[str, str],
-    stable: Collection[str] = (),
-) -> ApiDiff:
-    """Split ``changes`` into breaking, added, changed and ignored; work out the required bump.
-
-    ``stable`` holds the public paths declared in ``stable-imports``: their removal is breaking
-    whatever an api-ignore entry says.
-    """
-    breaking: list[Change] = []
-    added: list[Change] = []
-    changed: list[Change] = []
-    ignored: list[IgnoredChange] = []
-    used: set[str] = set()
-    for change in changes:
-        severity = change.severity
-        if severity is Severity.ADDED:
-            added.append(change)
-            continue
-        if severity is Severity.CHANGED:
-            changed.append(change)
-            continue
-        key = _match_ignore(change.path, package, ignore)
-        if key is None or _removes_stable(change, stable):
-            breaking.append(change)
-        else:
-            used.add(key)
-            ignored.append(IgnoredChange(change, key, ignore[key]))
-    bump: Bump = "major" if breaking else "minor" if added else "patch"
-    return ApiDiff(
-        package=package,
-        against=against,
-        required_bump=bump,
-        breaking=tuple(breaking),
-        added=tuple(added),
-        ignored=tuple(ignored),
-        unused_ignores=tuple(sorted(set(ignore) - used)),
-        changed=tuple(changed),
-    )
-
-
-def underbump_message(diff: ApiDiff, declared: Bump) -> str | None:
-    """Why ``declared`` is too low for ``diff`` (one line naming the changes), or None if fine."""
-    if bump_rank(declared) >= bump_rank(diff.required_bump):
-        return None
-    reasons = diff.breaking or diff.added
-    named = "; ".join(f"{c.path} ({c.kind})" for c in reasons[:_MAX_NAMED])
-    more = f"; and {len(reasons) - _MAX_NAMED} more" if len(reasons) > _MAX_NAMED else ""
-    what = "breaking change" if diff.breaking else "addition"
-    way_out = (
-        "release with --bump major, or list each deliberate break in "
-        "[tool.runtime-build.api-ignore] with a reason"
-        if diff.breaking
-        else "release with --bump minor"
-    )
-    return (
-        f"declared bump {declared} is below the required {diff.required_bump}: "
-        f"{len(reasons)} {what}{'s' if len(reasons) != 1 else ''} since "
-        f"{diff.against or 'the start'}: {named}{more}; {way_out}"
-    )

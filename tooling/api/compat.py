@@ -191,7 +191,7 @@ def _api_key(package_dir: Path) -> str:
         griffe_version = "?"
     for part in (package_dir.name, tooling.__version__, griffe_version):
         digest.update(part.encode() + b"\0")
-    for module in ("model.py", "values.py", "source.py"):
+    for module in ("model.py", "loader.py", "public.py", "values.py", "source.py"):
         digest.update((tools / module).read_bytes() + b"\0")
     for file in sorted(package_dir.rglob("*")):
         rel = file.relative_to(package_dir).as_posix()
@@ -212,7 +212,7 @@ def _api_summary(package_dir: Path, cache_dir: Path) -> tuple[str, int]:
         fingerprint, objects = cached["api_fingerprint"], cached["api_objects"]
         if isinstance(fingerprint, str) and isinstance(objects, int):
             return fingerprint, objects
-    from tooling.api.model import load_api
+    from tooling.api.loader import load_api
     from tooling.api.values import api_fingerprint
 
     model = load_api(package_dir.parent, package_dir.name)

@@ -19,15 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from tooling.api.compare import (
-    ApiDiff,
-    Change,
-    IgnoredChange,
-    classify,
-    compare_api,
-    underbump_message,
-)
-from tooling.api.model import ApiModel, load_api
+from tooling.api.bump import classify, underbump_message
+from tooling.api.changes import ApiDiff, Change, IgnoredChange
+from tooling.api.compare import compare_api
+from tooling.api.loader import load_api
+from tooling.api.model import ApiModel
 from tooling.api.report import FORMATS, render
 from tooling.cli import annotate, guarded, step
 from tooling.config import Config, config_from_data, load_config, parse_pyproject_text

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from tooling.cli import format_table
 
 if TYPE_CHECKING:
-    from tooling.api.compare import ApiDiff, Change
+    from tooling.api.changes import ApiDiff, Change
 
 __all__ = ["FORMATS", "diff_to_dict", "render"]
 

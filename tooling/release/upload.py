@@ -5,39 +5,39 @@ twine is configured only by its own environment variables (``TWINE_REPOSITORY_UR
 names only, so a rebuilt file with the same name would pass as "already there".  Instead every
 file is looked up on the index (``RUNTIME_INDEX_URL``, the simple API) first: same name and
 same sha256 means done, same name and another sha256 is a hard error, never an overwrite.
+
+The twine run is in ``tooling.release.twine_run``, the retry policy and download in
+``tooling.release.retry``, the read-back in ``tooling.release.readback``; their public names
+stay importable from here.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import enum
-import hashlib
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-
 from tooling.cli import guarded
 from tooling.errors import ToolingError
 from tooling.files import sha256_of
 from tooling.index import IndexFile, index_url_from_env, read_project
-from tooling.proc import run
+from tooling.release.dists import dist_files, release_of
+from tooling.release.readback import ReadBackReport, VerifiedFile, read_back
+from tooling.release.retry import RetryPolicy, download
+from tooling.release.twine_run import (
+    TwineRun,
+    UploadOutcome,
+    classify_twine_failure,
+    twine_check,
+    twine_env,
+    twine_upload,
+)
 from tooling.secrets import redact
-from tooling.version import validate_version
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -57,71 +57,6 @@ __all__ = [
     "publish_files",
     "read_back",
 ]
-
-# Applied to twine's output (short, and the patterns have no nested repetition: linear).
-_UNAUTHORIZED = re.compile(r"HTTPError: 40[13]\b")
-_CONFLICT = re.compile(r"HTTPError: 40[09]\b|already exists?", re.IGNORECASE)
-_CLIENT_ERROR = re.compile(r"HTTPError: 4(?!29)\d\d\b")
-# twine re-POSTs a 5xx answer by itself, at once, up to five times; each says so.
-_TWINE_RETRY = "Package upload appears to have failed"
-_SERVER_ERROR = 500
-_TOO_MANY = 429
-_CHUNK = 1 << 16
-
-
-class UploadOutcome(enum.Enum):
-    """What one ``twine upload`` run tells about the files it sent."""
-
-    UPLOADED = "uploaded"
-    """The index answered 200 for every file."""
-    UNKNOWN = "unknown"
-    """The request went out and no clear answer came back (connection dropped, response cut,
-    timeout, 5xx, 429, anything unrecognised): only the index can say; it is read next."""
-    CONFLICT = "conflict"
-    """400/409 or "already exists": the index has a file of that name; its bytes decide."""
-    UNAUTHORIZED = "unauthorized"
-    """401/403: the credentials were refused; nothing was stored."""
-    REFUSED = "refused"
-    """Another 4xx: the index refused the files; nothing was stored."""
-
-
-@dataclass(frozen=True)
-class TwineRun:
-    """One ``twine upload`` run."""
-
-    outcome: UploadOutcome
-    """What it tells about the files."""
-    detail: str
-    """Its last line of output (scrubbed), or what went wrong around it."""
-    posts: int
-    """Upload tries it made: 1 plus twine's own immediate re-POSTs of a 5xx answer."""
-
-
-def classify_twine_failure(output: str) -> UploadOutcome:
-    """Decide what a failed ``twine upload``'s (scrubbed) output tells about its files."""
-    if _UNAUTHORIZED.search(output):
-        return UploadOutcome.UNAUTHORIZED
-    if _CONFLICT.search(output):
-        return UploadOutcome.CONFLICT
-    if _CLIENT_ERROR.search(output):
-        return UploadOutcome.REFUSED
-    return UploadOutcome.UNKNOWN
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently to retry an upload whose outcome is unknown, and downloads."""
-
-    attempts: int = 5
-    """Tries in all, the first included (twine's own immediate re-POSTs count as tries)."""
-    backoff: float = 1.0
-    """Seconds before the second try; doubled before each further one."""
-    timeout: float = 600.0
-    """Seconds one ``twine upload`` may run; after that its outcome is unknown."""
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before try number ``attempt`` (1-based)."""
-        return 0.0 if attempt <= 1 else self.backoff * 2 ** (attempt - 2)
 
 
 @dataclass(frozen=True)
@@ -149,152 +84,6 @@ class PublishReport:
     files: tuple[PublishedFile, ...]
     """Every file, in the order given."""
 
-
-@dataclass(frozen=True)
-class VerifiedFile:
-    """One file read back from the index and found identical to the built one."""
-
-    filename: str
-    """Its file name."""
-    sha256: str
-    """The sha256 of the downloaded bytes, equal to the local file's."""
-    url: str
-    """Where the index serves it (secrets scrubbed)."""
-    stated_sha256: str | None
-    """The sha256 the index itself states for it, when it states one."""
-
-
-@dataclass(frozen=True)
-class ReadBackReport:
-    """Proof that the index serves exactly what was built."""
-
-    project: str
-    """The normalized project name."""
-    version: str
-    """The version read back."""
-    index_url: str
-    """The simple API root read (secrets scrubbed)."""
-    files: tuple[VerifiedFile, ...]
-    """Every file, in the order given."""
-
-
-def _name_and_version(path: Path) -> tuple[str, str]:
-    try:
-        if path.name.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(path.name)
-        elif path.name.endswith(".tar.gz"):
-            name, version = parse_sdist_filename(path.name)
-        else:
-            raise ToolingError(f"{path}: not a wheel or sdist; publish only .whl and .tar.gz")
-    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
-        raise ToolingError(f"{path}: {exc}; rebuild it with `nox -s build`") from exc
-    return str(name), validate_version(str(version), where=f"{path.name} version")
-
-
-def _release_of(paths: Sequence[Path]) -> tuple[str, str]:
-    if not paths:
-        raise ToolingError("no files to publish; build them first with `nox -s build`")
-    found = {_name_and_version(p) for p in paths}
-    if len(found) != 1:
-        listed = ", ".join(sorted(f"{n} {v}" for n, v in found))
-        raise ToolingError(f"files of several releases given ({listed}); publish one at a time")
-    name, version = found.pop()
-    return canonicalize_name(name), version
-
-
-def dist_files(directory: Path, version: str | None = None) -> tuple[Path, ...]:
-    """Return the wheels and sdists in ``directory`` (of ``version`` only if given), sorted."""
-    files = sorted([*directory.glob("*.whl"), *directory.glob("*.tar.gz")])
-    if version is not None:
-        files = [f for f in files if _name_and_version(f)[1] == version]
-    if not files:
-        which = f" of version {version}" if version else ""
-        raise ToolingError(f"{directory}: no wheel or sdist{which}; run `nox -s build` first")
-    return tuple(files)
-
-
-def _twine_env(base: Mapping[str, str]) -> dict[str, str]:
-    env = dict(base)
-    if not env.get("TWINE_REPOSITORY_URL", "").strip():
-        # Without it twine would upload to pypi.org: never a default we want.
-        raise ToolingError(
-            "TWINE_REPOSITORY_URL is not set; set it (and TWINE_USERNAME, TWINE_PASSWORD) "
-            "to the index's upload endpoint"
-        )
-    env.pop("TWINE_REPOSITORY", None)
-    env["TWINE_NON_INTERACTIVE"] = "1"
-    # A keyring lookup can hang on a headless machine; credentials come from the env only.
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    return env
-
-
-def _twine(args: Sequence[str | os.PathLike[str]], env: Mapping[str, str], what: str) -> str:
-    done = run([sys.executable, "-m", "twine", *args], env=env, check=False, what=what)
-    output = redact(f"{done.stdout}\n{done.stderr}")
-    if done.returncode:
-        lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-        return "\n".join(lines) or f"exit {done.returncode}"
-    return ""
-
-
-def _twine_upload(paths: Sequence[Path], env: Mapping[str, str], timeout: float) -> TwineRun:
-    argv = [sys.executable, "-m", "twine", "upload", "--non-interactive",
-            "--disable-progress-bar", *map(str, paths)]
-    try:
-        done = run(argv, env=env, check=False, what="twine upload", timeout=timeout)
-    except ToolingError as exc:  # timed out: the request may have been stored
-        return TwineRun(UploadOutcome.UNKNOWN, str(exc), 1)
-    output = redact(f"{done.stdout}\n{done.stderr}")
-    posts = 1 + output.count(_TWINE_RETRY)
-    if not done.returncode:
-        return TwineRun(UploadOutcome.UPLOADED, "", posts)
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    detail = lines[-1] if lines else f"exit {done.returncode}"
-    return TwineRun(classify_twine_failure(output), detail, posts)
-
-
-def _check(paths: Sequence[Path], env: Mapping[str, str]) -> None:
-    failure = _twine(["check", "--strict", *paths], env, "twine check")
-    if failure:
-        tail = failure.splitlines()[-1]
-        raise ToolingError(f"twine check --strict refused the files: {tail}; fix the metadata")
-
-
-def download(url: str, policy: RetryPolicy, dest: Path | None = None) -> str:
-    """Return the sha256 of the bytes ``url`` serves, keeping them at ``dest`` if given.
-
-    Connection errors, 429 and 5xx are retried per ``policy``; any other non-200 answer is an
-    error at once.  ``dest`` is written through a temp file, so it is whole or absent.
-    """
-    last = "no attempt made"
-    temp = dest.with_name(f".{dest.name}.part") if dest is not None else None
-    for attempt in range(1, policy.attempts + 1):
-        time.sleep(policy.delay(attempt))
-        digest = hashlib.sha256()
-        try:
-            with contextlib.ExitStack() as stack:
-                response = stack.enter_context(
-                    httpx.stream("GET", url, follow_redirects=True, timeout=60.0)
-                )
-                if response.status_code >= _SERVER_ERROR or response.status_code == _TOO_MANY:
-                    last = f"HTTP {response.status_code}"
-                    continue
-                if response.status_code != httpx.codes.OK:
-                    raise ToolingError(
-                        redact(f"{url}: HTTP {response.status_code}; check RUNTIME_INDEX_URL")
-                    )
-                sink = stack.enter_context(temp.open("wb")) if temp is not None else None
-                for chunk in response.iter_bytes(_CHUNK):
-                    digest.update(chunk)
-                    if sink is not None:
-                        sink.write(chunk)
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-            continue
-        if temp is not None and dest is not None:
-            temp.replace(dest)
-        return digest.hexdigest()
-    raise ToolingError(redact(f"{url}: download failed after {policy.attempts} attempts ({last})"))
 
 
 def _served_sha256(entry: IndexFile, policy: RetryPolicy) -> str:
@@ -378,7 +167,7 @@ def _upload_all(
                 f"upload failed after {posts} tries ({last}); run the publish again later: "
                 "files already on the index are recognised by sha256"
             )
-        attempt = _twine_upload(pending, env, policy.timeout)
+        attempt = twine_upload(pending, env, policy.timeout)
         posts += attempt.posts
         if attempt.outcome is UploadOutcome.UPLOADED:
             done.update({p: PublishedFile(p.name, shas[p], "uploaded", posts) for p in pending})
@@ -409,48 +198,15 @@ def publish_files(
     ``env`` the environment twine sees (default this process's).
     """
     policy = policy or RetryPolicy()
-    project, version = _release_of(paths)
+    project, version = release_of(paths)
     index = index_url or index_url_from_env()
     if not index:
         raise ToolingError("RUNTIME_INDEX_URL is not set; set it to the index's simple API root")
-    twine_env = _twine_env(os.environ if env is None else env)
-    _check(paths, twine_env)
-    files = _upload_all(paths, version, project, index, env=twine_env, policy=policy)
+    environ = twine_env(os.environ if env is None else env)
+    twine_check(paths, environ)
+    files = _upload_all(paths, version, project, index, env=environ, policy=policy)
     return PublishReport(project, version, files)
 
-
-def read_back(
-    paths: Sequence[Path], *, index_url: str | None = None, policy: RetryPolicy | None = None
-) -> ReadBackReport:
-    """Download every file of ``paths`` from the index and prove its bytes are the built ones."""
-    policy = policy or RetryPolicy()
-    project, version = _release_of(paths)
-    index = index_url or index_url_from_env()
-    if not index:
-        raise ToolingError("RUNTIME_INDEX_URL is not set; set it to the index's simple API root")
-    listing = read_project(index, project, attempts=policy.attempts, backoff=policy.backoff)
-    served = {f.filename: f for f in listing.files}
-    verified = []
-    for path in paths:
-        sha = sha256_of(path)
-        entry = served.get(path.name)
-        if entry is None:
-            raise ToolingError(
-                redact(f"{path.name}: not served by {index} after upload; check RUNTIME_INDEX_URL")
-            )
-        if entry.sha256 is not None and entry.sha256 != sha:
-            raise ToolingError(
-                f"{path.name}: the index states sha256 {entry.sha256[:12]}..., built "
-                f"{sha[:12]}...; the index does not serve what was built"
-            )
-        downloaded = download(entry.url, policy)
-        if downloaded != sha:
-            raise ToolingError(
-                f"{path.name}: downloaded bytes hash to {downloaded[:12]}..., built "
-                f"{sha[:12]}...; the index does not serve what was built"
-            )
-        verified.append(VerifiedFile(path.name, downloaded, redact(entry.url), entry.sha256))
-    return ReadBackReport(project, version, redact(index), tuple(verified))
 
 
 def _print_text(report: PublishReport, back: ReadBackReport) -> None:
