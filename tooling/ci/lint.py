@@ -4,7 +4,7 @@ Checks, in order (each prints `ok` or `FAIL`, its name and a summary, then one l
 problem; the exit status is 1 if any failed):
 
 - parity: every workflow exists for both forges (`.github/workflows/` and `.gitea/workflows/`).
-- generated: the generated workflow files match their definition (tooling/ci/workflows.py).
+- generated: the generated workflow files match their definition (tooling/ci/definitions.py).
 - gitea: no `.gitea/` workflow uses a construct Gitea Actions does not honour (GITEA_RULES).
 - actionlint: syntax, expressions and types of every workflow file.
 - zizmor: security audit of every workflow file (offline, pedantic persona).

@@ -95,7 +95,7 @@ def resolve(node: Node, forge: Forge) -> Plain:
     """Resolve the definition for one forge: pick `PerForge` values, drop `OMIT` keys."""
     node = _pick(node, forge)
     if isinstance(node, _Omit):
-        raise ToolingError("tooling/ci/workflows.py: OMIT is only allowed as a mapping value")
+        raise ToolingError("tooling/ci/definitions.py: OMIT is only allowed as a mapping value")
     if isinstance(node, Mapping):
         out: dict[str, Plain] = {}
         for key, value in node.items():
@@ -107,7 +107,7 @@ def resolve(node: Node, forge: Forge) -> Plain:
         return node
     if isinstance(node, Sequence):
         return [resolve(item, forge) for item in node]
-    raise ToolingError(f"tooling/ci/workflows.py: cannot resolve {node!r}")
+    raise ToolingError(f"tooling/ci/definitions.py: cannot resolve {node!r}")
 
 
 _INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@` ")
@@ -172,11 +172,11 @@ def _emit(node: Plain, indent: int, lines: list[str]) -> None:
                 lines.append(f"{pad}- {_scalar(item)}")
             else:
                 raise ToolingError(
-                    "tooling/ci/workflows.py: nested or empty list items unsupported"
+                    "tooling/ci/definitions.py: nested or empty list items unsupported"
                 )
     else:
         raise ToolingError(
-            f"tooling/ci/workflows.py: cannot emit a bare scalar {node!r} at the top"
+            f"tooling/ci/definitions.py: cannot emit a bare scalar {node!r} at the top"
         )
 
 
