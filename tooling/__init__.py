@@ -5,9 +5,11 @@ The kernel (top-level modules), shared by every stage and importing no stage:
 - errors: the one root exception, ``ToolingError`` (a leaf).
 - secrets: the secret registry and the linear-time scrubber.
 - proc: the one subprocess runner.
+- git: the one git runner (fixed encodings, never prompts) and the release-tag query.
 - gitauth: git authentication through the environment, never through a URL.
 - config: ``[project]`` and ``[tool.runtime-build]``, read here and nowhere else.
 - version: the PEP 440 gate and the bump arithmetic.
+- files: atomic writes with one durability rule, directory swaps, file digests.
 - cli: the output sink: errors to exit codes, annotations, progress lines, tables.
 - index: the package index's simple API, read.
 - needs: a consumer's declared needs (runtime-needs.toml) checked against a compat.json.
