@@ -1,8 +1,9 @@
 """Release work as invoke tasks.
 
-Each task turns its flags into arguments for one tooling.release.run function; no git, parsing or
-HTTP lives here.  A value flag defaults to None, "not given": only that gets the default, while an
-explicit empty value (``--version ''``, an unset CI variable) is refused by the function.
+Each task turns its flags into arguments for one function of tooling.release.run (release) or
+tooling.release.commands (the others); no git, parsing or HTTP lives here.  A value flag
+defaults to None, "not given": only that gets the default, while an explicit empty value
+(``--version ''``, an unset CI variable) is refused by the function.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from invoke.tasks import task
 
 from tooling.cli import DEBUG_ENV
 from tooling.release import adopt as _adopt
+from tooling.release import commands as _commands
 from tooling.release import run as _release
 
 if TYPE_CHECKING:
@@ -96,7 +98,7 @@ def tag(c: Context, json: bool = False, debug: bool = False) -> None:
     """Create and push the annotated release tag for the version in pyproject.toml."""
     del c
     _debug(debug)
-    _finish(_release.run_tag(json_output=json))
+    _finish(_commands.run_tag(json_output=json))
 
 
 @task(help={"json": _COMMON["json"], "debug": _DEBUG})
@@ -104,7 +106,7 @@ def publish(c: Context, json: bool = False, debug: bool = False) -> None:
     """Upload dist/ with twine (idempotent by sha256) and read every file back from the index."""
     del c
     _debug(debug)
-    _finish(_release.run_publish(json_output=json))
+    _finish(_commands.run_publish(json_output=json))
 
 
 @task(help={"version": "the version to pin (default: pyproject's)", "allow_held": _HELD,
@@ -116,7 +118,7 @@ def cascade(
     """Bump the runtime pin in every non-exempt consumer repository."""
     del c
     _debug(debug)
-    _finish(_release.run_cascade(version=version, consumers=consumers, jobs=jobs or None,
+    _finish(_commands.run_cascade(version=version, consumers=consumers, jobs=jobs or None,
                                  json_output=json, allow_held=allow_held))
 
 
@@ -129,7 +131,7 @@ def converge(
     """Read back every cascaded consumer's pin and fail on any divergence."""
     del c
     _debug(debug)
-    _finish(_release.run_converge(version=version, consumers=consumers,
+    _finish(_commands.run_converge(version=version, consumers=consumers,
                                   jobs=jobs or None, json_output=json, allow_held=allow_held))
 
 
@@ -150,7 +152,7 @@ def drift(
     """Report consumers whose pin lags the latest version on the index (--fix heals them)."""
     del c
     _debug(debug)
-    _finish(_release.run_drift(org=org, consumers=consumers, jobs=jobs or None,
+    _finish(_commands.run_drift(org=org, consumers=consumers, jobs=jobs or None,
                                json_output=json, fix=fix, max_count=max or None,
                                allow_held=allow_held))
 
@@ -160,7 +162,7 @@ def versions(c: Context, json: bool = False, debug: bool = False) -> None:
     """Show every place a version lives; fail when the project's own sources disagree."""
     del c
     _debug(debug)
-    _finish(_release.run_versions(json_output=json))
+    _finish(_commands.run_versions(json_output=json))
 
 
 @task(help={"check": "a consumer checkout whose declared needs to check", "json": _COMMON["json"],
@@ -169,7 +171,7 @@ def compat(c: Context, check: str | None = None, json: bool = False, debug: bool
     """Print this build's compat.json, or check a consumer's declared needs against it."""
     del c
     _debug(debug)
-    _finish(_release.run_compat(check=check, json_output=json))
+    _finish(_commands.run_compat(check=check, json_output=json))
 
 
 @task(help={"check": "fail if the generated workflow files are stale instead of writing them",
@@ -178,7 +180,7 @@ def workflows(c: Context, check: bool = False, debug: bool = False) -> None:
     """Write the CI workflows for GitHub and Gitea from their one definition."""
     del c
     _debug(debug)
-    _finish(_release.run_workflows(check=check))
+    _finish(_commands.run_workflows(check=check))
 
 
 @task(

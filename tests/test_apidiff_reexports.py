@@ -17,7 +17,8 @@ from tooling.api.changes import ChangeKind
 from tooling.api.diff import api_floor, load_worktree_api
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.release.steps import ReleaseOptions, plan_release
+from tooling.release.context import ReleaseOptions
+from tooling.release.planning import plan_release
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,7 +17,7 @@ from helpers import FIXTURES, REPO_ROOT, chdir, write_files
 from tooling.api.compat import build_compat, main, read_compat, write_compat
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.release.run import run_compat
+from tooling.release.commands import run_compat
 from tooling.rewrite import rewrite_tree
 
 if TYPE_CHECKING:

@@ -16,19 +16,12 @@ from helpers import SENTINEL, commit, git, init_repo, make_bare_remote
 from tooling.config import load_config
 from tooling.errors import ToolingError
 from tooling.gitauth import auth_config_env, origin_auth_env
-from tooling.release.repo import (
-    PUBLISH_CREDENTIALS,
-    create_tag,
-    find_release_commit,
-    preflight,
-    publish_auth,
-    push_release,
-    release_message,
-    remote_tag_commit,
-    scratch_worktree,
-    set_project_version,
-    tag_message,
-)
+from tooling.release.credentials import PUBLISH_CREDENTIALS, publish_auth
+from tooling.release.gitcore import remote_tag_commit
+from tooling.release.repo import preflight
+from tooling.release.tagpush import create_tag, push_release, tag_message
+from tooling.release.versioncommit import find_release_commit, release_message, set_project_version
+from tooling.release.worktree import scratch_worktree
 from tooling.secrets import redact
 
 if TYPE_CHECKING:
@@ -336,7 +329,7 @@ def test_git_sends_the_token_to_origin_only_and_never_prints_it(
     git(repo, "remote", "set-url", "origin", origin)
     monkeypatch.setenv("GITHUB_TOKEN", SENTINEL)
     with pytest.raises(ToolingError) as info:
-        remote_tag_commit(repo, "origin", "v0.2.0")  # git ls-remote through tooling.release.repo
+        remote_tag_commit(repo, "origin", "v0.2.0")  # git ls-remote through tooling.release.gitcore
     assert SENTINEL not in str(info.value)
     encoded = base64.b64encode(f"x-access-token:{SENTINEL}".encode()).decode()
     assert (origin_port, "/team/runtime.git/info/refs?service=git-upload-pack",

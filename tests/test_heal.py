@@ -171,7 +171,7 @@ def test_invoke_drift_fix_passes_fix_and_max_through(
     monkeypatch: pytest.MonkeyPatch,
     index: PackageIndex,
 ) -> None:
-    from tooling.release.run import run_drift
+    from tooling.release.commands import run_drift
 
     listing, bares = lagging_fleet(tmp_path)
     monkeypatch.setenv("RUNTIME_INDEX_URL", index.simple_url)

@@ -23,9 +23,9 @@ from helpers import REPO_ROOT, SENTINEL, copy_fixture, git, sha256_file
 from tooling.build.dists import build_distributions
 from tooling.config import load_config
 from tooling.e2e import CONSUMERS, make_consumer, write_consumers
+from tooling.release.commands import run_publish, run_tag
 from tooling.release.journal import STEPS
-from tooling.release.repo import set_project_version
-from tooling.release.run import run_publish, run_tag
+from tooling.release.versioncommit import set_project_version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -9,7 +9,9 @@ from helpers import copy_fixture
 
 from tooling.config import load_config
 from tooling.errors import ToolingError
-from tooling.release.steps import ReleaseOptions, check_options, write_version_files
+from tooling.release.context import ReleaseOptions
+from tooling.release.inputs import check_options
+from tooling.release.versioncommit import write_version_files
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -148,9 +148,9 @@ def test_api_diff_appends_its_markdown_report(
 def test_release_appends_its_files_linked_to_the_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tooling.release import run as release_run
+    from tooling.release.context import ReleaseOptions
     from tooling.release.journal import Journal
-    from tooling.release.steps import ReleaseOptions
+    from tooling.release.report import report_release
 
     target = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
@@ -165,7 +165,7 @@ def test_release_appends_its_files_linked_to_the_index(
         dry_run=False, bump=None, prerelease=None, yes=True, json_output=False,
         consumers="consumers.toml", jobs=None,
     )
-    release_run._report(journal, {}, options)  # noqa: SLF001 - the release's closing report
+    report_release(journal, {}, options)
     capsys.readouterr()
     (released,) = read_summary(target)
     assert released.title == "release 0.3.0 (runtime-v0.3.0)"

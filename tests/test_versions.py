@@ -16,7 +16,7 @@ import helpers
 import pytest
 
 from tooling.build.metadata import read_built, read_dunder_version
-from tooling.release.run import run_versions
+from tooling.release.commands import run_versions
 from tooling.release.survey import collect_versions, main
 
 if TYPE_CHECKING:

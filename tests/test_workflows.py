@@ -13,7 +13,7 @@ import pytest
 
 from tooling.ci import lint, workflows
 from tooling.errors import ToolingError
-from tooling.release import run as release
+from tooling.release import commands as release
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -23,9 +23,17 @@ from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
 from tooling.index import index_url_from_env, read_project
-from tooling.release import repo as gitops
+from tooling.release.gitcore import (
+    commit_subject_and_parent_time,
+    current_branch,
+    head_commit,
+    local_tag_commit,
+    remote_tag_commit,
+    tags_at,
+)
 from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue
 from tooling.release.upload import RetryPolicy, download
+from tooling.release.versioncommit import release_message
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -89,8 +97,8 @@ def _release_epoch(repo: Path, commit: str, version: str) -> int | None:
     that same time makes the same bytes, so a release that raced a local one (which pushed
     the tag, then uploaded) finds its files already on the index instead of different ones.
     """
-    subject, parent_time = gitops.commit_subject_and_parent_time(repo, commit)
-    if subject != gitops.release_message(version) or parent_time is None:
+    subject, parent_time = commit_subject_and_parent_time(repo, commit)
+    if subject != release_message(version) or parent_time is None:
         return None
     return parent_time
 
@@ -104,7 +112,7 @@ def find_tagged_release(config: Config, env: Mapping[str, str] | None = None
     """
     source = os.environ if env is None else env
     repo = config.root
-    head = gitops.head_commit(repo)
+    head = head_commit(repo)
     expected = config.tag_for(config.version)
     pushed = _pushed_tag(source)
     if pushed is not None and pushed.startswith(config.tag_prefix) and pushed != expected:
@@ -112,7 +120,7 @@ def find_tagged_release(config: Config, env: Mapping[str, str] | None = None
             f"tag {pushed} was pushed, but pyproject.toml [project] version at {head[:12]} is "
             f"{config.version} (tag {expected}); tag the commit that sets the version"
         )
-    at_expected = gitops.local_tag_commit(repo, expected)
+    at_expected = local_tag_commit(repo, expected)
     if at_expected != head:
         if pushed == expected:
             shown = at_expected[:12] if at_expected else "nowhere"
@@ -120,8 +128,8 @@ def find_tagged_release(config: Config, env: Mapping[str, str] | None = None
                 f"GITHUB_REF names {expected}, but HEAD is {head[:12]} and the tag is at "
                 f"{shown}; check out the tag"
             )
-        others = [t for t in gitops.tags_at(repo, head) if t.startswith(config.tag_prefix)]
-        if others and not gitops.current_branch(repo):
+        others = [t for t in tags_at(repo, head) if t.startswith(config.tag_prefix)]
+        if others and not current_branch(repo):
             raise ToolingError(
                 f"HEAD is tagged {', '.join(others)}, but pyproject.toml [project] version at "
                 f"{head[:12]} is {config.version} (tag {expected}); tag the commit that sets "
@@ -208,7 +216,7 @@ def start_tagged_journal(config: Config, found: TaggedRelease, remote: str = "or
     served there is not built again.
     """
     repo, branch = config.root, config.release_branch
-    on_remote = gitops.remote_tag_commit(repo, remote, found.tag)
+    on_remote = remote_tag_commit(repo, remote, found.tag)
     if on_remote is not None and on_remote != found.commit:
         raise ToolingError(
             f"tag {found.tag} is at {found.commit[:12]} here but at {on_remote[:12]} on "
