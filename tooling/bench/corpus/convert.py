@@ -136,7 +136,7 @@ class _AttributeUses(cst.CSTVisitor):
         """Modules read as attributes of a name bound to the package."""
         return frozenset(attr for name, attr in self.chains if name in self.names)
 
-    def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
+    def visit_Import(self, node: cst.Import) -> bool:
         package = self.layout.package
         for alias in node.names:
             name = _dotted(alias.name)
@@ -148,11 +148,11 @@ class _AttributeUses(cst.CSTVisitor):
                     self.names.add(local.value)
         return False  # the dotted names of an import statement are not attribute reads
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         del node
         return False
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:  # noqa: N802 - libcst protocol
+    def visit_Attribute(self, node: cst.Attribute) -> None:
         value = node.value
         if isinstance(value, cst.Name) and self.layout.is_module(node.attr.value):
             self.chains.add((value.value, node.attr.value))
@@ -175,15 +175,15 @@ class _BareImports(cst.CSTTransformer):
         )
 
     # -- import statements -------------------------------------------------------------
-    def visit_Import(self, node: cst.Import) -> bool:  # noqa: N802 - libcst visitor protocol
+    def visit_Import(self, node: cst.Import) -> bool:
         del node
         return False  # converted whole in leave_Import, never as attribute chains
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:  # noqa: N802 - libcst protocol
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         del node
         return False
 
-    def leave_Import(  # noqa: N802 - libcst visitor protocol
+    def leave_Import(
         self, original_node: cst.Import, updated_node: cst.Import
     ) -> cst.Import:
         del original_node
@@ -231,7 +231,7 @@ class _BareImports(cst.CSTTransformer):
         base = base[: len(base) - (level - 1)]
         return ".".join([*base, module] if module else base)
 
-    def leave_ImportFrom(  # noqa: N802 - libcst visitor protocol
+    def leave_ImportFrom(
         self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
     ) -> cst.ImportFrom | cst.Import | cst.FlattenSentinel[cst.BaseSmallStatement]:
         del original_node
@@ -272,7 +272,7 @@ class _BareImports(cst.CSTTransformer):
         return cst.FlattenSentinel(statements)
 
     # -- pkg.<module> chains and strings -----------------------------------------------
-    def leave_Attribute(  # noqa: N802 - libcst visitor protocol
+    def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
     ) -> cst.BaseExpression:
         del original_node
@@ -295,13 +295,13 @@ class _BareImports(cst.CSTTransformer):
 
         return self.pattern.sub(swap, text)
 
-    def leave_SimpleString(  # noqa: N802 - libcst visitor protocol
+    def leave_SimpleString(
         self, original_node: cst.SimpleString, updated_node: cst.SimpleString
     ) -> cst.SimpleString:
         del original_node
         return updated_node.with_changes(value=self._text(updated_node.value))
 
-    def leave_FormattedStringText(  # noqa: N802 - libcst visitor protocol
+    def leave_FormattedStringText(
         self, original_node: cst.FormattedStringText, updated_node: cst.FormattedStringText
     ) -> cst.FormattedStringText:
         del original_node
