@@ -19,8 +19,8 @@ from tooling.versioning.changelog import (
     section_commits,
     update_changelog,
 )
+from tooling.versioning.decision import plan_version
 from tooling.versioning.history import commits_since, parse_commit
-from tooling.versioning.plan import plan_version
 
 if TYPE_CHECKING:
     from pathlib import Path

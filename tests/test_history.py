@@ -14,15 +14,10 @@ import helpers
 import pytest
 
 from tooling.errors import ToolingError
+from tooling.versioning.decision import BelowApiFloorError, OverrideTooLowError, plan_version
 from tooling.versioning.history import commits_since, last_release_tag, parse_commit
-from tooling.versioning.plan import (
-    BelowApiFloorError,
-    OverrideTooLowError,
-    describe_plan,
-    plan_from_repo,
-    plan_to_json,
-    plan_version,
-)
+from tooling.versioning.plan import plan_from_repo
+from tooling.versioning.render import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,7 +25,7 @@ if TYPE_CHECKING:
     from typing import TypedDict, Unpack
 
     from tooling.version import Bump
-    from tooling.versioning.plan import VersionPlan
+    from tooling.versioning.decision import VersionPlan
 
     class _PlanOptions(TypedDict, total=False):
         """The keyword arguments of ``plan_version`` these tests pass through ``plan_after``."""

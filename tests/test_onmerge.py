@@ -27,8 +27,8 @@ from tooling.release.onmerge import (
     held_reasons,
     pull_labels,
 )
+from tooling.versioning.decision import PullLabel, plan_version
 from tooling.versioning.history import parse_commit
-from tooling.versioning.plan import PullLabel, plan_version
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tooling.versioning.decision import PullLabel, plan_version
 from tooling.versioning.history import parse_commit
-from tooling.versioning.plan import PullLabel, describe_plan, plan_to_json, plan_version
+from tooling.versioning.render import describe_plan, plan_to_json
 
 FEAT = parse_commit("a" * 40, "feat: add a thing")
 FIX = parse_commit("b" * 40, "fix: mend a thing")

@@ -12,14 +12,10 @@ from fault_proxy import FaultProxy, fault_proxy
 from helpers import SENTINEL, sha256_file, write_files
 
 from tooling.errors import ToolingError
-from tooling.release.upload import (
-    RetryPolicy,
-    UploadOutcome,
-    classify_twine_failure,
-    main,
-    publish_files,
-    read_back,
-)
+from tooling.release.readback import read_back
+from tooling.release.retry import RetryPolicy
+from tooling.release.twine_run import UploadOutcome, classify_twine_failure
+from tooling.release.upload import main, publish_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -21,10 +21,11 @@ from tooling.errors import ToolingError
 from tooling.files import outputs_ignored
 from tooling.smoke.deps import check_deps
 from tooling.smoke.pythons import PYTHONS_ENV, find_pythons
-from tooling.smoke.run import SmokeReport, run_smoke
+from tooling.smoke.run import run_smoke
 
 if TYPE_CHECKING:
     from tooling.smoke.checks import CheckResult
+    from tooling.smoke.report import SmokeReport
 
 ONE_PYTHON = "3.11"
 

@@ -21,7 +21,7 @@ from tooling.smoke.run import run_smoke
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tooling.smoke.run import SmokeReport
+    from tooling.smoke.report import SmokeReport
 
 # The checks a cached pass covers; venv, install and the installed-files check always run.
 CACHEABLE = ("imports", "entry-points", "version", "tests")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tooling.api.changes import ApiDiff, Change, ChangeKind
+from tooling.api.changes import Change, ChangeKind
 from tooling.api.values import value_change
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tooling.api.model import ApiModel, ApiObject, ApiParameter
 
 # ApiDiff is re-exported for callers outside tooling.api that import it from here.
-__all__ = ["ApiDiff", "compare_api"]
+__all__ = ["compare_api"]
 
 _POSITIONAL = frozenset({"positional-only", "positional or keyword"})
 _VAR_POSITIONAL = "variadic positional"

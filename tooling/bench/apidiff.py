@@ -31,7 +31,7 @@ from tooling.proc import run
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tooling.api.compare import ApiDiff
+    from tooling.api.changes import ApiDiff
 
 __all__ = ["BenchTree", "main", "make_tree", "pygments_sdist"]
 

@@ -28,11 +28,11 @@ from tooling.cascade.converge import converge_all, divergence_line
 from tooling.cascade.drift import LAGGING, drift_all, latest_release
 from tooling.cascade.engine import ATTEMPTS, cascade_all
 from tooling.cascade.forge import ForgeClient
+from tooling.cascade.gitenv import cascade_token
 from tooling.cascade.heal import exit_code, heal
 from tooling.cascade.needs import CompatSource
 from tooling.cascade.outcome import HELD_EXIT, Outcome
 from tooling.cascade.preflight import ForgeHost, forge_hosts, preflight
-from tooling.cascade.repos import cascade_token
 from tooling.cascade.summaries import (
     cascade_section,
     converge_section,

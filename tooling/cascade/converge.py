@@ -19,18 +19,12 @@ from typing import TYPE_CHECKING
 
 from tooling.cascade.consumers import Consumer, ConsumerList
 from tooling.cascade.fanout import fan_out
+from tooling.cascade.gitenv import NO_TOKEN, cascade_token, git_env
 from tooling.cascade.needs import CompatSource, held_reason
 from tooling.cascade.outcome import Outcome
 from tooling.cascade.pins import DISTRIBUTION, stated_version, workflow_skip
-from tooling.cascade.repos import (
-    NO_TOKEN,
-    Snapshot,
-    cascade_token,
-    clone_branch,
-    git_env,
-    local_git_dir,
-    read_snapshot,
-)
+from tooling.cascade.repos import clone_branch
+from tooling.cascade.snapshot import Snapshot, local_git_dir, read_snapshot
 from tooling.errors import ToolingError
 from tooling.index import index_url_from_env
 from tooling.needs import NEEDS_FILE

@@ -22,10 +22,10 @@ from tooling.cascade.consumers import Consumer, ConsumerList, needs_token
 from tooling.cascade.converge import read_remote
 from tooling.cascade.fanout import fan_out
 from tooling.cascade.forge import ForgeClient, ForgeError, OrgRepository
+from tooling.cascade.gitenv import NO_TOKEN, cascade_token, git_env
 from tooling.cascade.needs import CompatSource, held_reason
 from tooling.cascade.outcome import Outcome
 from tooling.cascade.pins import DISTRIBUTION, read_pin, workflow_skip
-from tooling.cascade.repos import NO_TOKEN, cascade_token, git_env
 from tooling.errors import ToolingError
 from tooling.index import latest_version, read_project
 from tooling.needs import NEEDS_FILE

@@ -21,10 +21,11 @@ from tooling.cascade.consumers import Consumer, ConsumerList
 from tooling.cascade.converge import ConvergeReport, ConvergeRow, converge_all
 from tooling.cascade.fanout import fan_out
 from tooling.cascade.forge import DISPATCH_EVENT, ForgeClient
+from tooling.cascade.gitenv import NO_TOKEN, cascade_token, git_env
 from tooling.cascade.needs import CompatSource, held_reason
 from tooling.cascade.outcome import Outcome
 from tooling.cascade.pins import DISTRIBUTION, BumpPlan, plan_bump
-from tooling.cascade.repos import NO_TOKEN, Checkout, cascade_token, clone_branch, git_env
+from tooling.cascade.repos import Checkout, clone_branch
 from tooling.errors import ToolingError
 from tooling.index import index_url_from_env
 from tooling.needs import NEEDS_FILE

@@ -24,13 +24,10 @@ from gitdb.base import IStream
 
 from tooling.cascade.gitenv import (
     GIT_TIMEOUT,
-    NO_TOKEN,
-    cascade_token,
     fail_line,
-    git_env,
     transport_url,
 )
-from tooling.cascade.snapshot import FILE_MODES, TREE_MODE, Snapshot, local_git_dir, read_snapshot
+from tooling.cascade.snapshot import FILE_MODES, TREE_MODE, read_snapshot
 from tooling.errors import ToolingError
 from tooling.secrets import redact
 
@@ -41,16 +38,9 @@ if TYPE_CHECKING:
     from git.db import GitCmdObjectDB
 
 __all__ = [
-    "NO_TOKEN",
     "Checkout",
     "PushOutcome",
-    "Snapshot",
-    "cascade_token",
     "clone_branch",
-    "git_env",
-    "local_git_dir",
-    "read_snapshot",
-    "transport_url",
 ]
 
 _NEW_FILE_MODE = 0o100644

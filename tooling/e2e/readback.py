@@ -12,7 +12,8 @@ from tooling.config import load_config
 from tooling.e2e.sandbox import CONSUMERS, ConsumerSpec, expected_version, git
 from tooling.errors import ToolingError
 from tooling.index import read_project
-from tooling.release.upload import RetryPolicy, read_back
+from tooling.release.readback import read_back
+from tooling.release.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

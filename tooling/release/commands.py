@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 from tooling.cli import guarded, step
 from tooling.config import load_config
 from tooling.errors import ToolingError
+from tooling.release.dists import dist_files
+from tooling.release.readback import read_back
 from tooling.release.repo import preflight
 from tooling.release.tagpush import create_tag, push_release
-from tooling.release.upload import dist_files, publish_files, read_back
+from tooling.release.upload import publish_files
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

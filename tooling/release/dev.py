@@ -20,14 +20,14 @@ from tooling.release.planning import journal_for, plan_release, plan_result
 from tooling.release.records import CommitRecord, to_json
 from tooling.release.repo import preflight
 from tooling.release.report import report_release
-from tooling.versioning.plan import describe_plan, plan_to_json
+from tooling.versioning.render import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tooling.config import Config
     from tooling.release.context import ReleaseOptions
-    from tooling.versioning.plan import VersionPlan
+    from tooling.versioning.decision import VersionPlan
 
 __all__ = [
     "DEV_DIR",

@@ -24,14 +24,14 @@ from tooling.cascade.forge import ForgeClient, ForgeError, MergedPull
 from tooling.errors import ToolingError
 from tooling.proc import run
 from tooling.version import parse_bump
-from tooling.versioning.plan import LABEL_BUMPS, SKIP_LABEL, PullLabel, plan_version
+from tooling.versioning.decision import LABEL_BUMPS, SKIP_LABEL, PullLabel, plan_version
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from tooling.config import Config
     from tooling.version import Bump
-    from tooling.versioning.plan import VersionPlan
+    from tooling.versioning.decision import VersionPlan
 
 __all__ = [
     "HELD_EXIT",

@@ -22,13 +22,14 @@ from tooling.release.records import PlanRecord, to_json
 from tooling.release.versioncommit import drop_local_release, release_message
 from tooling.versioning.changelog import release_date, render_section
 from tooling.versioning.history import last_release_tag
-from tooling.versioning.plan import plan_from_repo, plan_to_json
+from tooling.versioning.plan import plan_from_repo
+from tooling.versioning.render import plan_to_json
 
 if TYPE_CHECKING:
     from tooling.config import Config
     from tooling.release.context import ReleaseOptions
     from tooling.version import Bump
-    from tooling.versioning.plan import VersionPlan
+    from tooling.versioning.decision import VersionPlan
 
 __all__ = [
     "journal_for",

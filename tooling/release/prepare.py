@@ -28,12 +28,12 @@ from tooling.release.tagged import (
     start_tagged_journal,
 )
 from tooling.release.versioncommit import pending_files
-from tooling.versioning.plan import describe_plan, plan_to_json
+from tooling.versioning.render import describe_plan, plan_to_json
 
 if TYPE_CHECKING:
     from tooling.config import Config
     from tooling.release.context import ReleaseOptions
-    from tooling.versioning.plan import VersionPlan
+    from tooling.versioning.decision import VersionPlan
 
 __all__ = [
     "dry_run",

@@ -27,6 +27,7 @@ from tooling.files import sha256_of
 from tooling.release.context import journal_text
 from tooling.release.gitcore import head_commit
 from tooling.release.journal import JsonValue, Step
+from tooling.release.readback import ReadBackReport, read_back
 from tooling.release.records import (
     BuildRecord,
     BuiltFile,
@@ -37,7 +38,7 @@ from tooling.release.records import (
 )
 from tooling.release.tagged import build_epoch, from_index
 from tooling.release.tagpush import create_tag, push_release, tag_message
-from tooling.release.upload import PublishReport, ReadBackReport, publish_files, read_back
+from tooling.release.upload import PublishReport, publish_files
 from tooling.release.versioncommit import (
     commit_files,
     find_release_commit,
@@ -48,7 +49,8 @@ from tooling.release.versioncommit import (
 )
 from tooling.release.worktree import scratch_worktree
 from tooling.smoke.pythons import PYTHONS_ENV, find_pythons, parse_restriction
-from tooling.smoke.run import load_settings, run_smoke
+from tooling.smoke.run import run_smoke
+from tooling.smoke.settings import load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

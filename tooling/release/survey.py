@@ -242,7 +242,7 @@ def _consumer_rows(path: Path, version: str | None) -> list[VersionSource]:
         return [VersionSource("consumers", str(path), None, "not configured", "no consumers.toml")]
     # Imported here: only this report needs the consumer list.
     from tooling.cascade.consumers import load_consumers
-    from tooling.cascade.repos import cascade_token, git_env
+    from tooling.cascade.gitenv import cascade_token, git_env
 
     consumers = load_consumers(path).consumers
     token = cascade_token()

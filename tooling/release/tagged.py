@@ -32,7 +32,7 @@ from tooling.release.gitcore import (
     tags_at,
 )
 from tooling.release.journal import JOURNAL_DIR, Journal, JsonValue
-from tooling.release.upload import RetryPolicy, download
+from tooling.release.retry import RetryPolicy, download
 from tooling.release.versioncommit import release_message
 
 if TYPE_CHECKING:

@@ -27,12 +27,11 @@ from tooling.errors import ToolingError
 from tooling.files import sha256_of
 from tooling.index import IndexFile, index_url_from_env, read_project
 from tooling.release.dists import dist_files, release_of
-from tooling.release.readback import ReadBackReport, VerifiedFile, read_back
+from tooling.release.readback import ReadBackReport, read_back
 from tooling.release.retry import RetryPolicy, download
 from tooling.release.twine_run import (
     TwineRun,
     UploadOutcome,
-    classify_twine_failure,
     twine_check,
     twine_env,
     twine_upload,
@@ -45,17 +44,8 @@ if TYPE_CHECKING:
 __all__ = [
     "PublishReport",
     "PublishedFile",
-    "ReadBackReport",
-    "RetryPolicy",
-    "TwineRun",
-    "UploadOutcome",
-    "VerifiedFile",
-    "classify_twine_failure",
-    "dist_files",
-    "download",
     "main",
     "publish_files",
-    "read_back",
 ]
 
 

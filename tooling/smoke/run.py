@@ -41,7 +41,6 @@ from tooling.smoke.layout import prepare_tests
 from tooling.smoke.pythons import PYTHONS_ENV, PythonInfo, find_pythons, parse_restriction
 from tooling.smoke.report import (
     CHECKS,
-    PythonReport,
     SmokeReport,
     print_line,
     print_table,
@@ -62,17 +61,7 @@ if TYPE_CHECKING:
 
     from tooling.config import Config
 
-__all__ = [
-    "CHECKS",
-    "PythonReport",
-    "SmokeReport",
-    "SmokeSettings",
-    "find_wheel",
-    "load_settings",
-    "main",
-    "prepare_tests",
-    "run_smoke",
-]
+__all__ = ["main", "run_smoke"]
 
 
 def run_smoke(

@@ -25,8 +25,8 @@ from tooling.versioning.scope import RuntimeScope, scoped_commits
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from tooling.versioning.decision import VersionPlan
     from tooling.versioning.history import Commit
-    from tooling.versioning.plan import VersionPlan
 
 __all__ = [
     "DEFAULT_HEADER",

@@ -21,12 +21,6 @@ from tooling.cli import guarded
 from tooling.config import load_config
 from tooling.version import validate_version
 from tooling.versioning.decision import (
-    DEFAULT_FILES,
-    LABEL_BUMPS,
-    SKIP_LABEL,
-    BelowApiFloorError,
-    OverrideTooLowError,
-    PullLabel,
     VersionPlan,
     plan_version,
 )
@@ -41,19 +35,9 @@ if TYPE_CHECKING:
     from tooling.version import Bump
 
 __all__ = [
-    "DEFAULT_FILES",
-    "LABEL_BUMPS",
-    "SKIP_LABEL",
-    "BelowApiFloorError",
-    "OverrideTooLowError",
-    "PullLabel",
-    "VersionPlan",
-    "describe_plan",
     "files_of",
     "main",
     "plan_from_repo",
-    "plan_to_json",
-    "plan_version",
 ]
 
 

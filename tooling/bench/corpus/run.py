@@ -40,7 +40,7 @@ from tooling.errors import ToolingError
 from tooling.files import sha256_of
 from tooling.index import read_project
 from tooling.proc import run
-from tooling.release.upload import RetryPolicy, download
+from tooling.release.retry import RetryPolicy, download
 from tooling.rewrite import discover_names, rewrite_tree
 
 if TYPE_CHECKING:
