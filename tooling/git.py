@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 
 __all__ = ["NO_PROMPT", "git", "git_out", "last_release_tag", "require_head"]
 
-NO_PROMPT: Mapping[str, str] = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+# A credential git would ask for fails at once: no terminal prompt, no credential-manager
+# dialog, and an askpass that answers nothing.
+NO_PROMPT: Mapping[str, str] = {
+    "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "",
+}
 _FIXED = ("-c", "i18n.logOutputEncoding=UTF-8", "-c", "core.quotePath=false")
 
 

@@ -26,6 +26,7 @@ from tooling.api.values import api_fingerprint
 from tooling.cli import guarded
 from tooling.config import find_root, load_config
 from tooling.errors import ToolingError
+from tooling.git import git
 from tooling.proc import run
 
 if TYPE_CHECKING:
@@ -86,8 +87,8 @@ def _first_public_function(module: Path) -> tuple[str, int, int]:
 
 
 def _git(root: Path, *args: str) -> None:
-    run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args],
-        cwd=root, what=f"git {args[0]}")
+    git(root, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args,
+        what=f"git {args[0]}")
 
 
 def make_tree(sdist: Path, work: Path) -> BenchTree:

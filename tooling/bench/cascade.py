@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from tooling.cascade.converge import converge_all
 from tooling.cascade.engine import cascade_all
 from tooling.cascade.fanout import default_jobs
 from tooling.cli import format_table
+from tooling.git import git
 
 __all__ = ["main"]
 
@@ -52,8 +52,7 @@ class _Run:
 
 
 def _git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, **_IDENTITY}
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
+    git(cwd, *args, env={**os.environ, **_IDENTITY})
 
 
 def _template(root: Path) -> Path:

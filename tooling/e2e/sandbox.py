@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tooling.config import load_config
 from tooling.errors import ToolingError
+from tooling.git import git_out
 from tooling.proc import run
 from tooling.secrets import redact
 
@@ -82,7 +83,7 @@ def sandbox_git_env(home: Path) -> dict[str, str]:
 
 def git(cwd: Path, env: Mapping[str, str], *args: str) -> str:
     """Run ``git args`` in ``cwd`` with the sandbox's ``env``; its output, stripped."""
-    return run(["git", *args], cwd=cwd, env=env, what=f"git {args[0]}").stdout.strip()
+    return git_out(cwd, *args, env=env)
 
 
 def make_consumer(root: Path, spec: ConsumerSpec, version: str, distribution: str,

@@ -11,11 +11,13 @@ import os
 from typing import TYPE_CHECKING
 
 from tooling.errors import ToolingError
+from tooling.git import git as kernel_git
 from tooling.gitauth import origin_auth_env
-from tooling.proc import Completed, run
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from tooling.proc import Completed
 
 __all__ = [
     "RaceLostError",
@@ -35,9 +37,6 @@ __all__ = [
 ]
 
 
-_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_ASKPASS": "true"}
-
-
 class RaceLostError(ToolingError):
     """The remote refused the release's push: another release or a merge landed first.
 
@@ -55,10 +54,10 @@ def lost_race(tag: str, remote: str, what: str) -> RaceLostError:
 
 def git(repo: Path, *args: str, check: bool = True, remote: str | None = None) -> Completed:
     """Run git in ``repo``; with ``remote``, authenticated to it by ``$GITHUB_TOKEN`` if set."""
-    env = {**os.environ, **_NO_PROMPT}
+    env = dict(os.environ)
     if remote is not None:
         env.update(origin_auth_env(repo, remote, env))
-    return run(["git", *args], cwd=repo, env=env, check=check, what=f"git {args[0]}")
+    return kernel_git(repo, *args, check=check, env=env, what=f"git {args[0]}")
 
 
 def git_out(repo: Path, *args: str) -> str:

@@ -113,10 +113,6 @@ def scope_of(config: Config) -> RuntimeScope:
     return RuntimeScope(config.source_rel, config.exclude, config.release_paths)
 
 
-def _git(repo: Path, *args: str, what: str, stdin: str | None = None) -> str:
-    return git(repo, *args, what=what, stdin=stdin).stdout
-
-
 def verify_ref(repo: Path, ref: str, *, flag: str = "--against") -> str:
     """The commit ``ref`` names, or an error saying how to name another."""
     done = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
@@ -154,8 +150,8 @@ def _project_tables(repo: Path, blobs: Sequence[str]) -> dict[str, object]:
     tables: dict[str, object] = {}
     if not wanted:
         return tables
-    text = _git(repo, "cat-file", "--batch", what="git cat-file --batch",
-                stdin="\n".join(wanted) + "\n")
+    text = git(repo, "cat-file", "--batch", what="git cat-file --batch",
+               stdin="\n".join(wanted) + "\n").stdout
     if "\ufffd" in text:
         # Not UTF-8 somewhere, so byte sizes cannot be trusted: count every such commit.
         return {blob: object() for blob in wanted}
@@ -192,8 +188,8 @@ def scoped_commits(
     With ``scope`` None every commit counts (``--all-paths``).
     """
     revs = f"{since}..HEAD" if since is not None else "HEAD"
-    messages = _git(repo, "log", "-z", "--no-merges", "--reverse", "--topo-order",
-                    "--format=%H%n%B", revs, "--", what="git log")
+    messages = git(repo, "log", "-z", "--no-merges", "--reverse", "--topo-order",
+                   "--format=%H%n%B", revs, "--", what="git log").stdout
     commits = []
     for record in messages.split("\0"):
         if record.strip():
@@ -201,8 +197,8 @@ def scoped_commits(
             commits.append(parse_commit(sha.strip(), message))
     if scope is None:
         return ScopedHistory(tuple(commits), ())
-    raw = _git(repo, "log", "-z", "--no-merges", "--root", "--relative", "--no-renames",
-               "--raw", "--no-abbrev", "--format=%x00%H", revs, "--", what="git log --raw")
+    raw = git(repo, "log", "-z", "--no-merges", "--root", "--relative", "--no-renames",
+              "--raw", "--no-abbrev", "--format=%x00%H", revs, "--", what="git log --raw").stdout
     changes = parse_raw_log(raw)
     blobs = [b for found in changes.values() for c in found if c.path == PYPROJECT
              for b in (c.old_blob, c.new_blob)]
