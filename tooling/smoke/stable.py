@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tooling.proc import run
 from tooling.smoke.checks import CheckResult, clean_env, elapsed, failed_check, venv_python
+from tooling.smoke.stable_probe import MARKER
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from pathlib import Path
 
     from tooling.config import StableImport
 
@@ -26,17 +27,8 @@ __all__ = ["CHECK_NAME", "check_stable_imports", "import_statement"]
 
 CHECK_NAME = "stable-imports"
 
-# Runs inside the smoke venv: each statement alone, every failure kept, one JSON line out.
-_PROGRAM = """
-import json, sys
-failures = []
-for statement in json.loads(sys.argv[1]):
-    try:
-        exec(statement, {})
-    except BaseException as exc:
-        failures.append(f"{statement}: {type(exc).__name__}: {exc}")
-print("STABLE-JSON:" + json.dumps(failures))
-"""
+# Runs inside the smoke venv by path: a real module, so ruff and mypy check it too.
+PROBE = Path(__file__).with_name("stable_probe.py")
 
 
 def import_statement(entry: StableImport) -> str:
@@ -58,13 +50,13 @@ def check_stable_imports(
         return CheckResult(CHECK_NAME, ok=True, detail="no stable-imports declared",
                            skipped=True)
     statements = [import_statement(e) for e in entries]
-    argv = [os.fspath(venv_python(venv)), "-I", "-B", "-c", _PROGRAM, json.dumps(statements)]
+    argv = [os.fspath(venv_python(venv)), "-I", "-B", os.fspath(PROBE), json.dumps(statements)]
     done = run(argv, cwd=cwd, check=False, env=clean_env(env), timeout=120, what="stable-imports")
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("STABLE-JSON:")), None)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)), None)
     if line is None:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return failed_check(CHECK_NAME, f"the import probe failed: {tail[0]}", start)
-    failures = tuple(str(f) for f in json.loads(line.removeprefix("STABLE-JSON:")))
+    failures = tuple(str(f) for f in json.loads(line.removeprefix(MARKER)))
     if failures:
         return CheckResult(
             CHECK_NAME, ok=False,
